@@ -1,0 +1,2 @@
+//! emailproxy.config model, encrypted OAuth 2.0 token store and OAuth 2.0 flows for mail accounts.
+#![forbid(unsafe_code)]
