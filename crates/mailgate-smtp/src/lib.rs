@@ -1,2 +1,20 @@
 //! Sans-I/O SMTP codec, EHLO capability model, DATA/BDAT framing and session machines.
 #![forbid(unsafe_code)]
+
+mod command;
+mod ehlo;
+mod error;
+mod limits;
+mod line;
+mod parameters;
+mod reply;
+mod status;
+
+pub use command::{Command, Path, Verb};
+pub use ehlo::{Capability, EhloReply};
+pub use error::{CommandError, DataError, ReplyError};
+pub use limits::{Limits, LineEndings};
+pub use line::{Frame, LineFramer};
+pub use parameters::{Body, MailParameters, Notify, Orcpt, Parameter, RcptParameters, Ret};
+pub use reply::{Reply, ReplyStatus};
+pub use status::EnhancedStatus;
