@@ -1,2 +1,26 @@
 //! Sans-I/O IMAP4rev1/IMAP4rev2 framer, command and response codec with strict and lenient modes.
+//!
+//! ```
+//! use mailgate_imap::{Encode, ParserConfig, Tag};
+//!
+//! let tag = Tag::try_from("a001").unwrap();
+//! assert_eq!(tag.to_vec(), b"a001");
+//! assert!(Tag::try_from("a+b").is_err());
+//! let _ = ParserConfig::strict();
+//! ```
 #![forbid(unsafe_code)]
+// Internal parsers are being wired into the command and response modules.
+#![allow(dead_code)]
+
+pub mod config;
+pub mod core;
+pub mod encode;
+pub mod error;
+pub mod response;
+pub mod secret;
+
+pub use config::ParserConfig;
+pub use core::*;
+pub use encode::Encode;
+pub use error::{Fault, ParseError, ParseErrorKind, ValidationError};
+pub use secret::Secret;

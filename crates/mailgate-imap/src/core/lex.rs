@@ -1,0 +1,124 @@
+//! Small lexical parsers shared by the grammar: single bytes, SP, CRLF, keywords.
+
+use crate::config::ParserConfig;
+use crate::error::{PResult, ParseErrorKind, fail};
+
+/// Expects the byte `c`; `what` names it in the error.
+#[inline]
+pub(crate) fn byte(c: u8, what: &'static str) -> impl Fn(&[u8]) -> PResult<'_, ()> {
+    move |i: &[u8]| match i.first() {
+        Some(&b) if b == c => Ok((&i[1..], ())),
+        _ => fail(i, ParseErrorKind::Expected(what)),
+    }
+}
+
+/// Expects one space.
+#[inline]
+pub(crate) fn sp(i: &[u8]) -> PResult<'_, ()> {
+    match i.first() {
+        Some(b' ') => Ok((&i[1..], ())),
+        _ => fail(i, ParseErrorKind::Expected("SP")),
+    }
+}
+
+/// Expects the line end: CRLF, or with `allow_bare_lf` a lone LF; with
+/// `allow_trailing_space`, spaces before it are skipped.
+#[inline]
+pub(crate) fn crlf<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, ()> {
+    let mut i = i;
+    if cfg.allow_trailing_space {
+        while let [b' ', rest @ ..] = i {
+            i = rest;
+        }
+    }
+    match i {
+        [b'\r', b'\n', rest @ ..] => Ok((rest, ())),
+        [b'\n', rest @ ..] if cfg.allow_bare_lf => Ok((rest, ())),
+        [b'\n', ..] => fail(i, ParseErrorKind::BareLf),
+        [0, ..] => fail(i, ParseErrorKind::Nul),
+        _ => fail(i, ParseErrorKind::Expected("CRLF")),
+    }
+}
+
+/// Tests whether `i` starts with `kw` (ASCII case-insensitive) and returns the rest.
+#[inline]
+pub(crate) fn starts_with_ci<'a>(i: &'a [u8], kw: &[u8]) -> Option<&'a [u8]> {
+    if i.len() >= kw.len() && i[..kw.len()].eq_ignore_ascii_case(kw) {
+        Some(&i[kw.len()..])
+    } else {
+        None
+    }
+}
+
+/// Expects the keyword `kw` (ASCII case-insensitive).
+#[inline]
+pub(crate) fn keyword<'a>(i: &'a [u8], kw: &'static str) -> PResult<'a, ()> {
+    match starts_with_ci(i, kw.as_bytes()) {
+        Some(rest) => Ok((rest, ())),
+        None => fail(i, ParseErrorKind::Expected(kw)),
+    }
+}
+
+/// Parses `"(" item *(SP item) ")"` (non-empty when `allow_empty` is false).
+pub(crate) fn paren_list<'a, T>(
+    i: &'a [u8],
+    allow_empty: bool,
+    mut item: impl FnMut(&'a [u8]) -> PResult<'a, T>,
+) -> PResult<'a, Vec<T>> {
+    let (mut i, ()) = byte(b'(', "(")(i)?;
+    let mut out = Vec::new();
+    if let [b')', rest @ ..] = i {
+        if allow_empty {
+            return Ok((rest, out));
+        }
+        return fail(i, ParseErrorKind::Expected("list item"));
+    }
+    loop {
+        let (rest, v) = item(i)?;
+        out.push(v);
+        match rest {
+            [b' ', r @ ..] => i = r,
+            [b')', r @ ..] => return Ok((r, out)),
+            _ => return fail(rest, ParseErrorKind::UnbalancedParens),
+        }
+    }
+}
+
+/// Parses `item *(SP item)` into a non-empty list.
+pub(crate) fn sp_list1<'a, T>(
+    i: &'a [u8],
+    mut item: impl FnMut(&'a [u8]) -> PResult<'a, T>,
+) -> PResult<'a, Vec<T>> {
+    let (mut i, v) = item(i)?;
+    let mut out = vec![v];
+    while let [b' ', rest @ ..] = i {
+        match item(rest) {
+            Ok((r, v)) => {
+                out.push(v);
+                i = r;
+            }
+            Err(nom::Err::Error(_)) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((i, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_ends() {
+        let strict = ParserConfig::strict();
+        let lenient = ParserConfig::lenient();
+        assert!(crlf(b"\r\n", &strict).is_ok());
+        assert!(crlf(b"\n", &strict).is_err());
+        assert!(crlf(b"  \n", &lenient).is_ok());
+        assert!(crlf(b" \r\n", &strict).is_err());
+        assert_eq!(
+            keyword(b"uid FETCH", "UID").map(|r| r.0),
+            Ok(&b" FETCH"[..])
+        );
+    }
+}

@@ -1,0 +1,81 @@
+//! Numbers: `number` (32-bit), `nz-number`, `number64` and `nz-number64`.
+
+use std::num::NonZeroU32;
+
+use super::chars::{DIGIT, span};
+use crate::error::{PResult, ParseErrorKind, fail};
+
+fn digits(i: &[u8]) -> PResult<'_, u64> {
+    let n = span(i, DIGIT);
+    if n == 0 {
+        return fail(i, ParseErrorKind::Expected("number"));
+    }
+    if n > 19 {
+        return fail(i, ParseErrorKind::InvalidNumber);
+    }
+    let mut v: u64 = 0;
+    for &b in &i[..n] {
+        v = v * 10 + u64::from(b - b'0');
+    }
+    Ok((&i[n..], v))
+}
+
+/// `number`: unsigned 32-bit.
+pub(crate) fn number(i: &[u8]) -> PResult<'_, u32> {
+    let (rest, v) = digits(i)?;
+    match u32::try_from(v) {
+        Ok(v) => Ok((rest, v)),
+        Err(_) => fail(i, ParseErrorKind::InvalidNumber),
+    }
+}
+
+/// `nz-number`: non-zero unsigned 32-bit.
+pub(crate) fn nz_number(i: &[u8]) -> PResult<'_, NonZeroU32> {
+    let (rest, v) = number(i)?;
+    match NonZeroU32::new(v) {
+        Some(v) => Ok((rest, v)),
+        None => fail(i, ParseErrorKind::InvalidNumber),
+    }
+}
+
+/// Largest `number64` value (2^63 - 1).
+pub const NUMBER64_MAX: u64 = i64::MAX as u64;
+
+/// `number64`: unsigned 63-bit.
+pub(crate) fn number64(i: &[u8]) -> PResult<'_, u64> {
+    let (rest, v) = digits(i)?;
+    if v > NUMBER64_MAX {
+        return fail(i, ParseErrorKind::InvalidNumber);
+    }
+    Ok((rest, v))
+}
+
+/// `nz-number64`: non-zero unsigned 63-bit.
+pub(crate) fn nz_number64(i: &[u8]) -> PResult<'_, u64> {
+    let (rest, v) = number64(i)?;
+    if v == 0 {
+        return fail(i, ParseErrorKind::InvalidNumber);
+    }
+    Ok((rest, v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(number(b"4294967295 ").map(|r| r.1), Ok(u32::MAX));
+        assert!(number(b"4294967296").is_err());
+        assert!(number(b"x").is_err());
+        assert!(nz_number(b"0").is_err());
+        assert_eq!(nz_number(b"007").map(|r| r.1.get()), Ok(7));
+        assert_eq!(
+            number64(b"9223372036854775807").map(|r| r.1),
+            Ok(NUMBER64_MAX)
+        );
+        assert!(number64(b"9223372036854775808").is_err());
+        assert!(number64(b"99999999999999999999").is_err());
+        assert!(nz_number64(b"0").is_err());
+    }
+}

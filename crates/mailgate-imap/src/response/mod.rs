@@ -1,0 +1,1 @@
+//! Server responses: greeting, status, continuation requests and data responses.
