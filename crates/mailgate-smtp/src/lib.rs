@@ -1,7 +1,9 @@
 //! Sans-I/O SMTP codec, EHLO capability model, DATA/BDAT framing and session machines.
 #![forbid(unsafe_code)]
 
+mod bdat;
 mod command;
+mod data;
 mod ehlo;
 mod error;
 mod limits;
@@ -10,7 +12,9 @@ mod parameters;
 mod reply;
 mod status;
 
+pub use bdat::BdatTracker;
 pub use command::{Command, Path, Verb};
+pub use data::{BareLineEndings, DataScanner, DataStatus, dot_stuff, dot_unstuff};
 pub use ehlo::{Capability, EhloReply};
 pub use error::{CommandError, DataError, ReplyError};
 pub use limits::{Limits, LineEndings};
