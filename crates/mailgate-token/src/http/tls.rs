@@ -1,0 +1,68 @@
+//! TLS client configuration: rustls with ring, platform roots and an optional extra CA file.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::RootCertStore;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject as _;
+
+use super::error::HttpError;
+
+/// Builds the rustls client configuration used for every HTTPS request.
+///
+/// Roots come from the platform store via `rustls-native-certs` (which honours `SSL_CERT_FILE`
+/// and `SSL_CERT_DIR`), plus every certificate in `extra_ca_file` and `extra_roots`.
+pub fn client_config(
+    extra_ca_file: Option<&Path>,
+    extra_roots: &[CertificateDer<'static>],
+) -> Result<Arc<rustls::ClientConfig>, HttpError> {
+    let mut roots = RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for error in &native.errors {
+        tracing::debug!(%error, "skipping unreadable platform root certificates");
+    }
+    let (added, ignored) = roots.add_parsable_certificates(native.certs);
+    if ignored > 0 {
+        tracing::debug!(ignored, "ignored unparsable platform root certificates");
+    }
+    if let Some(path) = extra_ca_file {
+        let ca_error = |reason: String| HttpError::CaFile {
+            path: path.display().to_string(),
+            reason,
+        };
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| ca_error(e.to_string()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ca_error(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(ca_error("no PEM certificate in the file".into()));
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| ca_error(format!("unusable certificate: {e}")))?;
+        }
+    }
+    for cert in extra_roots {
+        roots.add(cert.clone()).map_err(|e| HttpError::CaFile {
+            path: "(extra root)".into(),
+            reason: e.to_string(),
+        })?;
+    }
+    if roots.is_empty() {
+        tracing::warn!(
+            "no trusted root certificates found (platform store had {added}); HTTPS requests will fail - set SSL_CERT_FILE"
+        );
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| HttpError::CaFile {
+            path: "(TLS configuration)".into(),
+            reason: e.to_string(),
+        })?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
