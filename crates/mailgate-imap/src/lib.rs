@@ -16,6 +16,7 @@ pub mod config;
 pub mod core;
 pub mod encode;
 pub mod error;
+pub mod framer;
 pub mod response;
 pub mod secret;
 
