@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod bdat;
+mod client;
 mod command;
 mod data;
 mod ehlo;
@@ -10,9 +11,11 @@ mod limits;
 mod line;
 mod parameters;
 mod reply;
+mod server;
 mod status;
 
 pub use bdat::BdatTracker;
+pub use client::{ClientConfig, ClientError, ClientEvent, ClientSession, Stage};
 pub use command::{Command, Path, Verb};
 pub use data::{BareLineEndings, DataScanner, DataStatus, dot_stuff, dot_unstuff};
 pub use ehlo::{Capability, EhloReply};
@@ -21,4 +24,5 @@ pub use limits::{Limits, LineEndings};
 pub use line::{Frame, LineFramer};
 pub use parameters::{Body, MailParameters, Notify, Orcpt, Parameter, RcptParameters, Ret};
 pub use reply::{Reply, ReplyStatus};
+pub use server::{ServerConfig, ServerEvent, ServerSession};
 pub use status::EnhancedStatus;

@@ -1,6 +1,7 @@
 //! SMTP replies: single and multi-line, with RFC 3463 enhanced status codes.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use crate::error::ReplyError;
 use crate::limits::Limits;
@@ -235,5 +236,20 @@ fn strip_status(text: &str, status: Option<EnhancedStatus>) -> &str {
             text[len..].strip_prefix(' ').unwrap_or(&text[len..])
         }
         _ => text,
+    }
+}
+
+impl fmt::Display for Reply<'_> {
+    /// `code [x.y.z] text`, lines joined by spaces.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.code)?;
+        if let Some(s) = self.status {
+            write!(f, " {s}")?;
+        }
+        let text = self.text();
+        if !text.is_empty() {
+            write!(f, " {text}")?;
+        }
+        Ok(())
     }
 }
