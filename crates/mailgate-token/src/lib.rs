@@ -1,3 +1,7 @@
 //! emailproxy.config model, encrypted OAuth 2.0 token store and OAuth 2.0 flows for mail accounts.
 #![forbid(unsafe_code)]
-pub mod http;
+
+pub mod config;
+mod secret;
+
+pub use secret::{REDACTED, Secret, SecretBytes, SecretString};

@@ -1,0 +1,43 @@
+//! The `[emailproxy]` section: proxy-wide options.
+
+/// The name of the section holding the proxy-wide options.
+pub const GLOBAL_SECTION: &str = "emailproxy";
+
+/// Proxy-wide options of the `[emailproxy]` section, with the reference's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GlobalOptions {
+    /// `delete_account_token_on_password_error` (default `true`): a login whose password
+    /// does not decrypt the stored tokens deletes them and authorises anew (trust on
+    /// first use), except for client-credentials and service-account accounts.
+    pub delete_account_token_on_password_error: bool,
+    /// `encrypt_client_secret_on_first_use` (default `false`): after a token request,
+    /// replace the user section's `client_secret` with `client_secret_encrypted`.
+    pub encrypt_client_secret_on_first_use: bool,
+    /// `use_login_password_as_client_credentials_secret` (default `false`): with no
+    /// configured secret or certificate, the client credentials grant sends the login
+    /// password as the client secret.
+    pub use_login_password_as_client_credentials_secret: bool,
+    /// `allow_catch_all_accounts` (default `false`): `[@domain]` and `[@]` sections
+    /// serve usernames without a section of their own.
+    pub allow_catch_all_accounts: bool,
+}
+
+impl Default for GlobalOptions {
+    fn default() -> Self {
+        Self {
+            delete_account_token_on_password_error: true,
+            encrypt_client_secret_on_first_use: false,
+            use_login_password_as_client_credentials_secret: false,
+            allow_catch_all_accounts: false,
+        }
+    }
+}
+
+/// The keys of [`GlobalOptions`].
+pub(crate) const GLOBAL_KEYS: [&str; 4] = [
+    "delete_account_token_on_password_error",
+    "encrypt_client_secret_on_first_use",
+    "use_login_password_as_client_credentials_secret",
+    "allow_catch_all_accounts",
+];

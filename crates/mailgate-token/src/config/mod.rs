@@ -1,0 +1,24 @@
+//! The `emailproxy.config` model: a lossless INI document with Python `ConfigParser`
+//! semantics, and the typed global, server and account options read from it.
+//!
+//! See the crate README for the reference of every key.
+
+mod account;
+mod cache;
+mod document;
+mod edit;
+mod error;
+mod global;
+mod proxy;
+mod server;
+mod values;
+
+pub use account::{AccountConfig, OAuthFlow, UpstreamSasl};
+pub use cache::{AccountCache, CacheChange, CacheChanges, CacheKey};
+pub use document::{DEFAULT_SECTION, IniDocument, MAX_DOCUMENT_BYTES, MAX_LINE_BYTES};
+pub use edit::EditError;
+pub use error::{AccountError, ConfigError, ConfigWarning, ParseError, ParseErrorKind};
+pub use global::{GLOBAL_SECTION, GlobalOptions};
+pub use proxy::{ProxyConfig, is_account_section};
+pub use server::{Protocol, ServerConfig};
+pub use values::{parse_bool, parse_int};
