@@ -5,3 +5,5 @@ pub mod config;
 mod secret;
 
 pub use secret::{REDACTED, Secret, SecretBytes, SecretString};
+pub mod http;
+pub mod oauth;

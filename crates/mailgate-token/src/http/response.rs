@@ -444,7 +444,8 @@ mod tests {
     #[test]
     fn table() {
         use HttpParseError as E;
-        let cases: &[(&[u8], Result<(u16, &[u8]), HttpParseError>)] = &[
+        type Case<'a> = (&'a [u8], Result<(u16, &'a [u8]), HttpParseError>);
+        let cases: &[Case<'_>] = &[
             (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", Ok((200, b"{}"))),
             (b"HTTP/1.0 400 Bad\r\n\r\n{\"error\":1}", Ok((400, b"{\"error\":1}"))),
             (b"HTTP/1.1 200\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n1;x=y\r\nc\r\n0\r\n\r\n", Ok((200, b"abc"))),

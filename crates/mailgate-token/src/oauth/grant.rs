@@ -1,0 +1,300 @@
+//! The grants of the token endpoint and their exact form parameters.
+
+use zeroize::Zeroizing;
+
+use crate::SecretString;
+
+/// `grant_type` of the device authorization grant (RFC 8628 §3.4).
+pub const DEVICE_CODE_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// `grant_type` of the JWT bearer grant (RFC 7523 §2.1), used by Google service accounts.
+pub const JWT_BEARER_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
+pub const JWT_CLIENT_ASSERTION_TYPE: &str =
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// How the client authenticates at the token endpoint. Credentials go in the form body, as the
+/// reference sends them.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// Public client: `client_id` only (e.g. Office 365 apps without a secret).
+    #[default]
+    None,
+    /// `client_secret` in the body.
+    Secret(SecretString),
+    /// A signed JWT in `client_assertion` with
+    /// `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    Assertion(SecretString),
+}
+
+/// One token request grant.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Grant<'a> {
+    /// Authorization code grant (RFC 6749 §4.1.3), with the PKCE verifier when one was used.
+    AuthorizationCode {
+        /// The code from the redirect.
+        code: &'a SecretString,
+        /// `redirect_uri` as sent in the authorization request.
+        redirect_uri: Option<&'a str>,
+        /// PKCE `code_verifier` (RFC 7636).
+        code_verifier: Option<&'a SecretString>,
+    },
+    /// Device access token request (RFC 8628 §3.4).
+    DeviceCode {
+        /// `device_code` from the device authorization response.
+        device_code: &'a SecretString,
+        /// `oauth2_scope`.
+        scope: Option<&'a str>,
+        /// `redirect_uri`, sent only when configured (as the reference).
+        redirect_uri: Option<&'a str>,
+    },
+    /// Client credentials grant (RFC 6749 §4.4).
+    ClientCredentials {
+        /// `oauth2_scope`.
+        scope: Option<&'a str>,
+        /// `redirect_uri`, sent only when configured (as the reference).
+        redirect_uri: Option<&'a str>,
+    },
+    /// Resource owner password credentials grant (RFC 6749 §4.3), plus the non-standard
+    /// `resource` parameter some providers (21Vianet's Office 365) use instead of `scope`.
+    Password {
+        /// The login username.
+        username: &'a str,
+        /// The login password.
+        password: &'a SecretString,
+        /// `oauth2_scope`.
+        scope: Option<&'a str>,
+        /// `oauth2_resource`.
+        resource: Option<&'a str>,
+        /// `redirect_uri`, sent only when configured (as the reference).
+        redirect_uri: Option<&'a str>,
+    },
+    /// Refresh token grant (RFC 6749 §6). No scope is sent, as the reference.
+    RefreshToken {
+        /// The refresh token.
+        refresh_token: &'a SecretString,
+    },
+    /// JWT bearer grant (RFC 7523 §2.1): a Google service account's signed assertion. No client
+    /// authentication is sent with it.
+    JwtBearer {
+        /// The signed JWT.
+        assertion: &'a SecretString,
+    },
+}
+
+impl Grant<'_> {
+    /// The `grant_type` value.
+    pub fn grant_type(&self) -> &'static str {
+        match self {
+            Grant::AuthorizationCode { .. } => "authorization_code",
+            Grant::DeviceCode { .. } => DEVICE_CODE_GRANT_TYPE,
+            Grant::ClientCredentials { .. } => "client_credentials",
+            Grant::Password { .. } => "password",
+            Grant::RefreshToken { .. } => "refresh_token",
+            Grant::JwtBearer { .. } => JWT_BEARER_GRANT_TYPE,
+        }
+    }
+
+    /// The form parameters of the request, in the reference's order.
+    ///
+    /// ```
+    /// use mailgate_token::SecretString;
+    /// use mailgate_token::oauth::{ClientAuth, Grant};
+    ///
+    /// let refresh = SecretString::from("RT");
+    /// let grant = Grant::RefreshToken { refresh_token: &refresh };
+    /// let params = grant.form_params("app", &ClientAuth::Secret("s".into()));
+    /// let names: Vec<_> = params.iter().map(|(n, v)| format!("{n}={}", v.as_str())).collect();
+    /// assert_eq!(names, ["client_id=app", "client_secret=s", "refresh_token=RT", "grant_type=refresh_token"]);
+    /// ```
+    pub fn form_params(
+        &self,
+        client_id: &str,
+        auth: &ClientAuth,
+    ) -> Vec<(&'static str, Zeroizing<String>)> {
+        let mut params: Vec<(&'static str, Zeroizing<String>)> = Vec::with_capacity(10);
+        let mut push = |name: &'static str, value: &str| {
+            params.push((name, Zeroizing::new(value.to_owned())));
+        };
+        if let Grant::JwtBearer { assertion } = self {
+            push("grant_type", JWT_BEARER_GRANT_TYPE);
+            push("assertion", assertion.expose());
+            return params;
+        }
+        push("client_id", client_id);
+        if let ClientAuth::Secret(secret) = auth {
+            push("client_secret", secret.expose());
+        }
+        match self {
+            Grant::AuthorizationCode {
+                code,
+                redirect_uri,
+                code_verifier,
+            } => {
+                push("code", code.expose());
+                if let Some(uri) = redirect_uri {
+                    push("redirect_uri", uri);
+                }
+                push("grant_type", self.grant_type());
+                if let Some(verifier) = code_verifier {
+                    push("code_verifier", verifier.expose());
+                }
+            }
+            Grant::RefreshToken { refresh_token } => {
+                push("refresh_token", refresh_token.expose());
+                push("grant_type", self.grant_type());
+            }
+            Grant::DeviceCode {
+                redirect_uri,
+                scope,
+                device_code,
+            } => {
+                if let Some(uri) = redirect_uri {
+                    push("redirect_uri", uri);
+                }
+                push("grant_type", self.grant_type());
+                push("scope", scope.unwrap_or_default());
+                push("device_code", device_code.expose());
+            }
+            Grant::ClientCredentials {
+                scope,
+                redirect_uri,
+            } => {
+                if let Some(uri) = redirect_uri {
+                    push("redirect_uri", uri);
+                }
+                push("grant_type", self.grant_type());
+                push("scope", scope.unwrap_or_default());
+            }
+            Grant::Password {
+                username,
+                password,
+                scope,
+                resource,
+                redirect_uri,
+            } => {
+                if let Some(uri) = redirect_uri {
+                    push("redirect_uri", uri);
+                }
+                push("grant_type", self.grant_type());
+                // With a resource and no scope, the scope is left out (GitHub #351 of the reference).
+                if scope.is_some() || resource.is_none() {
+                    push("scope", scope.unwrap_or_default());
+                }
+                push("username", username);
+                push("password", password.expose());
+                if let Some(resource) = resource {
+                    push("resource", resource);
+                }
+            }
+            Grant::JwtBearer { .. } => {}
+        }
+        if let ClientAuth::Assertion(assertion) = auth {
+            push("client_assertion_type", JWT_CLIENT_ASSERTION_TYPE);
+            push("client_assertion", assertion.expose());
+        }
+        params
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(grant: &Grant<'_>, auth: &ClientAuth) -> String {
+        grant
+            .form_params("cid", auth)
+            .iter()
+            .map(|(n, v)| format!("{n}={}", v.as_str()))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    #[test]
+    fn exact_parameters_table() {
+        let code = SecretString::from("C");
+        let verifier = SecretString::from("V");
+        let device = SecretString::from("D");
+        let password = SecretString::from("P");
+        let refresh = SecretString::from("R");
+        let jwt = SecretString::from("J");
+        let secret = ClientAuth::Secret("S".into());
+        let assertion = ClientAuth::Assertion("A".into());
+        let none = ClientAuth::None;
+        let cases: Vec<(Grant<'_>, &ClientAuth, &str)> = vec![
+            (
+                Grant::AuthorizationCode {
+                    code: &code,
+                    redirect_uri: Some("http://localhost"),
+                    code_verifier: Some(&verifier),
+                },
+                &secret,
+                "client_id=cid&client_secret=S&code=C&redirect_uri=http://localhost&grant_type=authorization_code&code_verifier=V",
+            ),
+            (
+                Grant::AuthorizationCode {
+                    code: &code,
+                    redirect_uri: Some("r"),
+                    code_verifier: None,
+                },
+                &assertion,
+                "client_id=cid&code=C&redirect_uri=r&grant_type=authorization_code&client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer&client_assertion=A",
+            ),
+            (
+                Grant::DeviceCode {
+                    device_code: &device,
+                    scope: Some("s1 s2"),
+                    redirect_uri: None,
+                },
+                &none,
+                "client_id=cid&grant_type=urn:ietf:params:oauth:grant-type:device_code&scope=s1 s2&device_code=D",
+            ),
+            (
+                Grant::ClientCredentials {
+                    scope: Some("https://outlook.office365.com/.default"),
+                    redirect_uri: None,
+                },
+                &secret,
+                "client_id=cid&client_secret=S&grant_type=client_credentials&scope=https://outlook.office365.com/.default",
+            ),
+            (
+                Grant::Password {
+                    username: "u@x",
+                    password: &password,
+                    scope: None,
+                    resource: Some("res"),
+                    redirect_uri: None,
+                },
+                &none,
+                "client_id=cid&grant_type=password&username=u@x&password=P&resource=res",
+            ),
+            (
+                Grant::Password {
+                    username: "u@x",
+                    password: &password,
+                    scope: Some("s"),
+                    resource: Some("res"),
+                    redirect_uri: Some("r"),
+                },
+                &none,
+                "client_id=cid&redirect_uri=r&grant_type=password&scope=s&username=u@x&password=P&resource=res",
+            ),
+            (
+                Grant::RefreshToken {
+                    refresh_token: &refresh,
+                },
+                &assertion,
+                "client_id=cid&refresh_token=R&grant_type=refresh_token&client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer&client_assertion=A",
+            ),
+            (
+                Grant::JwtBearer { assertion: &jwt },
+                &secret,
+                "grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=J",
+            ),
+        ];
+        for (grant, auth, expected) in cases {
+            assert_eq!(render(&grant, auth), expected);
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! OAuth 2.0 flows as the reference runs them.
+//!
+//! * Token requests: [`TokenEndpoint`] posts a [`Grant`] (authorization code, device code,
+//!   client credentials, password, refresh token, JWT bearer) with [`ClientAuth`] (none, a
+//!   secret, or a [`client_assertion`] JWT) and decodes a [`TokenResponse`] or a
+//!   [`TokenRequestError`] carrying the provider's [`ProviderError`].
+//! * Interactive flows are sans-I/O: [`AuthorizationRequest`] builds the permission URL (with
+//!   `state` and PKCE) and validates the redirect ([`AuthorizationRequest::parse_redirect`]);
+//!   [`DevicePoll`] is the RFC 8628 polling machine with time passed in.
+//! * [`ServiceAccountKey`] signs Google service account assertions.
+//!
+//! The `oauth2` crate supplies PKCE (`PkceCodeChallenge`) and URL types; token requests are
+//! direct form posts so that parameters and response leniency match the reference exactly (see
+//! [`TokenEndpoint`]).
+
+mod authorization_code;
+mod device;
+mod endpoint;
+mod error;
+mod grant;
+mod jwt;
+mod random;
+mod service_account;
+mod token;
+
+pub use authorization_code::{
+    AuthorizationRequest, RedirectError, RedirectErrorKind, oauth2_url_escape, permission_url,
+};
+pub use device::{
+    DEFAULT_INTERVAL, DeviceAuthorization, DeviceFlowError, DevicePoll, DevicePollStep,
+    SLOW_DOWN_STEP, poll_device_token, request_device_authorization,
+};
+pub use endpoint::TokenEndpoint;
+pub use error::{ProviderError, TokenRequestError};
+pub use grant::{
+    ClientAuth, DEVICE_CODE_GRANT_TYPE, Grant, JWT_BEARER_GRANT_TYPE, JWT_CLIENT_ASSERTION_TYPE,
+};
+pub use jwt::{
+    CLIENT_ASSERTION_LIFETIME_SECS, JwtError, RsaSigningKey, certificate_thumbprint,
+    client_assertion,
+};
+pub use random::RandomError;
+pub use service_account::{
+    ASSERTION_LIFETIME_SECS, GOOGLE_TOKEN_URI, ServiceAccountError, ServiceAccountKey,
+};
+pub use token::{DEFAULT_TOKEN_LIFETIME_SECS, TokenResponse};
