@@ -305,6 +305,11 @@ impl ClientSession {
                 }
             };
             self.handle(reply, now);
+            // We never pipeline, so a reply is followed by silence until our next
+            // command: more data now is an injection attempt or a confused server.
+            if !self.input.is_empty() && !matches!(self.mode, Mode::Done) {
+                self.fail(ClientError::UnexpectedData);
+            }
         }
     }
 
