@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod capa;
+mod client;
 mod command;
 mod error;
 mod limits;
@@ -11,6 +12,7 @@ mod response;
 mod server;
 
 pub use capa::{Capabilities, Capability};
+pub use client::{ClientConfig, ClientEvent, ClientFailure, ClientSession};
 pub use command::Command;
 pub use error::Pop3Error;
 pub use limits::Limits;
