@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use mailgate_sasl::{CANCEL, ClientExchange, ClientStep, ProviderError, SaslError, SecretBytes};
+use mailgate_sasl::{CANCEL, ClientExchange, ClientStep, ProviderError, SecretBytes};
 use thiserror::Error;
 
 use crate::{
