@@ -89,7 +89,7 @@ fn command() -> impl Strategy<Value = Command<'static>> {
             .prop_map(|domain| Command::Ehlo { domain }),
         s("[a-zA-Z0-9.-]{1,20}").prop_map(|domain| Command::Helo { domain }),
         (
-            s("|[a-zA-Z0-9._+-]{1,10}@[a-z0-9.-]{1,10}|rené@bücher.de"),
+            s("|[a-zA-Z0-9._+-]{1,10}@[a-z0-9.-]{1,10}|rené@bücher\\.de"),
             mail_params()
         )
             .prop_map(|(from, parameters)| Command::Mail {
