@@ -11,7 +11,6 @@ use crate::{
 
 /// How the client session logs in.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct ClientConfig {
     /// Upgrade the connection with `STLS` (RFC 2595) before authenticating.
     pub starttls: bool,

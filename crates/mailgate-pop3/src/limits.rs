@@ -7,7 +7,6 @@
 /// both including CRLF) and allow longer `AUTH` lines and SASL continuations, which
 /// carry base64 tokens (RFC 5034 section 4 lets those exceed 255 octets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Limits {
     /// Longest command line, including CRLF (RFC 2449: 255).
     pub command_line: usize,

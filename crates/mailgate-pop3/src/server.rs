@@ -9,7 +9,6 @@ use crate::{Capabilities, Command, Limits, LineBuffer, Pop3Error, ResponseCode, 
 
 /// How the server session presents itself.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct ServerConfig {
     /// The greeting text after `+OK`.
     pub greeting: String,
