@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod crypto;
 mod secret;
 
 pub use secret::{REDACTED, Secret, SecretBytes, SecretString};

@@ -19,6 +19,8 @@ mod endpoint;
 mod error;
 mod grant;
 mod jwt;
+#[cfg(feature = "test-util")]
+pub mod mock_server;
 mod random;
 mod service_account;
 mod token;
