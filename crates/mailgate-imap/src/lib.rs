@@ -9,9 +9,8 @@
 //! let _ = ParserConfig::strict();
 //! ```
 #![forbid(unsafe_code)]
-// Internal parsers are being wired into the command and response modules.
-#![allow(dead_code)]
 
+pub mod command;
 pub mod config;
 pub mod core;
 pub mod encode;
@@ -20,6 +19,7 @@ pub mod framer;
 pub mod response;
 pub mod secret;
 
+pub use command::{Command, CommandBody};
 pub use config::ParserConfig;
 pub use core::*;
 pub use encode::Encode;

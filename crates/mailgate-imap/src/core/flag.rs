@@ -169,6 +169,7 @@ pub(crate) fn flag<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Flag<'a>>
 }
 
 /// Parses a `flag-fetch`.
+#[allow(dead_code)] // Used by the response parser.
 pub(crate) fn flag_fetch<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, FlagFetch<'a>> {
     if let Some(rest) = super::lex::starts_with_ci(i, b"\\Recent")
         && !rest
@@ -182,6 +183,7 @@ pub(crate) fn flag_fetch<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Fla
 }
 
 /// Parses a `flag-perm`.
+#[allow(dead_code)] // Used by the response parser.
 pub(crate) fn flag_perm<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, FlagPerm<'a>> {
     if let [b'\\', b'*', rest @ ..] = i {
         return Ok((rest, FlagPerm::Asterisk));

@@ -15,6 +15,7 @@ pub(crate) mod datetime;
 pub(crate) mod flag;
 pub(crate) mod lex;
 pub(crate) mod mailbox;
+pub(crate) mod non_empty;
 pub(crate) mod number;
 pub(crate) mod sequence;
 pub(crate) mod string;
@@ -26,6 +27,7 @@ pub use capability::{
 pub use datetime::{Date, DateTime};
 pub use flag::{Flag, FlagExtension, FlagFetch, FlagPerm};
 pub use mailbox::{ListMailbox, Mailbox, MailboxOther};
+pub use non_empty::NonEmpty;
 pub use number::NUMBER64_MAX;
 pub use sequence::{SeqItem, SeqNumber, SequenceSet};
 pub use string::{AString, IString, Literal8, LiteralHeader, LiteralMode, NString};

@@ -214,6 +214,11 @@ pub(crate) fn encode_string_content(data: &[u8], allow_atom: bool, out: &mut Vec
     }
 }
 
+/// Writes string content as a quoted string or, if not quotable, a literal.
+pub(crate) fn encode_quoted_or_literal(data: &[u8], out: &mut Vec<u8>) {
+    encode_string_content(data, false, out);
+}
+
 fn debug_bytes(name: &str, data: &[u8], f: &mut fmt::Formatter<'_>) -> fmt::Result {
     write!(f, "{name}({:?})", String::from_utf8_lossy(data))
 }

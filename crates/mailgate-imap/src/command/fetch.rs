@@ -1,0 +1,532 @@
+//! FETCH items: macros, attributes, body sections, BINARY, partial ranges and the
+//! CONDSTORE/QRESYNC modifiers.
+
+use std::num::NonZeroU32;
+
+use crate::config::ParserConfig;
+use crate::core::NonEmpty;
+use crate::core::lex::{byte, keyword, paren_list, sp, starts_with_ci};
+use crate::core::number::{number, number64, nz_number};
+use crate::core::string::{AString, astring};
+use crate::encode::{Encode, encode_list, encode_u64};
+use crate::error::{PResult, ParseErrorKind, fail};
+
+/// What to fetch: a macro or a list of attributes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FetchItems<'a> {
+    /// `ALL`: FLAGS INTERNALDATE RFC822.SIZE ENVELOPE.
+    All,
+    /// `FAST`: FLAGS INTERNALDATE RFC822.SIZE.
+    Fast,
+    /// `FULL`: FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODY.
+    Full,
+    /// One or more attributes.
+    Attributes(NonEmpty<FetchAttribute<'a>>),
+}
+
+/// A message data item to fetch (`fetch-att`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FetchAttribute<'a> {
+    /// `ENVELOPE`.
+    Envelope,
+    /// `FLAGS`.
+    Flags,
+    /// `INTERNALDATE`.
+    InternalDate,
+    /// `RFC822` (IMAP4rev1).
+    Rfc822,
+    /// `RFC822.HEADER` (IMAP4rev1).
+    Rfc822Header,
+    /// `RFC822.SIZE`.
+    Rfc822Size,
+    /// `RFC822.TEXT` (IMAP4rev1).
+    Rfc822Text,
+    /// `BODY` (non-extensible BODYSTRUCTURE).
+    Body,
+    /// `BODYSTRUCTURE`.
+    BodyStructure,
+    /// `UID`.
+    Uid,
+    /// `BODY[section]<partial>` or `BODY.PEEK[section]<partial>`.
+    BodySection {
+        /// `.PEEK`: do not set `\Seen`.
+        peek: bool,
+        /// The section.
+        section: Section<'a>,
+        /// `<offset.length>`.
+        partial: Option<Partial>,
+    },
+    /// `BINARY[part]<partial>` or `BINARY.PEEK[part]<partial>` (RFC 3516).
+    Binary {
+        /// `.PEEK`.
+        peek: bool,
+        /// Part numbers (empty for the whole message).
+        part: Vec<NonZeroU32>,
+        /// `<offset.length>`.
+        partial: Option<Partial>,
+    },
+    /// `BINARY.SIZE[part]` (RFC 3516).
+    BinarySize {
+        /// Part numbers.
+        part: Vec<NonZeroU32>,
+    },
+    /// `MODSEQ` (CONDSTORE).
+    ModSeq,
+    /// `EMAILID` (OBJECTID).
+    EmailId,
+    /// `THREADID` (OBJECTID).
+    ThreadId,
+    /// `SAVEDATE` (RFC 8514).
+    SaveDate,
+    /// `X-GM-MSGID` (Gmail).
+    GmailMessageId,
+    /// `X-GM-THRID` (Gmail).
+    GmailThreadId,
+    /// `X-GM-LABELS` (Gmail).
+    GmailLabels,
+}
+
+/// A body section: part numbers and an optional text specifier.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Section<'a> {
+    /// Part numbers, such as `1.2` (empty for the whole message).
+    pub part: Vec<NonZeroU32>,
+    /// What of the part.
+    pub text: Option<SectionText<'a>>,
+}
+
+/// The text specifier of a section.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SectionText<'a> {
+    /// `HEADER`.
+    Header,
+    /// `HEADER.FIELDS (names)`.
+    HeaderFields(NonEmpty<AString<'a>>),
+    /// `HEADER.FIELDS.NOT (names)`.
+    HeaderFieldsNot(NonEmpty<AString<'a>>),
+    /// `TEXT`.
+    Text,
+    /// `MIME` (only after part numbers).
+    Mime,
+}
+
+/// A partial range `<offset.length>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Partial {
+    /// First octet.
+    pub offset: u32,
+    /// Number of octets.
+    pub length: NonZeroU32,
+}
+
+/// A FETCH modifier (CONDSTORE / QRESYNC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FetchModifier {
+    /// `CHANGEDSINCE mod-sequence`.
+    ChangedSince(u64),
+    /// `VANISHED` (QRESYNC, UID FETCH only).
+    Vanished,
+}
+
+impl FetchItems<'_> {
+    /// Detaches from the input buffer.
+    pub fn into_owned(self) -> FetchItems<'static> {
+        match self {
+            Self::All => FetchItems::All,
+            Self::Fast => FetchItems::Fast,
+            Self::Full => FetchItems::Full,
+            Self::Attributes(a) => FetchItems::Attributes(a.map(FetchAttribute::into_owned)),
+        }
+    }
+}
+
+impl FetchAttribute<'_> {
+    /// Detaches from the input buffer.
+    pub fn into_owned(self) -> FetchAttribute<'static> {
+        use FetchAttribute as A;
+        match self {
+            A::Envelope => A::Envelope,
+            A::Flags => A::Flags,
+            A::InternalDate => A::InternalDate,
+            A::Rfc822 => A::Rfc822,
+            A::Rfc822Header => A::Rfc822Header,
+            A::Rfc822Size => A::Rfc822Size,
+            A::Rfc822Text => A::Rfc822Text,
+            A::Body => A::Body,
+            A::BodyStructure => A::BodyStructure,
+            A::Uid => A::Uid,
+            A::BodySection {
+                peek,
+                section,
+                partial,
+            } => A::BodySection {
+                peek,
+                section: section.into_owned(),
+                partial,
+            },
+            A::Binary {
+                peek,
+                part,
+                partial,
+            } => A::Binary {
+                peek,
+                part,
+                partial,
+            },
+            A::BinarySize { part } => A::BinarySize { part },
+            A::ModSeq => A::ModSeq,
+            A::EmailId => A::EmailId,
+            A::ThreadId => A::ThreadId,
+            A::SaveDate => A::SaveDate,
+            A::GmailMessageId => A::GmailMessageId,
+            A::GmailThreadId => A::GmailThreadId,
+            A::GmailLabels => A::GmailLabels,
+        }
+    }
+}
+
+impl Section<'_> {
+    /// Detaches from the input buffer.
+    pub fn into_owned(self) -> Section<'static> {
+        Section {
+            part: self.part,
+            text: self.text.map(|t| match t {
+                SectionText::Header => SectionText::Header,
+                SectionText::HeaderFields(f) => {
+                    SectionText::HeaderFields(f.map(AString::into_owned))
+                }
+                SectionText::HeaderFieldsNot(f) => {
+                    SectionText::HeaderFieldsNot(f.map(AString::into_owned))
+                }
+                SectionText::Text => SectionText::Text,
+                SectionText::Mime => SectionText::Mime,
+            }),
+        }
+    }
+}
+
+fn encode_part(part: &[NonZeroU32], out: &mut Vec<u8>) {
+    for (n, p) in part.iter().enumerate() {
+        if n > 0 {
+            out.push(b'.');
+        }
+        encode_u64(u64::from(p.get()), out);
+    }
+}
+
+impl Encode for Section<'_> {
+    /// Writes `[section]` with brackets.
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(b'[');
+        encode_part(&self.part, out);
+        if let Some(text) = &self.text {
+            if !self.part.is_empty() {
+                out.push(b'.');
+            }
+            match text {
+                SectionText::Header => out.extend_from_slice(b"HEADER"),
+                SectionText::HeaderFields(f) => {
+                    out.extend_from_slice(b"HEADER.FIELDS ");
+                    encode_list(f, out);
+                }
+                SectionText::HeaderFieldsNot(f) => {
+                    out.extend_from_slice(b"HEADER.FIELDS.NOT ");
+                    encode_list(f, out);
+                }
+                SectionText::Text => out.extend_from_slice(b"TEXT"),
+                SectionText::Mime => out.extend_from_slice(b"MIME"),
+            }
+        }
+        out.push(b']');
+    }
+}
+
+impl Encode for Partial {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(b'<');
+        encode_u64(u64::from(self.offset), out);
+        out.push(b'.');
+        encode_u64(u64::from(self.length.get()), out);
+        out.push(b'>');
+    }
+}
+
+impl Encode for FetchAttribute<'_> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        use FetchAttribute as A;
+        let s: &[u8] = match self {
+            A::Envelope => b"ENVELOPE",
+            A::Flags => b"FLAGS",
+            A::InternalDate => b"INTERNALDATE",
+            A::Rfc822 => b"RFC822",
+            A::Rfc822Header => b"RFC822.HEADER",
+            A::Rfc822Size => b"RFC822.SIZE",
+            A::Rfc822Text => b"RFC822.TEXT",
+            A::Body => b"BODY",
+            A::BodyStructure => b"BODYSTRUCTURE",
+            A::Uid => b"UID",
+            A::ModSeq => b"MODSEQ",
+            A::EmailId => b"EMAILID",
+            A::ThreadId => b"THREADID",
+            A::SaveDate => b"SAVEDATE",
+            A::GmailMessageId => b"X-GM-MSGID",
+            A::GmailThreadId => b"X-GM-THRID",
+            A::GmailLabels => b"X-GM-LABELS",
+            A::BodySection {
+                peek,
+                section,
+                partial,
+            } => {
+                out.extend_from_slice(if *peek { b"BODY.PEEK" } else { b"BODY" });
+                section.encode(out);
+                if let Some(p) = partial {
+                    p.encode(out);
+                }
+                return;
+            }
+            A::Binary {
+                peek,
+                part,
+                partial,
+            } => {
+                out.extend_from_slice(if *peek { b"BINARY.PEEK[" } else { b"BINARY[" });
+                encode_part(part, out);
+                out.push(b']');
+                if let Some(p) = partial {
+                    p.encode(out);
+                }
+                return;
+            }
+            A::BinarySize { part } => {
+                out.extend_from_slice(b"BINARY.SIZE[");
+                encode_part(part, out);
+                out.push(b']');
+                return;
+            }
+        };
+        out.extend_from_slice(s);
+    }
+}
+
+impl Encode for FetchItems<'_> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::All => out.extend_from_slice(b"ALL"),
+            Self::Fast => out.extend_from_slice(b"FAST"),
+            Self::Full => out.extend_from_slice(b"FULL"),
+            Self::Attributes(a) if a.len() == 1 => a[0].encode(out),
+            Self::Attributes(a) => encode_list(a, out),
+        }
+    }
+}
+
+impl Encode for FetchModifier {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::ChangedSince(n) => {
+                out.extend_from_slice(b"CHANGEDSINCE ");
+                encode_u64(*n, out);
+            }
+            Self::Vanished => out.extend_from_slice(b"VANISHED"),
+        }
+    }
+}
+
+/// Parses `section-part`: `nz-number *("." nz-number)`, stopping before `.TEXT` etc.
+fn section_part(i: &[u8]) -> PResult<'_, Vec<NonZeroU32>> {
+    let mut part = Vec::new();
+    let mut i = i;
+    if !i.first().is_some_and(u8::is_ascii_digit) {
+        return Ok((i, part));
+    }
+    loop {
+        let (rest, n) = nz_number(i)?;
+        part.push(n);
+        match rest {
+            [b'.', d, ..] if d.is_ascii_digit() => i = &rest[1..],
+            _ => return Ok((rest, part)),
+        }
+    }
+}
+
+fn header_list<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, NonEmpty<AString<'a>>> {
+    let (i, ()) = sp(i)?;
+    let (i, names) = paren_list(i, false, |j| astring(j, cfg))?;
+    Ok((i, NonEmpty::from_parsed(names)))
+}
+
+/// Parses `"[" [section-spec] "]"`.
+pub(crate) fn section<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Section<'a>> {
+    let (i, ()) = byte(b'[', "[")(i)?;
+    let (i, part) = section_part(i)?;
+    let (i, text) = if i.first() == Some(&b']') {
+        (i, None)
+    } else {
+        let i = if part.is_empty() {
+            i
+        } else {
+            let (i, ()) = byte(b'.', "'.' or ']'")(i)?;
+            i
+        };
+        if let Some(r) = starts_with_ci(i, b"HEADER.FIELDS.NOT") {
+            let (r, f) = header_list(r, cfg)?;
+            (r, Some(SectionText::HeaderFieldsNot(f)))
+        } else if let Some(r) = starts_with_ci(i, b"HEADER.FIELDS") {
+            let (r, f) = header_list(r, cfg)?;
+            (r, Some(SectionText::HeaderFields(f)))
+        } else if let Some(r) = starts_with_ci(i, b"HEADER") {
+            (r, Some(SectionText::Header))
+        } else if let Some(r) = starts_with_ci(i, b"TEXT") {
+            (r, Some(SectionText::Text))
+        } else if let (Some(r), false) = (starts_with_ci(i, b"MIME"), part.is_empty()) {
+            (r, Some(SectionText::Mime))
+        } else {
+            return fail(i, ParseErrorKind::Expected("section text"));
+        }
+    };
+    let (i, ()) = byte(b']', "]")(i)?;
+    Ok((i, Section { part, text }))
+}
+
+/// Parses `"<" number "." nz-number ">"`.
+fn partial(i: &[u8]) -> PResult<'_, Option<Partial>> {
+    if i.first() != Some(&b'<') {
+        return Ok((i, None));
+    }
+    let (i, offset) = number(&i[1..])?;
+    let (i, ()) = byte(b'.', ".")(i)?;
+    let (i, length) = nz_number(i)?;
+    let (i, ()) = byte(b'>', ">")(i)?;
+    Ok((i, Some(Partial { offset, length })))
+}
+
+fn binary_part(i: &[u8]) -> PResult<'_, Vec<NonZeroU32>> {
+    let (i, ()) = byte(b'[', "[")(i)?;
+    let (i, part) = section_part(i)?;
+    let (i, ()) = byte(b']', "]")(i)?;
+    Ok((i, part))
+}
+
+/// Parses a `fetch-att`.
+pub(crate) fn fetch_attribute<'a>(
+    i: &'a [u8],
+    cfg: &ParserConfig,
+) -> PResult<'a, FetchAttribute<'a>> {
+    use FetchAttribute as A;
+    // Longest names first where one is a prefix of another.
+    let simple: [(&[u8], A<'static>); 14] = [
+        (b"ENVELOPE", A::Envelope),
+        (b"FLAGS", A::Flags),
+        (b"INTERNALDATE", A::InternalDate),
+        (b"RFC822.HEADER", A::Rfc822Header),
+        (b"RFC822.SIZE", A::Rfc822Size),
+        (b"RFC822.TEXT", A::Rfc822Text),
+        (b"BODYSTRUCTURE", A::BodyStructure),
+        (b"UID", A::Uid),
+        (b"MODSEQ", A::ModSeq),
+        (b"EMAILID", A::EmailId),
+        (b"THREADID", A::ThreadId),
+        (b"SAVEDATE", A::SaveDate),
+        (b"X-GM-MSGID", A::GmailMessageId),
+        (b"X-GM-THRID", A::GmailThreadId),
+    ];
+    let end = |r: &[u8]| matches!(r.first(), None | Some(b' ' | b')' | b'\r' | b'\n'));
+    for (name, att) in simple {
+        if let Some(r) = starts_with_ci(i, name)
+            && end(r)
+        {
+            return Ok((r, att));
+        }
+    }
+    if let Some(r) = starts_with_ci(i, b"X-GM-LABELS")
+        && end(r)
+    {
+        return Ok((r, A::GmailLabels));
+    }
+    if let Some(r) = starts_with_ci(i, b"RFC822")
+        && end(r)
+    {
+        return Ok((r, A::Rfc822));
+    }
+    for (name, peek) in [(&b"BODY.PEEK"[..], true), (b"BODY", false)] {
+        if let Some(r) = starts_with_ci(i, name) {
+            if r.first() == Some(&b'[') {
+                let (r, section) = section(r, cfg)?;
+                let (r, partial) = partial(r)?;
+                return Ok((
+                    r,
+                    A::BodySection {
+                        peek,
+                        section,
+                        partial,
+                    },
+                ));
+            }
+            if !peek && end(r) {
+                return Ok((r, A::Body));
+            }
+        }
+    }
+    if let Some(r) = starts_with_ci(i, b"BINARY.SIZE") {
+        let (r, part) = binary_part(r)?;
+        return Ok((r, A::BinarySize { part }));
+    }
+    for (name, peek) in [(&b"BINARY.PEEK"[..], true), (b"BINARY", false)] {
+        if let Some(r) = starts_with_ci(i, name)
+            && r.first() == Some(&b'[')
+        {
+            let (r, part) = binary_part(r)?;
+            let (r, partial) = partial(r)?;
+            return Ok((
+                r,
+                A::Binary {
+                    peek,
+                    part,
+                    partial,
+                },
+            ));
+        }
+    }
+    fail(i, ParseErrorKind::Expected("fetch attribute"))
+}
+
+/// Parses the FETCH items: a macro, one attribute, or a parenthesized list.
+pub(crate) fn fetch_items<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, FetchItems<'a>> {
+    if i.first() == Some(&b'(') {
+        let (r, atts) = paren_list(i, false, |j| fetch_attribute(j, cfg))?;
+        return Ok((r, FetchItems::Attributes(NonEmpty::from_parsed(atts))));
+    }
+    let end = |r: &[u8]| matches!(r.first(), None | Some(b' ' | b'\r' | b'\n'));
+    for (name, m) in [
+        (&b"ALL"[..], FetchItems::All),
+        (b"FAST", FetchItems::Fast),
+        (b"FULL", FetchItems::Full),
+    ] {
+        if let Some(r) = starts_with_ci(i, name)
+            && end(r)
+        {
+            return Ok((r, m));
+        }
+    }
+    let (r, att) = fetch_attribute(i, cfg)?;
+    Ok((r, FetchItems::Attributes(NonEmpty::one(att))))
+}
+
+/// Parses ` (modifier *(SP modifier))` if present.
+pub(crate) fn fetch_modifiers(i: &[u8]) -> PResult<'_, Vec<FetchModifier>> {
+    let [b' ', b'(', ..] = i else {
+        return Ok((i, Vec::new()));
+    };
+    paren_list(&i[1..], false, |j| {
+        if let Ok((r, ())) = keyword(j, "CHANGEDSINCE ") {
+            let (r, n) = number64(r)?;
+            return Ok((r, FetchModifier::ChangedSince(n)));
+        }
+        if let Ok((r, ())) = keyword(j, "VANISHED") {
+            return Ok((r, FetchModifier::Vanished));
+        }
+        fail(j, ParseErrorKind::Expected("CHANGEDSINCE or VANISHED"))
+    })
+}

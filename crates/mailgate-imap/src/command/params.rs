@@ -1,0 +1,434 @@
+//! Command parameters of the extensions: SELECT modifiers (CONDSTORE, QRESYNC),
+//! STORE, APPEND messages, QUOTA, METADATA and ID.
+
+use std::num::NonZeroU32;
+
+use crate::config::ParserConfig;
+use crate::core::atom::{Atom, atom};
+use crate::core::datetime::date_time;
+use crate::core::flag::flag;
+use crate::core::lex::{byte, keyword, paren_list, sp};
+use crate::core::number::{number, number64, nz_number, nz_number64};
+use crate::core::sequence::sequence_set;
+use crate::core::string::{
+    AString, IString, Literal8, LiteralHeader, LiteralMode, NString, literal8, nstring, string,
+};
+use crate::core::{DateTime, Flag, SequenceSet};
+use crate::encode::{Encode, encode_list, encode_u64};
+use crate::error::{PResult, ParseErrorKind, fail};
+
+/// A SELECT / EXAMINE parameter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SelectParameter {
+    /// `CONDSTORE`.
+    CondStore,
+    /// `QRESYNC (uidvalidity modseq [known-uids [(seq-match-data)]])`.
+    QResync {
+        /// The last known UIDVALIDITY.
+        uid_validity: NonZeroU32,
+        /// The last known mod-sequence.
+        mod_seq: u64,
+        /// Known UIDs.
+        known_uids: Option<SequenceSet>,
+        /// Message sequence numbers and their UIDs.
+        seq_match: Option<(SequenceSet, SequenceSet)>,
+    },
+}
+
+impl Encode for SelectParameter {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::CondStore => out.extend_from_slice(b"CONDSTORE"),
+            Self::QResync {
+                uid_validity,
+                mod_seq,
+                known_uids,
+                seq_match,
+            } => {
+                out.extend_from_slice(b"QRESYNC (");
+                encode_u64(u64::from(uid_validity.get()), out);
+                out.push(b' ');
+                encode_u64(*mod_seq, out);
+                if let Some(k) = known_uids {
+                    out.push(b' ');
+                    k.encode(out);
+                    if let Some((a, b)) = seq_match {
+                        out.extend_from_slice(b" (");
+                        a.encode(out);
+                        out.push(b' ');
+                        b.encode(out);
+                        out.push(b')');
+                    }
+                }
+                out.push(b')');
+            }
+        }
+    }
+}
+
+/// Parses ` (select-param *(SP select-param))` if present.
+pub(crate) fn select_parameters(i: &[u8]) -> PResult<'_, Vec<SelectParameter>> {
+    let [b' ', b'(', ..] = i else {
+        return Ok((i, Vec::new()));
+    };
+    paren_list(&i[1..], false, |j| {
+        if let Ok((r, ())) = keyword(j, "QRESYNC (") {
+            let (r, uid_validity) = nz_number(r)?;
+            let (r, ()) = sp(r)?;
+            let (r, mod_seq) = nz_number64(r)?;
+            let (r, known_uids, seq_match) = if let [b' ', rest @ ..] = r {
+                let (r, k) = sequence_set(rest)?;
+                if let [b' ', b'(', rest @ ..] = r {
+                    let (r, a) = sequence_set(rest)?;
+                    let (r, ()) = sp(r)?;
+                    let (r, b) = sequence_set(r)?;
+                    let (r, ()) = byte(b')', ")")(r)?;
+                    (r, Some(k), Some((a, b)))
+                } else {
+                    (r, Some(k), None)
+                }
+            } else {
+                (r, None, None)
+            };
+            let (r, ()) = byte(b')', ")")(r)?;
+            return Ok((
+                r,
+                SelectParameter::QResync {
+                    uid_validity,
+                    mod_seq,
+                    known_uids,
+                    seq_match,
+                },
+            ));
+        }
+        if let Ok((r, ())) = keyword(j, "CONDSTORE") {
+            return Ok((r, SelectParameter::CondStore));
+        }
+        fail(j, ParseErrorKind::Expected("CONDSTORE or QRESYNC"))
+    })
+}
+
+/// How STORE changes the flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StoreKind {
+    /// `FLAGS`: replace.
+    Replace,
+    /// `+FLAGS`: add.
+    Add,
+    /// `-FLAGS`: remove.
+    Remove,
+}
+
+/// Parses `["+" / "-"] "FLAGS" [".SILENT"]`.
+pub(crate) fn store_kind(i: &[u8]) -> PResult<'_, (StoreKind, bool)> {
+    let (i, kind) = match i.first() {
+        Some(b'+') => (&i[1..], StoreKind::Add),
+        Some(b'-') => (&i[1..], StoreKind::Remove),
+        _ => (i, StoreKind::Replace),
+    };
+    let (i, ()) = keyword(i, "FLAGS")?;
+    match keyword(i, ".SILENT") {
+        Ok((i, ())) => Ok((i, (kind, true))),
+        Err(_) => Ok((i, (kind, false))),
+    }
+}
+
+/// Writes `["+" / "-"] "FLAGS" [".SILENT"]`.
+pub(crate) fn encode_store_kind(kind: StoreKind, silent: bool, out: &mut Vec<u8>) {
+    match kind {
+        StoreKind::Replace => {}
+        StoreKind::Add => out.push(b'+'),
+        StoreKind::Remove => out.push(b'-'),
+    }
+    out.extend_from_slice(if silent { b"FLAGS.SILENT" } else { b"FLAGS" });
+}
+
+/// Parses a flag list `(flag ...)` or `flag *(SP flag)`.
+pub(crate) fn store_flags<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Vec<Flag<'a>>> {
+    if i.first() == Some(&b'(') {
+        return paren_list(i, true, |j| flag(j, cfg));
+    }
+    crate::core::lex::sp_list1(i, |j| flag(j, cfg))
+}
+
+/// Parses ` (UNCHANGEDSINCE n)` if present.
+pub(crate) fn store_modifier(i: &[u8]) -> PResult<'_, Option<u64>> {
+    let Ok((r, ())) = keyword(i, " (UNCHANGEDSINCE ") else {
+        return Ok((i, None));
+    };
+    let (r, n) = number64(r)?;
+    let (r, ()) = byte(b')', ")")(r)?;
+    Ok((r, Some(n)))
+}
+
+/// The message data of an APPEND.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AppendData<'a> {
+    /// A `literal` (no NUL).
+    Literal(IString<'a>),
+    /// A `literal8` (BINARY), may contain NUL.
+    Binary(Literal8<'a>),
+}
+
+/// One message of an APPEND (several with MULTIAPPEND).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AppendMessage<'a> {
+    /// Flags to set (omitted on the wire when empty).
+    pub flags: Vec<Flag<'a>>,
+    /// Internal date to set.
+    pub date: Option<DateTime>,
+    /// The message.
+    pub data: AppendData<'a>,
+}
+
+impl AppendMessage<'_> {
+    /// Detaches from the input buffer.
+    pub fn into_owned(self) -> AppendMessage<'static> {
+        AppendMessage {
+            flags: self.flags.into_iter().map(Flag::into_owned).collect(),
+            date: self.date,
+            data: match self.data {
+                AppendData::Literal(s) => AppendData::Literal(s.into_owned()),
+                AppendData::Binary(s) => AppendData::Binary(s.into_owned()),
+            },
+        }
+    }
+}
+
+impl Encode for AppendMessage<'_> {
+    /// Writes `[flag-list SP] [date-time SP] literal`.
+    fn encode(&self, out: &mut Vec<u8>) {
+        if !self.flags.is_empty() {
+            encode_list(&self.flags, out);
+            out.push(b' ');
+        }
+        if let Some(d) = &self.date {
+            d.encode(out);
+            out.push(b' ');
+        }
+        match &self.data {
+            AppendData::Literal(s) => {
+                let data = s.as_bytes();
+                LiteralHeader {
+                    size: data.len() as u64,
+                    mode: LiteralMode::Sync,
+                    binary: false,
+                }
+                .encode(out);
+                out.extend_from_slice(data);
+            }
+            AppendData::Binary(b) => b.encode(out),
+        }
+    }
+}
+
+/// Parses `[flag-list SP] [date-time SP] (literal / literal8)`.
+pub(crate) fn append_message<'a>(
+    i: &'a [u8],
+    cfg: &ParserConfig,
+) -> PResult<'a, AppendMessage<'a>> {
+    let (i, flags) = if i.first() == Some(&b'(') {
+        let (i, f) = paren_list(i, true, |j| flag(j, cfg))?;
+        let (i, ()) = sp(i)?;
+        (i, f)
+    } else {
+        (i, Vec::new())
+    };
+    let (i, date) = if i.first() == Some(&b'"') {
+        let (i, d) = date_time(i)?;
+        let (i, ()) = sp(i)?;
+        (i, Some(d))
+    } else {
+        (i, None)
+    };
+    let (i, (header, bytes)) = literal8(i, cfg)?;
+    let data = if header.binary {
+        AppendData::Binary(Literal8::from_parsed(bytes.into()))
+    } else {
+        AppendData::Literal(IString::from_parsed(bytes.into()))
+    };
+    Ok((i, AppendMessage { flags, date, data }))
+}
+
+/// A resource limit of SETQUOTA.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct QuotaLimit<'a> {
+    /// Resource name, such as `STORAGE`.
+    pub resource: Atom<'a>,
+    /// Limit.
+    pub limit: u64,
+}
+
+impl Encode for QuotaLimit<'_> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.resource.encode(out);
+        out.push(b' ');
+        encode_u64(self.limit, out);
+    }
+}
+
+/// Parses `"(" [resource SP number64 *(SP ...)] ")"`.
+pub(crate) fn quota_limits<'a>(
+    i: &'a [u8],
+    cfg: &ParserConfig,
+) -> PResult<'a, Vec<QuotaLimit<'a>>> {
+    paren_list(i, true, |j| {
+        let (j, resource) = atom(j, cfg)?;
+        let (j, ()) = sp(j)?;
+        let (j, limit) = number64(j)?;
+        Ok((j, QuotaLimit { resource, limit }))
+    })
+}
+
+/// An option of GETMETADATA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetadataOption {
+    /// `MAXSIZE n`.
+    MaxSize(u32),
+    /// `DEPTH 0`, `DEPTH 1` or `DEPTH infinity`.
+    Depth(MetadataDepth),
+}
+
+/// The DEPTH of GETMETADATA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetadataDepth {
+    /// `0`.
+    Zero,
+    /// `1`.
+    One,
+    /// `infinity`.
+    Infinity,
+}
+
+impl Encode for MetadataOption {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::MaxSize(n) => {
+                out.extend_from_slice(b"MAXSIZE ");
+                encode_u64(u64::from(*n), out);
+            }
+            Self::Depth(d) => out.extend_from_slice(match d {
+                MetadataDepth::Zero => b"DEPTH 0",
+                MetadataDepth::One => b"DEPTH 1",
+                MetadataDepth::Infinity => b"DEPTH infinity",
+            }),
+        }
+    }
+}
+
+/// Parses `"(" option *(SP option) ")"` of GETMETADATA.
+pub(crate) fn metadata_options(i: &[u8]) -> PResult<'_, Vec<MetadataOption>> {
+    paren_list(i, false, |j| {
+        if let Ok((r, ())) = keyword(j, "MAXSIZE ") {
+            let (r, n) = number(r)?;
+            return Ok((r, MetadataOption::MaxSize(n)));
+        }
+        let (r, ()) = keyword(j, "DEPTH ")?;
+        for (kw, d) in [
+            ("0", MetadataDepth::Zero),
+            ("1", MetadataDepth::One),
+            ("infinity", MetadataDepth::Infinity),
+        ] {
+            if let Ok((r, ())) = keyword(r, kw) {
+                return Ok((r, MetadataOption::Depth(d)));
+            }
+        }
+        fail(r, ParseErrorKind::Expected("0, 1 or infinity"))
+    })
+}
+
+/// The value of a SETMETADATA entry.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum MetadataValue<'a> {
+    /// `nstring` (NIL removes the entry).
+    NString(NString<'a>),
+    /// `literal8`.
+    Binary(Literal8<'a>),
+}
+
+/// An entry and value of SETMETADATA.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MetadataEntry<'a> {
+    /// The entry name, such as `/private/comment`.
+    pub name: AString<'a>,
+    /// The value.
+    pub value: MetadataValue<'a>,
+}
+
+impl MetadataEntry<'_> {
+    /// Detaches from the input buffer.
+    pub fn into_owned(self) -> MetadataEntry<'static> {
+        MetadataEntry {
+            name: self.name.into_owned(),
+            value: match self.value {
+                MetadataValue::NString(s) => MetadataValue::NString(s.into_owned()),
+                MetadataValue::Binary(b) => MetadataValue::Binary(b.into_owned()),
+            },
+        }
+    }
+}
+
+impl Encode for MetadataEntry<'_> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.name.encode(out);
+        out.push(b' ');
+        match &self.value {
+            MetadataValue::NString(s) => s.encode(out),
+            MetadataValue::Binary(b) => b.encode(out),
+        }
+    }
+}
+
+/// Parses `"(" entry SP value *(SP entry SP value) ")"`.
+pub(crate) fn metadata_entries<'a>(
+    i: &'a [u8],
+    cfg: &ParserConfig,
+) -> PResult<'a, Vec<MetadataEntry<'a>>> {
+    paren_list(i, false, |j| {
+        let (j, name) = crate::core::string::astring(j, cfg)?;
+        let (j, ()) = sp(j)?;
+        let (j, value) = if j.first() == Some(&b'~') {
+            let (j, (_, data)) = literal8(j, cfg)?;
+            (j, MetadataValue::Binary(Literal8::from_parsed(data.into())))
+        } else {
+            let (j, s) = nstring(j, cfg)?;
+            (j, MetadataValue::NString(s))
+        };
+        Ok((j, MetadataEntry { name, value }))
+    })
+}
+
+/// A field of the ID command: name and value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IdField<'a> {
+    /// Field name, such as `name`.
+    pub name: IString<'a>,
+    /// Value or NIL.
+    pub value: NString<'a>,
+}
+
+impl Encode for IdField<'_> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.name.encode(out);
+        out.push(b' ');
+        self.value.encode(out);
+    }
+}
+
+/// Parses `"(" string SP nstring *(SP string SP nstring) ")" / NIL`.
+pub(crate) fn id_fields<'a>(
+    i: &'a [u8],
+    cfg: &ParserConfig,
+) -> PResult<'a, Option<crate::core::NonEmpty<IdField<'a>>>> {
+    if let Ok((r, ())) = keyword(i, "NIL") {
+        return Ok((r, None));
+    }
+    let (r, fields) = paren_list(i, false, |j| {
+        let (j, name) = string(j, cfg)?;
+        let (j, ()) = sp(j)?;
+        let (j, value) = nstring(j, cfg)?;
+        Ok((j, IdField { name, value }))
+    })?;
+    Ok((r, Some(crate::core::NonEmpty::from_parsed(fields))))
+}

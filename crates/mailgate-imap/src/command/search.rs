@@ -1,0 +1,505 @@
+//! SEARCH keys (RFC 9051 / 3501, CONDSTORE `MODSEQ`, WITHIN `OLDER`/`YOUNGER`) and
+//! ESEARCH / SEARCHRES return options.
+
+use crate::config::ParserConfig;
+use crate::core::atom::{Atom, atom};
+use crate::core::datetime::date;
+use crate::core::lex::{keyword, sp};
+use crate::core::number::{number64, nz_number};
+use crate::core::sequence::sequence_set;
+use crate::core::string::{AString, astring, quoted};
+use crate::core::{Date, NonEmpty, SequenceSet};
+use crate::encode::{Encode, encode_u64};
+use crate::error::{PResult, ParseErrorKind, fail, fatal};
+
+use std::num::NonZeroU32;
+
+/// A search key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SearchKey<'a> {
+    /// `ALL`.
+    All,
+    /// `ANSWERED`.
+    Answered,
+    /// `BCC string`.
+    Bcc(AString<'a>),
+    /// `BEFORE date`.
+    Before(Date),
+    /// `BODY string`.
+    Body(AString<'a>),
+    /// `CC string`.
+    Cc(AString<'a>),
+    /// `DELETED`.
+    Deleted,
+    /// `DRAFT`.
+    Draft,
+    /// `FLAGGED`.
+    Flagged,
+    /// `FROM string`.
+    From(AString<'a>),
+    /// `HEADER field-name string`.
+    Header(AString<'a>, AString<'a>),
+    /// `KEYWORD flag-keyword`.
+    Keyword(Atom<'a>),
+    /// `LARGER n`.
+    Larger(u64),
+    /// `NEW` (IMAP4rev1).
+    New,
+    /// `NOT key`.
+    Not(Box<SearchKey<'a>>),
+    /// `OLD` (IMAP4rev1).
+    Old,
+    /// `ON date`.
+    On(Date),
+    /// `OR key key`.
+    Or(Box<SearchKey<'a>>, Box<SearchKey<'a>>),
+    /// `RECENT` (IMAP4rev1).
+    Recent,
+    /// `SEEN`.
+    Seen,
+    /// `SENTBEFORE date`.
+    SentBefore(Date),
+    /// `SENTON date`.
+    SentOn(Date),
+    /// `SENTSINCE date`.
+    SentSince(Date),
+    /// `SINCE date`.
+    Since(Date),
+    /// `SMALLER n`.
+    Smaller(u64),
+    /// `SUBJECT string`.
+    Subject(AString<'a>),
+    /// `TEXT string`.
+    Text(AString<'a>),
+    /// `TO string`.
+    To(AString<'a>),
+    /// `UID sequence-set`.
+    Uid(SequenceSet),
+    /// `UNANSWERED`.
+    Unanswered,
+    /// `UNDELETED`.
+    Undeleted,
+    /// `UNDRAFT`.
+    Undraft,
+    /// `UNFLAGGED`.
+    Unflagged,
+    /// `UNKEYWORD flag-keyword`.
+    Unkeyword(Atom<'a>),
+    /// `UNSEEN`.
+    Unseen,
+    /// A sequence set of message numbers.
+    SequenceSet(SequenceSet),
+    /// `( key *(SP key) )`: all keys match.
+    And(NonEmpty<SearchKey<'a>>),
+    /// `MODSEQ [entry-name entry-type] mod-sequence-valzer` (CONDSTORE).
+    ModSeq {
+        /// Metadata item name and type (`"/flags/\\draft" all`).
+        entry: Option<(AString<'a>, ModSeqEntryType)>,
+        /// The modification sequence.
+        modseq: u64,
+    },
+    /// `OLDER seconds` (WITHIN).
+    Older(NonZeroU32),
+    /// `YOUNGER seconds` (WITHIN).
+    Younger(NonZeroU32),
+}
+
+/// The `entry-type-req` of a MODSEQ search key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ModSeqEntryType {
+    /// `priv`.
+    Private,
+    /// `shared`.
+    Shared,
+    /// `all`.
+    All,
+}
+
+impl ModSeqEntryType {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Private => "priv",
+            Self::Shared => "shared",
+            Self::All => "all",
+        }
+    }
+}
+
+/// A return option of an extended SEARCH (ESEARCH, SEARCHRES).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SearchReturnOption {
+    /// `MIN`.
+    Min,
+    /// `MAX`.
+    Max,
+    /// `ALL`.
+    All,
+    /// `COUNT`.
+    Count,
+    /// `SAVE` (SEARCHRES).
+    Save,
+}
+
+impl SearchReturnOption {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Min => "MIN",
+            Self::Max => "MAX",
+            Self::All => "ALL",
+            Self::Count => "COUNT",
+            Self::Save => "SAVE",
+        }
+    }
+}
+
+impl Encode for SearchReturnOption {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.as_str().as_bytes());
+    }
+}
+
+impl SearchKey<'_> {
+    /// Detaches from the input buffer.
+    pub fn into_owned(self) -> SearchKey<'static> {
+        use SearchKey as K;
+        match self {
+            K::All => K::All,
+            K::Answered => K::Answered,
+            K::Bcc(s) => K::Bcc(s.into_owned()),
+            K::Before(d) => K::Before(d),
+            K::Body(s) => K::Body(s.into_owned()),
+            K::Cc(s) => K::Cc(s.into_owned()),
+            K::Deleted => K::Deleted,
+            K::Draft => K::Draft,
+            K::Flagged => K::Flagged,
+            K::From(s) => K::From(s.into_owned()),
+            K::Header(a, b) => K::Header(a.into_owned(), b.into_owned()),
+            K::Keyword(a) => K::Keyword(a.into_owned()),
+            K::Larger(n) => K::Larger(n),
+            K::New => K::New,
+            K::Not(k) => K::Not(Box::new(k.into_owned())),
+            K::Old => K::Old,
+            K::On(d) => K::On(d),
+            K::Or(a, b) => K::Or(Box::new(a.into_owned()), Box::new(b.into_owned())),
+            K::Recent => K::Recent,
+            K::Seen => K::Seen,
+            K::SentBefore(d) => K::SentBefore(d),
+            K::SentOn(d) => K::SentOn(d),
+            K::SentSince(d) => K::SentSince(d),
+            K::Since(d) => K::Since(d),
+            K::Smaller(n) => K::Smaller(n),
+            K::Subject(s) => K::Subject(s.into_owned()),
+            K::Text(s) => K::Text(s.into_owned()),
+            K::To(s) => K::To(s.into_owned()),
+            K::Uid(s) => K::Uid(s),
+            K::Unanswered => K::Unanswered,
+            K::Undeleted => K::Undeleted,
+            K::Undraft => K::Undraft,
+            K::Unflagged => K::Unflagged,
+            K::Unkeyword(a) => K::Unkeyword(a.into_owned()),
+            K::Unseen => K::Unseen,
+            K::SequenceSet(s) => K::SequenceSet(s),
+            K::And(keys) => K::And(keys.map(SearchKey::into_owned)),
+            K::ModSeq { entry, modseq } => K::ModSeq {
+                entry: entry.map(|(n, t)| (n.into_owned(), t)),
+                modseq,
+            },
+            K::Older(n) => K::Older(n),
+            K::Younger(n) => K::Younger(n),
+        }
+    }
+}
+
+fn kw(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn kw_arg(out: &mut Vec<u8>, s: &str, arg: &impl Encode) {
+    kw(out, s);
+    out.push(b' ');
+    arg.encode(out);
+}
+
+impl Encode for SearchKey<'_> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        use SearchKey as K;
+        match self {
+            K::All => kw(out, "ALL"),
+            K::Answered => kw(out, "ANSWERED"),
+            K::Bcc(s) => kw_arg(out, "BCC", s),
+            K::Before(d) => kw_arg(out, "BEFORE", d),
+            K::Body(s) => kw_arg(out, "BODY", s),
+            K::Cc(s) => kw_arg(out, "CC", s),
+            K::Deleted => kw(out, "DELETED"),
+            K::Draft => kw(out, "DRAFT"),
+            K::Flagged => kw(out, "FLAGGED"),
+            K::From(s) => kw_arg(out, "FROM", s),
+            K::Header(a, b) => {
+                kw_arg(out, "HEADER", a);
+                out.push(b' ');
+                b.encode(out);
+            }
+            K::Keyword(a) => kw_arg(out, "KEYWORD", a),
+            K::Larger(n) => {
+                kw(out, "LARGER ");
+                encode_u64(*n, out);
+            }
+            K::New => kw(out, "NEW"),
+            K::Not(k) => kw_arg(out, "NOT", k.as_ref()),
+            K::Old => kw(out, "OLD"),
+            K::On(d) => kw_arg(out, "ON", d),
+            K::Or(a, b) => {
+                kw_arg(out, "OR", a.as_ref());
+                out.push(b' ');
+                b.encode(out);
+            }
+            K::Recent => kw(out, "RECENT"),
+            K::Seen => kw(out, "SEEN"),
+            K::SentBefore(d) => kw_arg(out, "SENTBEFORE", d),
+            K::SentOn(d) => kw_arg(out, "SENTON", d),
+            K::SentSince(d) => kw_arg(out, "SENTSINCE", d),
+            K::Since(d) => kw_arg(out, "SINCE", d),
+            K::Smaller(n) => {
+                kw(out, "SMALLER ");
+                encode_u64(*n, out);
+            }
+            K::Subject(s) => kw_arg(out, "SUBJECT", s),
+            K::Text(s) => kw_arg(out, "TEXT", s),
+            K::To(s) => kw_arg(out, "TO", s),
+            K::Uid(s) => kw_arg(out, "UID", s),
+            K::Unanswered => kw(out, "UNANSWERED"),
+            K::Undeleted => kw(out, "UNDELETED"),
+            K::Undraft => kw(out, "UNDRAFT"),
+            K::Unflagged => kw(out, "UNFLAGGED"),
+            K::Unkeyword(a) => kw_arg(out, "UNKEYWORD", a),
+            K::Unseen => kw(out, "UNSEEN"),
+            K::SequenceSet(s) => s.encode(out),
+            K::And(keys) => crate::encode::encode_list(keys, out),
+            K::ModSeq { entry, modseq } => {
+                kw(out, "MODSEQ ");
+                if let Some((name, ty)) = entry {
+                    crate::core::string::encode_quoted_or_literal(name.as_bytes(), out);
+                    out.push(b' ');
+                    kw(out, ty.as_str());
+                    out.push(b' ');
+                }
+                encode_u64(*modseq, out);
+            }
+            K::Older(n) => {
+                kw(out, "OLDER ");
+                encode_u64(u64::from(n.get()), out);
+            }
+            K::Younger(n) => {
+                kw(out, "YOUNGER ");
+                encode_u64(u64::from(n.get()), out);
+            }
+        }
+    }
+}
+
+/// Parses one search key; `depth` counts enclosing parentheses, NOT, and OR.
+pub(crate) fn search_key<'a>(
+    i: &'a [u8],
+    cfg: &ParserConfig,
+    depth: usize,
+) -> PResult<'a, SearchKey<'a>> {
+    use SearchKey as K;
+    if depth > cfg.max_nesting_depth {
+        return fatal(
+            i,
+            ParseErrorKind::NestingTooDeep {
+                limit: cfg.max_nesting_depth,
+            },
+        );
+    }
+    match i.first() {
+        Some(b'(') => {
+            let (rest, keys) = search_keys_list(i, cfg, depth + 1)?;
+            return Ok((rest, K::And(keys)));
+        }
+        Some(b'0'..=b'9' | b'*' | b'$') => {
+            let (rest, s) = sequence_set(i)?;
+            return Ok((rest, K::SequenceSet(s)));
+        }
+        _ => {}
+    }
+    let (rest, name) = atom(i, cfg)?;
+    let mut upper = [0u8; 12];
+    let name = name.as_str().as_bytes();
+    if name.len() > upper.len() {
+        return fail(i, ParseErrorKind::Expected("search key"));
+    }
+    for (u, b) in upper.iter_mut().zip(name) {
+        *u = b.to_ascii_uppercase();
+    }
+    let upper = &upper[..name.len()];
+    let j = rest;
+    let s = |j| -> PResult<'a, AString<'a>> {
+        let (j, ()) = sp(j)?;
+        astring(j, cfg)
+    };
+    let d = |j| -> PResult<'a, Date> {
+        let (j, ()) = sp(j)?;
+        date(j)
+    };
+    let n64 = |j| -> PResult<'a, u64> {
+        let (j, ()) = sp(j)?;
+        number64(j)
+    };
+    let r = match upper {
+        b"ALL" => (j, K::All),
+        b"ANSWERED" => (j, K::Answered),
+        b"BCC" => s(j).map(|(j, v)| (j, K::Bcc(v)))?,
+        b"BEFORE" => d(j).map(|(j, v)| (j, K::Before(v)))?,
+        b"BODY" => s(j).map(|(j, v)| (j, K::Body(v)))?,
+        b"CC" => s(j).map(|(j, v)| (j, K::Cc(v)))?,
+        b"DELETED" => (j, K::Deleted),
+        b"DRAFT" => (j, K::Draft),
+        b"FLAGGED" => (j, K::Flagged),
+        b"FROM" => s(j).map(|(j, v)| (j, K::From(v)))?,
+        b"HEADER" => {
+            let (j, a) = s(j)?;
+            let (j, b) = s(j)?;
+            (j, K::Header(a, b))
+        }
+        b"KEYWORD" | b"UNKEYWORD" => {
+            let (j, ()) = sp(j)?;
+            let (j, a) = atom(j, cfg)?;
+            (
+                j,
+                if upper == b"KEYWORD" {
+                    K::Keyword(a)
+                } else {
+                    K::Unkeyword(a)
+                },
+            )
+        }
+        b"LARGER" => n64(j).map(|(j, v)| (j, K::Larger(v)))?,
+        b"NEW" => (j, K::New),
+        b"NOT" => {
+            let (j, ()) = sp(j)?;
+            let (j, k) = search_key(j, cfg, depth + 1)?;
+            (j, K::Not(Box::new(k)))
+        }
+        b"OLD" => (j, K::Old),
+        b"ON" => d(j).map(|(j, v)| (j, K::On(v)))?,
+        b"OR" => {
+            let (j, ()) = sp(j)?;
+            let (j, a) = search_key(j, cfg, depth + 1)?;
+            let (j, ()) = sp(j)?;
+            let (j, b) = search_key(j, cfg, depth + 1)?;
+            (j, K::Or(Box::new(a), Box::new(b)))
+        }
+        b"RECENT" => (j, K::Recent),
+        b"SEEN" => (j, K::Seen),
+        b"SENTBEFORE" => d(j).map(|(j, v)| (j, K::SentBefore(v)))?,
+        b"SENTON" => d(j).map(|(j, v)| (j, K::SentOn(v)))?,
+        b"SENTSINCE" => d(j).map(|(j, v)| (j, K::SentSince(v)))?,
+        b"SINCE" => d(j).map(|(j, v)| (j, K::Since(v)))?,
+        b"SMALLER" => n64(j).map(|(j, v)| (j, K::Smaller(v)))?,
+        b"SUBJECT" => s(j).map(|(j, v)| (j, K::Subject(v)))?,
+        b"TEXT" => s(j).map(|(j, v)| (j, K::Text(v)))?,
+        b"TO" => s(j).map(|(j, v)| (j, K::To(v)))?,
+        b"UID" => {
+            let (j, ()) = sp(j)?;
+            let (j, set) = sequence_set(j)?;
+            (j, K::Uid(set))
+        }
+        b"UNANSWERED" => (j, K::Unanswered),
+        b"UNDELETED" => (j, K::Undeleted),
+        b"UNDRAFT" => (j, K::Undraft),
+        b"UNFLAGGED" => (j, K::Unflagged),
+        b"UNSEEN" => (j, K::Unseen),
+        b"MODSEQ" => {
+            let (j, ()) = sp(j)?;
+            let (j, entry) = if j.first() == Some(&b'"') {
+                let (j, name) = quoted(j)?;
+                let (j, ()) = sp(j)?;
+                let (j, ty) = atom(j, cfg)?;
+                let ty = match ty.as_str().to_ascii_lowercase().as_str() {
+                    "priv" => ModSeqEntryType::Private,
+                    "shared" => ModSeqEntryType::Shared,
+                    "all" => ModSeqEntryType::All,
+                    _ => return fail(j, ParseErrorKind::Expected("priv, shared or all")),
+                };
+                let (j, ()) = sp(j)?;
+                (j, Some((AString::from_parsed(name), ty)))
+            } else {
+                (j, None)
+            };
+            let (j, modseq) = number64(j)?;
+            (j, K::ModSeq { entry, modseq })
+        }
+        b"OLDER" | b"YOUNGER" => {
+            let (j, ()) = sp(j)?;
+            let (j, n) = nz_number(j)?;
+            (
+                j,
+                if upper == b"OLDER" {
+                    K::Older(n)
+                } else {
+                    K::Younger(n)
+                },
+            )
+        }
+        _ => return fail(i, ParseErrorKind::Expected("search key")),
+    };
+    Ok(r)
+}
+
+/// Parses `"(" search-key *(SP search-key) ")"`.
+fn search_keys_list<'a>(
+    i: &'a [u8],
+    cfg: &ParserConfig,
+    depth: usize,
+) -> PResult<'a, NonEmpty<SearchKey<'a>>> {
+    let (rest, keys) = crate::core::lex::paren_list(i, false, |j| search_key(j, cfg, depth))?;
+    Ok((rest, NonEmpty::from_parsed(keys)))
+}
+
+/// Parses `1*(SP search-key)` after the command arguments (leading SP included).
+pub(crate) fn search_criteria<'a>(
+    i: &'a [u8],
+    cfg: &ParserConfig,
+) -> PResult<'a, NonEmpty<SearchKey<'a>>> {
+    let mut keys = Vec::new();
+    let mut i = i;
+    while let [b' ', rest @ ..] = i {
+        let (rest, k) = search_key(rest, cfg, 1)?;
+        keys.push(k);
+        i = rest;
+    }
+    if keys.is_empty() {
+        return fail(i, ParseErrorKind::Expected("search key"));
+    }
+    Ok((i, NonEmpty::from_parsed(keys)))
+}
+
+/// Parses `RETURN (opt *(SP opt))` (the keyword included).
+pub(crate) fn search_return<'a>(
+    i: &'a [u8],
+    cfg: &ParserConfig,
+) -> PResult<'a, Vec<SearchReturnOption>> {
+    let (i, ()) = keyword(i, "RETURN")?;
+    let (i, ()) = sp(i)?;
+    crate::core::lex::paren_list(i, true, |j| {
+        let (r, a) = atom(j, cfg)?;
+        let o = match a.as_str().to_ascii_uppercase().as_str() {
+            "MIN" => SearchReturnOption::Min,
+            "MAX" => SearchReturnOption::Max,
+            "ALL" => SearchReturnOption::All,
+            "COUNT" => SearchReturnOption::Count,
+            "SAVE" => SearchReturnOption::Save,
+            _ => return fail(j, ParseErrorKind::Expected("MIN, MAX, ALL, COUNT or SAVE")),
+        };
+        Ok((r, o))
+    })
+}
+
+/// Writes `RETURN (...)`.
+pub(crate) fn encode_search_return(opts: &[SearchReturnOption], out: &mut Vec<u8>) {
+    out.extend_from_slice(b"RETURN ");
+    crate::encode::encode_list(opts, out);
+}
