@@ -1,0 +1,57 @@
+//! Drives the client session with an arbitrary sequence of server chunks and TLS
+//! completions; credentials are supplied whenever asked (mechanism from byte 0).
+#![no_main]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use libfuzzer_sys::fuzz_target;
+use mailgate_pop3::{ClientConfig, ClientEvent, ClientSession};
+use mailgate_sasl::{ClientExchange, SecretString};
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&mode, mut ops)) = data.split_first() else {
+        return;
+    };
+    let mut config = ClientConfig::default();
+    config.starttls = mode & 1 != 0;
+    config.use_initial_response = mode & 2 != 0;
+    let mut session = ClientSession::new(config);
+    while let Some((&op, rest)) = ops.split_first() {
+        ops = rest;
+        if op % 8 == 0 {
+            session.tls_established();
+        } else {
+            let n = usize::from(op / 2).min(ops.len());
+            let (chunk, rest) = ops.split_at(n);
+            session.receive(chunk);
+            ops = rest;
+        }
+        let mut budget = 10_000;
+        while let Some(event) = session.poll_event() {
+            budget -= 1;
+            assert!(budget > 0, "poll_event does not terminate");
+            match event {
+                ClientEvent::NeedCredentials => {
+                    let token = SecretString::from("fuzz-token");
+                    let exchange = match mode / 4 % 4 {
+                        0 => ClientExchange::xoauth2("u@example.com", token),
+                        1 => ClientExchange::oauthbearer(
+                            "u@example.com",
+                            Some("h"),
+                            Some(995),
+                            token,
+                        ),
+                        2 => ClientExchange::plain(None, "u", token),
+                        _ => ClientExchange::login("u", token),
+                    };
+                    session.authenticate(exchange);
+                }
+                ClientEvent::Send(bytes) => assert!(bytes.ends_with(b"\r\n")),
+                ClientEvent::SendSecret(bytes) => assert!(bytes.expose().ends_with(b"\r\n")),
+                ClientEvent::Authenticated { .. } | ClientEvent::Failed(_) => {
+                    assert!(session.is_finished());
+                }
+                _ => {}
+            }
+        }
+    }
+});
