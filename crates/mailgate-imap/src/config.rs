@@ -28,6 +28,9 @@ pub struct ParserConfig {
     pub allow_8bit_atoms: bool,
     /// Accept spaces before the line end (servers that append a trailing space).
     pub allow_trailing_space: bool,
+    /// Accept the known response quirks of real servers (Gmail, Outlook, Exchange,
+    /// Yahoo, Dovecot, ...), each listed in [`crate::response::quirks`].
+    pub allow_server_quirks: bool,
 }
 
 impl ParserConfig {
@@ -41,6 +44,7 @@ impl ParserConfig {
             allow_bare_lf: false,
             allow_8bit_atoms: false,
             allow_trailing_space: false,
+            allow_server_quirks: false,
         }
     }
 
@@ -57,6 +61,7 @@ impl ParserConfig {
             allow_bare_lf: true,
             allow_8bit_atoms: true,
             allow_trailing_space: true,
+            allow_server_quirks: true,
         }
     }
 }

@@ -8,7 +8,7 @@
 
 mod authenticate;
 mod body;
-mod fetch;
+pub(crate) mod fetch;
 mod list;
 mod owned;
 mod params;

@@ -1,0 +1,398 @@
+//! Untagged data responses (`response-data`, `message-data`, `mailbox-data`, ...).
+
+use std::num::NonZeroU32;
+
+use super::Response;
+use super::fetch::{MessageData, msg_att};
+use super::lex::{byte, quirks, sp};
+use super::list::{ListItem, mailbox_list};
+use super::mailbox_status::{StatusItem, status_att_list};
+use super::misc::{
+    IdParams, MetadataEntries, Namespaces, QuotaResource, id_params, metadata, namespaces,
+    quota_list,
+};
+use super::search::{ESearch, Thread, esearch, search_numbers, thread_lists};
+use super::status::{Status, after_keyword, status_kind};
+use super::uid_set::{UidSet, uid_set};
+use crate::config::ParserConfig;
+use crate::core::capability::{Capability, capability};
+use crate::core::chars::{ATOM, span};
+use crate::core::flag::{Flag, flag};
+use crate::core::mailbox::{Mailbox, mailbox};
+use crate::core::number::number;
+use crate::core::string::{AString, astring};
+use crate::encode::{Encode, encode_list, encode_u64};
+use crate::error::{PResult, ParseErrorKind, fail};
+
+/// An untagged data response.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Data<'a> {
+    /// `* CAPABILITY ...`.
+    Capability(Vec<Capability<'a>>),
+    /// `* ENABLED ...` (RFC 5161): the extensions now enabled (may be empty).
+    Enabled(Vec<Capability<'a>>),
+    /// `* FLAGS (...)`: the flags defined in the mailbox.
+    Flags(Vec<Flag<'a>>),
+    /// `* LIST ...`.
+    List(ListItem<'a>),
+    /// `* LSUB ...` (IMAP4rev1).
+    Lsub(ListItem<'a>),
+    /// `* STATUS mailbox (...)`.
+    Status {
+        /// The mailbox.
+        mailbox: Mailbox<'a>,
+        /// The status items (may be empty).
+        items: Vec<StatusItem>,
+    },
+    /// `* SEARCH n ... [(MODSEQ m)]` (IMAP4rev1, CONDSTORE).
+    Search {
+        /// Matching message numbers or UIDs.
+        numbers: Vec<NonZeroU32>,
+        /// Highest mod-sequence of the matches (RFC 7162).
+        mod_seq: Option<u64>,
+    },
+    /// `* SORT n ... [(MODSEQ m)]` (RFC 5256).
+    Sort {
+        /// Message numbers or UIDs in sort order.
+        numbers: Vec<NonZeroU32>,
+        /// Highest mod-sequence of the matches (RFC 7162).
+        mod_seq: Option<u64>,
+    },
+    /// `* ESEARCH ...` (RFC 4731, IMAP4rev2).
+    ESearch(ESearch<'a>),
+    /// `* THREAD ...` (RFC 5256).
+    Thread(Vec<Thread>),
+    /// `* n EXISTS`.
+    Exists(u32),
+    /// `* n RECENT` (IMAP4rev1).
+    Recent(u32),
+    /// `* n EXPUNGE`.
+    Expunge(NonZeroU32),
+    /// `* VANISHED [(EARLIER)] uids` (RFC 7162 QRESYNC).
+    Vanished {
+        /// `(EARLIER)`: answer to a FETCH/SELECT, not news.
+        earlier: bool,
+        /// The expunged UIDs.
+        uids: UidSet,
+    },
+    /// `* n FETCH (...)`.
+    Fetch(MessageData<'a>),
+    /// `* ID ...` (RFC 2971).
+    Id(IdParams<'a>),
+    /// `* NAMESPACE ...` (RFC 2342).
+    Namespace(Namespaces<'a>),
+    /// `* QUOTA root (...)` (RFC 9208).
+    Quota {
+        /// The quota root.
+        root: AString<'a>,
+        /// Usage and limit per resource (non-empty).
+        resources: Vec<QuotaResource<'a>>,
+    },
+    /// `* QUOTAROOT mailbox root ...` (RFC 9208).
+    QuotaRoot {
+        /// The mailbox asked about.
+        mailbox: Mailbox<'a>,
+        /// Its quota roots (may be empty).
+        roots: Vec<AString<'a>>,
+    },
+    /// `* METADATA mailbox ...` (RFC 5464).
+    Metadata {
+        /// The mailbox, or `""` for server annotations.
+        mailbox: Mailbox<'a>,
+        /// Entries with values, or names of changed entries.
+        entries: MetadataEntries<'a>,
+    },
+}
+
+fn search_like(out: &mut Vec<u8>, numbers: &[NonZeroU32], mod_seq: Option<u64>) {
+    for n in numbers {
+        out.push(b' ');
+        encode_u64(u64::from(n.get()), out);
+    }
+    if let Some(m) = mod_seq {
+        out.extend_from_slice(b" (MODSEQ ");
+        encode_u64(m, out);
+        out.push(b')');
+    }
+}
+
+impl Encode for Data<'_> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"* ");
+        match self {
+            Self::Capability(caps) | Self::Enabled(caps) => {
+                out.extend_from_slice(if matches!(self, Self::Capability(_)) {
+                    b"CAPABILITY"
+                } else {
+                    b"ENABLED"
+                });
+                for c in caps {
+                    out.push(b' ');
+                    c.encode(out);
+                }
+            }
+            Self::Flags(flags) => {
+                out.extend_from_slice(b"FLAGS ");
+                encode_list(flags, out);
+            }
+            Self::List(item) => {
+                out.extend_from_slice(b"LIST ");
+                item.encode(out);
+            }
+            Self::Lsub(item) => {
+                out.extend_from_slice(b"LSUB ");
+                item.encode(out);
+            }
+            Self::Status { mailbox, items } => {
+                out.extend_from_slice(b"STATUS ");
+                mailbox.encode(out);
+                out.push(b' ');
+                encode_list(items, out);
+            }
+            Self::Search { numbers, mod_seq } => {
+                out.extend_from_slice(b"SEARCH");
+                search_like(out, numbers, *mod_seq);
+            }
+            Self::Sort { numbers, mod_seq } => {
+                out.extend_from_slice(b"SORT");
+                search_like(out, numbers, *mod_seq);
+            }
+            Self::ESearch(e) => e.encode(out),
+            Self::Thread(threads) => {
+                out.extend_from_slice(b"THREAD");
+                if !threads.is_empty() {
+                    out.push(b' ');
+                    for t in threads {
+                        t.encode(out);
+                    }
+                }
+            }
+            Self::Exists(n) => {
+                encode_u64(u64::from(*n), out);
+                out.extend_from_slice(b" EXISTS");
+            }
+            Self::Recent(n) => {
+                encode_u64(u64::from(*n), out);
+                out.extend_from_slice(b" RECENT");
+            }
+            Self::Expunge(n) => {
+                encode_u64(u64::from(n.get()), out);
+                out.extend_from_slice(b" EXPUNGE");
+            }
+            Self::Vanished { earlier, uids } => {
+                out.extend_from_slice(if *earlier {
+                    b"VANISHED (EARLIER) "
+                } else {
+                    b"VANISHED "
+                });
+                uids.encode(out);
+            }
+            Self::Fetch(m) => m.encode(out),
+            Self::Id(p) => {
+                out.extend_from_slice(b"ID ");
+                p.encode(out);
+            }
+            Self::Namespace(n) => {
+                out.extend_from_slice(b"NAMESPACE ");
+                n.encode(out);
+            }
+            Self::Quota { root, resources } => {
+                out.extend_from_slice(b"QUOTA ");
+                root.encode(out);
+                out.push(b' ');
+                encode_list(resources, out);
+            }
+            Self::QuotaRoot { mailbox, roots } => {
+                out.extend_from_slice(b"QUOTAROOT ");
+                mailbox.encode(out);
+                for r in roots {
+                    out.push(b' ');
+                    r.encode(out);
+                }
+            }
+            Self::Metadata { mailbox, entries } => {
+                out.extend_from_slice(b"METADATA ");
+                mailbox.encode(out);
+                out.push(b' ');
+                entries.encode(out);
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Space-separated items up to the line end (`*(SP item)`); with quirks a trailing
+/// space is allowed.
+fn sp_items<'a, T>(
+    mut i: &'a [u8],
+    cfg: &ParserConfig,
+    mut item: impl FnMut(&'a [u8]) -> PResult<'a, T>,
+) -> PResult<'a, Vec<T>> {
+    let mut out = Vec::new();
+    while let [b' ', rest @ ..] = i {
+        if quirks(cfg) && matches!(rest.first(), Some(b' ' | b'\r' | b'\n')) {
+            i = rest;
+            continue;
+        }
+        let (r, v) = item(rest)?;
+        out.push(v);
+        i = r;
+    }
+    Ok((i, out))
+}
+
+/// Parses what follows `* ` (the line without its end).
+pub(crate) fn untagged<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Response<'a>> {
+    if i.first().is_some_and(u8::is_ascii_digit) {
+        let (rest, n) = number(i)?;
+        let (rest, ()) = byte(rest, b' ', "SP")?;
+        let k = span(rest, ATOM);
+        let (word, after) = rest.split_at(k);
+        let data = if word.eq_ignore_ascii_case(b"EXISTS") {
+            Data::Exists(n)
+        } else if word.eq_ignore_ascii_case(b"RECENT") {
+            Data::Recent(n)
+        } else if word.eq_ignore_ascii_case(b"EXPUNGE") || word.eq_ignore_ascii_case(b"FETCH") {
+            let Some(nz) = NonZeroU32::new(n) else {
+                return fail(i, ParseErrorKind::InvalidNumber);
+            };
+            if word.eq_ignore_ascii_case(b"EXPUNGE") {
+                Data::Expunge(nz)
+            } else {
+                let (after, ()) = sp(after, cfg)?;
+                let (after, items) = msg_att(after, cfg)?;
+                return Ok((
+                    after,
+                    Response::Data(Data::Fetch(MessageData { seq: nz, items })),
+                ));
+            }
+        } else {
+            return fail(
+                rest,
+                ParseErrorKind::Expected("EXISTS, RECENT, EXPUNGE or FETCH"),
+            );
+        };
+        return Ok((after, Response::Data(data)));
+    }
+    if let Some((rest, kind)) = status_kind(i)
+        && !rest
+            .first()
+            .is_some_and(|&b| crate::core::chars::is(b, ATOM))
+    {
+        let (rest, text) = after_keyword(rest, cfg)?;
+        return Ok((rest, Response::Status(Status::Untagged { kind, text })));
+    }
+    let k = span(i, ATOM);
+    let (word, rest) = i.split_at(k);
+    let mut buf = [0u8; 12];
+    if word.len() > buf.len() {
+        return fail(i, ParseErrorKind::Expected("response keyword"));
+    }
+    for (d, s) in buf.iter_mut().zip(word) {
+        *d = s.to_ascii_uppercase();
+    }
+    let data = match &buf[..word.len()] {
+        b"BYE" => {
+            let (rest, text) = after_keyword(rest, cfg)?;
+            return Ok((rest, Response::Status(Status::Bye(text))));
+        }
+        b"CAPABILITY" => {
+            let (rest, caps) = sp_items(rest, cfg, |j| capability(j, cfg))?;
+            if caps.is_empty() && !quirks(cfg) {
+                return fail(rest, ParseErrorKind::Expected("capability"));
+            }
+            return Ok((rest, Response::Data(Data::Capability(caps))));
+        }
+        b"ENABLED" => {
+            let (rest, caps) = sp_items(rest, cfg, |j| capability(j, cfg))?;
+            return Ok((rest, Response::Data(Data::Enabled(caps))));
+        }
+        b"FLAGS" => {
+            let (rest, ()) = sp(rest, cfg)?;
+            let (rest, flags) = super::lex::list(rest, true, cfg, |j| flag(j, cfg))?;
+            (rest, Data::Flags(flags))
+        }
+        b"LIST" | b"LSUB" => {
+            let (rest, ()) = sp(rest, cfg)?;
+            let (rest, item) = mailbox_list(rest, cfg)?;
+            (
+                rest,
+                if word.eq_ignore_ascii_case(b"LIST") {
+                    Data::List(item)
+                } else {
+                    Data::Lsub(item)
+                },
+            )
+        }
+        b"STATUS" => {
+            let (rest, ()) = sp(rest, cfg)?;
+            let (rest, mailbox) = mailbox(rest, cfg)?;
+            let (rest, ()) = sp(rest, cfg)?;
+            let (rest, items) = status_att_list(rest, cfg)?;
+            (rest, Data::Status { mailbox, items })
+        }
+        b"SEARCH" | b"SORT" => {
+            let (rest, (numbers, mod_seq)) = search_numbers(rest, cfg)?;
+            (
+                rest,
+                if word.eq_ignore_ascii_case(b"SEARCH") {
+                    Data::Search { numbers, mod_seq }
+                } else {
+                    Data::Sort { numbers, mod_seq }
+                },
+            )
+        }
+        b"ESEARCH" => {
+            let (rest, e) = esearch(rest, cfg)?;
+            (rest, Data::ESearch(e))
+        }
+        b"THREAD" => {
+            let (rest, t) = thread_lists(rest, cfg)?;
+            (rest, Data::Thread(t))
+        }
+        b"VANISHED" => {
+            let (rest, ()) = sp(rest, cfg)?;
+            let (rest, earlier) = match crate::core::lex::starts_with_ci(rest, b"(EARLIER)") {
+                Some(r) => {
+                    let (r, ()) = sp(r, cfg)?;
+                    (r, true)
+                }
+                None => (rest, false),
+            };
+            let (rest, uids) = uid_set(rest)?;
+            (rest, Data::Vanished { earlier, uids })
+        }
+        b"ID" => {
+            let (rest, ()) = sp(rest, cfg)?;
+            let (rest, p) = id_params(rest, cfg)?;
+            (rest, Data::Id(p))
+        }
+        b"NAMESPACE" => {
+            let (rest, ()) = sp(rest, cfg)?;
+            let (rest, n) = namespaces(rest, cfg)?;
+            (rest, Data::Namespace(n))
+        }
+        b"QUOTA" => {
+            let (rest, ()) = sp(rest, cfg)?;
+            let (rest, root) = astring(rest, cfg)?;
+            let (rest, ()) = sp(rest, cfg)?;
+            let (rest, resources) = quota_list(rest, cfg)?;
+            (rest, Data::Quota { root, resources })
+        }
+        b"QUOTAROOT" => {
+            let (rest, ()) = sp(rest, cfg)?;
+            let (rest, mailbox) = mailbox(rest, cfg)?;
+            let (rest, roots) = sp_items(rest, cfg, |j| astring(j, cfg))?;
+            (rest, Data::QuotaRoot { mailbox, roots })
+        }
+        b"METADATA" => {
+            let (rest, ()) = sp(rest, cfg)?;
+            let (rest, (mailbox, entries)) = metadata(rest, cfg)?;
+            (rest, Data::Metadata { mailbox, entries })
+        }
+        _ => return fail(i, ParseErrorKind::Expected("response keyword")),
+    };
+    let (rest, d) = data;
+    Ok((rest, Response::Data(d)))
+}

@@ -1,0 +1,35 @@
+//! Server quirks accepted when
+//! [`ParserConfig::allow_server_quirks`](crate::ParserConfig::allow_server_quirks) is on
+//! (it is in [`ParserConfig::lenient`](crate::ParserConfig::lenient)).
+//!
+//! Each quirk was seen from a real server; strict mode rejects all of them. A value
+//! parsed under a quirk encodes to valid IMAP, and that encoding parses back to the
+//! same value. Trailing spaces and bare LF line ends are governed by
+//! `allow_trailing_space` and `allow_bare_lf`, 8-bit atoms by `allow_8bit_atoms`.
+//!
+//! | Quirk | Seen from | Read as |
+//! |-------|-----------|---------|
+//! | `* OK [UIDNEXT 5]` with no space and no text after the code | Gmail, Yahoo, Exchange | empty text |
+//! | `* OK` / `* BYE` / `a1 OK` with nothing after the keyword | Exchange, Dovecot proxies | empty text |
+//! | `* OK[ALERT] x`: no space between keyword and `[` | small servers | code and text |
+//! | `+` alone as continuation request | several AUTHENTICATE implementations | empty text |
+//! | `[Error="..." Proxy=...]`: code arguments glued to the name | Outlook 365 | `Code::Other` with those arguments |
+//! | Invalid UTF-8 in status text | Latin-1 greetings | text with replacement characters |
+//! | Spaces before `)` or `]`, and runs of spaces between items (`(UID 5 )`) | QQ Mail, Exchange | as if absent |
+//! | `()` where the grammar wants one or more items (addresses, parameters, namespaces, BADCHARSET) | Exchange, Yahoo | `NIL` |
+//! | Spaces between concatenated parts of a multipart BODYSTRUCTURE, between addresses, between threads | Exchange, Dovecot | as if absent |
+//! | `NIL` as a `body-fld-param` value (`("boundary" NIL)`) | Mail.ru, Exchange 2010 | empty string |
+//! | `NIL` as `body-fld-enc`, media type or subtype | maddy, broken MIME | empty string |
+//! | Negative size or line count (`-1`) in BODYSTRUCTURE | Dovecot | 0 |
+//! | A bare string as Content-Disposition (`"inline"` instead of `("inline" NIL)`) | Exchange / Office 365 | disposition without parameters |
+//! | `MESSAGE/RFC822` part without envelope, body and lines | DavMail, Exchange | basic part |
+//! | `\` followed by a character other than `"` or `\` inside a quoted string | Gmail, Exchange | a literal backslash |
+//! | Unquoted mailbox name containing `\` in LIST/LSUB | Gmail | that name |
+//! | `* CAPABILITY` with no capability | broken proxies | empty list |
+//! | Trailing space after the last number of SEARCH/SORT or item of CAPABILITY/ENABLED/QUOTAROOT | Gmail, Yahoo, Dovecot | as if absent |
+//! | A THREAD sub-list with a single child (`(1 (2))`) | Dovecot | the chain `(1 2)` |
+//!
+//! Not accepted, because the message would be ambiguous or lose information: tagged
+//! `BYE` (`a1 BYE ...`), responses without `*` or tag (`[COPYUID ...]` alone, old
+//! Exchange after UID MOVE), flags containing `]` or spaces (Gmail labels created
+//! through the web interface).
