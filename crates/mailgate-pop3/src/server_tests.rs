@@ -196,3 +196,21 @@ fn verdict_calls_out_of_turn_are_ignored() {
     assert_eq!(out, "+OK POP3 server ready\r\n");
     assert!(ev.is_empty());
 }
+
+#[test]
+fn output_does_not_depend_on_chunking() {
+    let input: &[u8] =
+        b"CAPA\r\nAUTH LOGIN\r\ndGlt\r\n*\r\nUSER a b\r\nNOOP\r\nAUTH PLAIN AGEAYg==\r\n";
+    let whole = {
+        let mut s = ServerSession::new(ServerConfig::default());
+        run(&mut s, input)
+    };
+    for split in 0..input.len() {
+        let mut s = ServerSession::new(ServerConfig::default());
+        let (mut out, mut ev) = run(&mut s, &input[..split]);
+        let (out2, ev2) = run(&mut s, &input[split..]);
+        out.push_str(&out2);
+        ev.extend(ev2);
+        assert_eq!((out, ev), whole, "split at {split}");
+    }
+}

@@ -76,7 +76,9 @@ impl ProviderError {
             schemes: field("schemes"),
             scope: field("scope"),
             openid_configuration: field("openid-configuration"),
-            description: field("error_description").or_else(|| field("message")),
+            description: field("error_description")
+                .or_else(|| field("description"))
+                .or_else(|| field("message")),
             raw,
         }
     }
@@ -187,6 +189,10 @@ mod tests {
         let e = from_text(r#"{"error":"invalid_grant","error_description":"AADSTS70000"}"#);
         assert_eq!(e.status.as_deref(), Some("invalid_grant"));
         assert_eq!(e.description.as_deref(), Some("AADSTS70000"));
+        let e =
+            from_text(r#"{"status":"invalid_request","description":"bad token","scope":"mail-w"}"#);
+        assert_eq!(e.description.as_deref(), Some("bad token"));
+        assert_eq!(e.scope.as_deref(), Some("mail-w"));
         let e = from_text("{}");
         assert_eq!(e.status, None);
         assert_eq!(e.raw, "{}");

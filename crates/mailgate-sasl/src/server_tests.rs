@@ -158,3 +158,31 @@ fn errors_never_contain_the_password() {
     let err = s.start(Some(text.as_bytes())).unwrap_err();
     assert!(!format!("{err} {err:?}").contains("hunter2"));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Whatever a LOGIN client sends (non-empty, NUL-free UTF-8) comes out unchanged.
+    #[test]
+    fn login_round_trip(user in "[^\u{0}]{1,40}", pass in "[^\u{0}]{1,40}") {
+        let mut s = ServerExchange::new(Mechanism::Login).unwrap();
+        s.start(None).unwrap();
+        s.step(crate::encode_base64(user.as_bytes()).as_bytes()).unwrap();
+        let c = done(s.step(crate::encode_base64(pass.as_bytes()).as_bytes()).unwrap());
+        proptest::prop_assert_eq!(c.username, user);
+        proptest::prop_assert_eq!(c.password.expose(), &pass);
+    }
+
+    /// Arbitrary responses never panic and always end the exchange or continue it.
+    #[test]
+    fn arbitrary_responses(lines in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40), 0..4), login in proptest::prelude::any::<bool>()) {
+        let mech = if login { Mechanism::Login } else { Mechanism::Plain };
+        let mut s = ServerExchange::new(mech).unwrap();
+        let mut r = s.start(None);
+        for l in &lines {
+            if s.is_finished() { break; }
+            r = s.step(l);
+        }
+        proptest::prop_assert_eq!(s.is_finished(), !matches!(r, Ok(ServerStep::Challenge(_))));
+    }
+}
