@@ -7,4 +7,5 @@ mod secret;
 
 pub use secret::{REDACTED, Secret, SecretBytes, SecretString};
 pub mod http;
+pub mod login;
 pub mod oauth;

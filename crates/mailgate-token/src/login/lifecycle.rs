@@ -1,0 +1,70 @@
+//! The token lifecycle decisions of the reference, as pure functions of the stored tokens and
+//! the time.
+
+use super::vault::StoredTokens;
+
+/// A cached access token is reused only with more than this many seconds left (the reference's
+/// `TOKEN_EXPIRY_MARGIN`).
+pub const TOKEN_EXPIRY_MARGIN_SECS: u64 = 600;
+
+/// What a login does with the stored tokens at time `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NextStep {
+    /// The access token has more than [`TOKEN_EXPIRY_MARGIN_SECS`] left: use it.
+    Reuse,
+    /// Refresh with the refresh token.
+    Refresh,
+    /// Obtain new tokens with the account's flow.
+    Authorise,
+}
+
+/// Decides the next step, as the reference: an access token without an expiry counts as
+/// expiring now.
+///
+/// ```
+/// use mailgate_token::login::{NextStep, StoredTokens, next_step};
+///
+/// let mut tokens = StoredTokens::default();
+/// assert_eq!(next_step(&tokens, 1000), NextStep::Authorise);
+/// tokens.access_token = Some("AT".into());
+/// tokens.access_token_expiry = Some(1601);
+/// assert_eq!(next_step(&tokens, 1000), NextStep::Reuse);
+/// tokens.access_token_expiry = Some(1600);
+/// assert_eq!(next_step(&tokens, 1000), NextStep::Authorise); // no refresh token
+/// tokens.refresh_token = Some("RT".into());
+/// assert_eq!(next_step(&tokens, 1000), NextStep::Refresh);
+/// ```
+pub fn next_step(tokens: &StoredTokens, now: u64) -> NextStep {
+    let fresh = tokens.access_token.is_some()
+        && tokens
+            .access_token_expiry
+            .is_some_and(|expiry| expiry.saturating_sub(now) > TOKEN_EXPIRY_MARGIN_SECS);
+    if fresh {
+        NextStep::Reuse
+    } else if tokens.refresh_token.is_some() {
+        NextStep::Refresh
+    } else {
+        NextStep::Authorise
+    }
+}
+
+/// What to do after the provider refused a refresh (HTTP 400 / `invalid_grant`): the reference's
+/// two-strike reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RefusedRefresh {
+    /// First strike: drop the access token and retry the refresh once.
+    DropAccessTokenAndRetry,
+    /// Second strike: drop every token and authorise anew.
+    DropAllAndReauthorise,
+}
+
+/// The reference's rule: a stored access token means this is the first strike.
+pub fn on_refused_refresh(tokens: &StoredTokens) -> RefusedRefresh {
+    if tokens.access_token.is_some() {
+        RefusedRefresh::DropAccessTokenAndRetry
+    } else {
+        RefusedRefresh::DropAllAndReauthorise
+    }
+}

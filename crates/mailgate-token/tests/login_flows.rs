@@ -1,0 +1,325 @@
+//! Login orchestration end to end against the mock provider: reuse, refresh, rotation, the
+//! two-strike reset, wrong passwords, interactive authorisation and single flight.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use mailgate_token::SecretString;
+use mailgate_token::config::ProxyConfig;
+use mailgate_token::http::{HttpClient, HttpClientConfig};
+use mailgate_token::login::{
+    AuthorizationFuture, AuthorizationPrompt, Authorizer, LoginError, LoginManager, MemoryVault,
+    StoredTokens,
+};
+use mailgate_token::oauth::mock_server::{MockOAuthServer, MockReply};
+
+const USER: &str = "user@example.com";
+const NOW: u64 = 1_800_000_000;
+
+struct Harness {
+    server: MockOAuthServer,
+    vault: Arc<MemoryVault>,
+    manager: Arc<LoginManager>,
+    clock: Arc<AtomicU64>,
+}
+
+async fn harness(account_lines: &str, global_lines: &str) -> Harness {
+    let server = MockOAuthServer::start().await.unwrap();
+    let text = format!(
+        "[emailproxy]\n{global_lines}\n[{USER}]\ntoken_url = {}\nclient_id = cid\noauth2_scope = scope-a\n{account_lines}\n",
+        server.token_url()
+    );
+    let config = Arc::new(ProxyConfig::parse(&text).unwrap());
+    let vault = Arc::new(MemoryVault::new());
+    let clock = Arc::new(AtomicU64::new(NOW));
+    let tick = Arc::clone(&clock);
+    let http = HttpClient::new(HttpClientConfig::default()).unwrap();
+    let manager = LoginManager::new(config, vault.clone(), http)
+        .with_clock(move || tick.load(Ordering::SeqCst));
+    Harness {
+        server,
+        vault,
+        manager: Arc::new(manager),
+        clock,
+    }
+}
+
+fn pw(p: &str) -> SecretString {
+    SecretString::from(p)
+}
+
+fn tokens(access: Option<(&str, u64)>, refresh: Option<&str>) -> StoredTokens {
+    let mut t = StoredTokens::default();
+    if let Some((token, expiry)) = access {
+        t.access_token = Some(token.into());
+        t.access_token_expiry = Some(expiry);
+    }
+    t.refresh_token = refresh.map(SecretString::from);
+    t
+}
+
+const CCG: &str = "oauth2_flow = client_credentials\nclient_secret = s";
+const AUTH_CODE: &str = "permission_url = https://login.invalid/authorize\nredirect_uri = http://localhost:8080\nclient_secret = s";
+
+#[tokio::test]
+async fn first_login_then_reuse_then_refresh_after_expiry() {
+    let h = harness(CCG, "").await;
+    let first = h.manager.login(USER, &pw("pw")).await.unwrap();
+    assert_eq!(first.access_token.expose(), "mock-access-1");
+    assert_eq!(first.expires_at, NOW + 3600);
+    assert_eq!(
+        h.manager.next_deadline(),
+        Some((USER.to_owned(), NOW + 3000))
+    );
+    let again = h.manager.login(USER, &pw("pw")).await.unwrap();
+    assert_eq!(again.access_token.expose(), "mock-access-1");
+    assert_eq!(h.server.token_requests(), 1);
+    // 599 s before expiry: inside the margin, so the refresh token is used.
+    h.clock.store(NOW + 3001, Ordering::SeqCst);
+    assert_eq!(h.manager.due(NOW + 3001), vec![USER.to_owned()]);
+    let refreshed = h.manager.login(USER, &pw("pw")).await.unwrap();
+    assert_eq!(refreshed.access_token.expose(), "mock-access-2");
+    let r = &h.server.requests()[1];
+    assert_eq!(r.param("grant_type"), Some("refresh_token"));
+    assert_eq!(r.param("refresh_token"), Some("mock-refresh-1"));
+    // Rotation: the new refresh token replaced the old one.
+    let stored = h.vault.peek(USER).unwrap();
+    assert_eq!(stored.refresh_token.unwrap().expose(), "mock-refresh-2");
+}
+
+#[tokio::test]
+async fn refresh_without_rotation_keeps_old_refresh_token() {
+    let h = harness(AUTH_CODE, "").await;
+    h.vault
+        .insert(USER, "pw", tokens(Some(("old", NOW + 10)), Some("RT-old")));
+    h.server
+        .push_token_reply(MockReply::token_without_refresh());
+    let login = h.manager.login(USER, &pw("pw")).await.unwrap();
+    assert_eq!(login.access_token.expose(), "mock-access-1");
+    let stored = h.vault.peek(USER).unwrap();
+    assert_eq!(stored.refresh_token.unwrap().expose(), "RT-old");
+    assert_eq!(stored.access_token_expiry, Some(NOW + 3600));
+}
+
+#[tokio::test]
+async fn two_strike_reset_on_invalid_grant() {
+    let h = harness(CCG, "").await;
+    h.vault
+        .insert(USER, "pw", tokens(Some(("old", NOW - 1)), Some("RT-old")));
+    h.server
+        .push_token_reply(MockReply::error(400, "invalid_grant"));
+    h.server
+        .push_token_reply(MockReply::error(400, "invalid_grant"));
+    let login = h.manager.login(USER, &pw("pw")).await.unwrap();
+    assert_eq!(login.access_token.expose(), "mock-access-3");
+    let grants: Vec<String> = h
+        .server
+        .requests()
+        .iter()
+        .map(|r| r.param("grant_type").unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        grants,
+        ["refresh_token", "refresh_token", "client_credentials"]
+    );
+}
+
+#[tokio::test]
+async fn refused_refresh_without_access_token_resets_at_once() {
+    let h = harness(AUTH_CODE, "").await;
+    h.vault.insert(USER, "pw", tokens(None, Some("RT-old")));
+    h.server
+        .push_token_reply(MockReply::error(400, "invalid_grant"));
+    let e = h.manager.login(USER, &pw("pw")).await.unwrap_err();
+    // The tokens are gone and the account needs interactive authorisation again.
+    assert!(
+        matches!(e, LoginError::AuthorizationRequired { .. }),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string()
+            .contains("https://login.invalid/authorize?client_id=cid"),
+        "{e}"
+    );
+    assert!(h.vault.peek(USER).is_none());
+    assert_eq!(h.server.token_requests(), 1);
+}
+
+#[tokio::test]
+async fn other_errors_keep_tokens_and_are_retryable() {
+    let h = harness(AUTH_CODE, "").await;
+    h.vault
+        .insert(USER, "pw", tokens(Some(("old", NOW - 1)), Some("RT-old")));
+    h.server.push_token_reply(MockReply::Raw {
+        status: 503,
+        body: "down".into(),
+    });
+    let e = h.manager.login(USER, &pw("pw")).await.unwrap_err();
+    assert!(e.is_retryable(), "{e:?}");
+    assert!(e.to_string().contains(USER), "{e}");
+    let stored = h.vault.peek(USER).unwrap();
+    assert_eq!(stored.refresh_token.unwrap().expose(), "RT-old");
+    assert!(stored.access_token.is_some());
+}
+
+#[tokio::test]
+async fn wrong_password_resets_interactive_accounts() {
+    let h = harness(AUTH_CODE, "").await;
+    h.vault
+        .insert(USER, "pw", tokens(Some(("AT", NOW + 3600)), Some("RT")));
+    let e = h.manager.login(USER, &pw("wrong")).await.unwrap_err();
+    assert!(
+        matches!(e, LoginError::AuthorizationRequired { .. }),
+        "{e:?}"
+    );
+    assert!(h.vault.peek(USER).is_none());
+}
+
+#[tokio::test]
+async fn wrong_password_keeps_tokens_when_policy_says_so() {
+    let h = harness(AUTH_CODE, "delete_account_token_on_password_error = False").await;
+    h.vault
+        .insert(USER, "pw", tokens(Some(("AT", NOW + 3600)), Some("RT")));
+    let e = h.manager.login(USER, &pw("wrong")).await.unwrap_err();
+    assert!(matches!(e, LoginError::WrongPassword { .. }), "{e:?}");
+    assert!(h.vault.peek(USER).is_some());
+    assert_eq!(
+        h.manager
+            .login(USER, &pw("pw"))
+            .await
+            .unwrap()
+            .access_token
+            .expose(),
+        "AT"
+    );
+}
+
+#[tokio::test]
+async fn wrong_password_never_resets_client_credentials_accounts() {
+    let h = harness(CCG, "").await;
+    h.vault
+        .insert(USER, "pw", tokens(Some(("AT", NOW + 3600)), None));
+    let e = h.manager.login(USER, &pw("wrong")).await.unwrap_err();
+    assert!(matches!(e, LoginError::WrongPassword { .. }), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("password for account user@example.com is incorrect")
+    );
+    assert_eq!(h.server.token_requests(), 0);
+    let e = h.manager.login(USER, &pw("")).await.unwrap_err();
+    assert!(matches!(e, LoginError::NoPassword { .. }), "{e:?}");
+}
+
+#[tokio::test]
+async fn unknown_account_is_a_config_error() {
+    let h = harness(CCG, "").await;
+    let e = h
+        .manager
+        .login("other@example.com", &pw("pw"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, LoginError::Config(_)), "{e:?}");
+}
+
+struct Browser;
+
+impl Authorizer for Browser {
+    fn authorize(&self, prompt: AuthorizationPrompt) -> AuthorizationFuture {
+        Box::pin(async move {
+            match prompt {
+                AuthorizationPrompt::Visit(request) => {
+                    assert!(request.url.contains("code_challenge_method=S256"));
+                    Ok(format!("/?code=granted&state={}", request.state))
+                }
+                _ => Err("unexpected prompt".into()),
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn interactive_authorization_code_with_pkce() {
+    let h = harness(&format!("{AUTH_CODE}\nuse_pkce = True"), "").await;
+    let manager = Arc::into_inner(h.manager)
+        .unwrap()
+        .with_authorizer(Arc::new(Browser));
+    let login = manager.login(USER, &pw("pw")).await.unwrap();
+    assert_eq!(login.access_token.expose(), "mock-access-1");
+    let r = &h.server.requests()[0];
+    assert_eq!(r.param("code"), Some("granted"));
+    assert_eq!(r.param("code_verifier").map(str::len), Some(86));
+    assert_eq!(r.param("client_secret"), Some("s"));
+}
+
+#[tokio::test]
+async fn password_grant_uses_login_password() {
+    let h = harness("oauth2_flow = password\noauth2_resource = res", "").await;
+    h.manager.login(USER, &pw("hunter2")).await.unwrap();
+    let r = &h.server.requests()[0];
+    assert_eq!(r.param("password"), Some("hunter2"));
+    assert_eq!(r.param("username"), Some(USER));
+    assert_eq!(r.param("resource"), Some("res"));
+}
+
+#[tokio::test]
+async fn login_password_as_client_secret_when_enabled() {
+    let h = harness(
+        "oauth2_flow = client_credentials",
+        "use_login_password_as_client_credentials_secret = True",
+    )
+    .await;
+    h.manager.login(USER, &pw("login-pw")).await.unwrap();
+    assert_eq!(
+        h.server.requests()[0].param("client_secret"),
+        Some("login-pw")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_flight_100_concurrent_logins_one_token_request() {
+    let h = harness(CCG, "").await;
+    h.server
+        .set_default_token_reply(MockReply::token().delayed(Duration::from_millis(200)));
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let manager = Arc::clone(&h.manager);
+        tasks.push(tokio::spawn(async move {
+            manager
+                .login(USER, &pw("pw"))
+                .await
+                .map(|s| s.access_token.expose().clone())
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap(), "mock-access-1");
+    }
+    assert_eq!(h.server.token_requests(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_account_does_not_block_another() {
+    let server = MockOAuthServer::start().await.unwrap();
+    let slow = MockOAuthServer::start().await.unwrap();
+    slow.set_default_token_reply(MockReply::token().delayed(Duration::from_secs(3)));
+    let text = format!(
+        "[slow@example.com]\ntoken_url = {}\nclient_id = c\noauth2_scope = s\n{CCG}\n\n[fast@example.com]\ntoken_url = {}\nclient_id = c\noauth2_scope = s\n{CCG}\n",
+        slow.token_url(),
+        server.token_url()
+    );
+    let config = Arc::new(ProxyConfig::parse(&text).unwrap());
+    let http = HttpClient::new(HttpClientConfig::default()).unwrap();
+    let manager = Arc::new(LoginManager::new(
+        config,
+        Arc::new(MemoryVault::new()),
+        http,
+    ));
+    let m = Arc::clone(&manager);
+    let slow_login = tokio::spawn(async move { m.login("slow@example.com", &pw("p")).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    manager.login("fast@example.com", &pw("p")).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    slow_login.await.unwrap().unwrap();
+}
