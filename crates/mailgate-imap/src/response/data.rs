@@ -278,7 +278,7 @@ pub(crate) fn untagged<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Respo
     if let Some((rest, kind)) = status_kind(i)
         && !rest
             .first()
-            .is_some_and(|&b| crate::core::chars::is(b, ATOM))
+            .is_some_and(|&b| b != b'[' && crate::core::chars::is(b, ATOM))
     {
         let (rest, text) = after_keyword(rest, cfg)?;
         return Ok((rest, Response::Status(Status::Untagged { kind, text })));

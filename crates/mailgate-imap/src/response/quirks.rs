@@ -2,9 +2,10 @@
 //! [`ParserConfig::allow_server_quirks`](crate::ParserConfig::allow_server_quirks) is on
 //! (it is in [`ParserConfig::lenient`](crate::ParserConfig::lenient)).
 //!
-//! Each quirk was seen from a real server; strict mode rejects all of them. A value
-//! parsed under a quirk encodes to valid IMAP, and that encoding parses back to the
-//! same value. Trailing spaces and bare LF line ends are governed by
+//! Each quirk was seen from a real server; strict mode rejects all of them (or, for
+//! bracketed codes, reads them as plain text). A value parsed under a quirk encodes to
+//! valid IMAP that strict mode reads back as the same value, except the two marked
+//! *lenient-only* below, whose canonical form reads back only in lenient mode. Trailing spaces and bare LF line ends are governed by
 //! `allow_trailing_space` and `allow_bare_lf`, 8-bit atoms by `allow_8bit_atoms`.
 //!
 //! | Quirk | Seen from | Read as |
@@ -22,10 +23,10 @@
 //! | `NIL` as `body-fld-enc`, media type or subtype | maddy, broken MIME | empty string |
 //! | Negative size or line count (`-1`) in BODYSTRUCTURE | Dovecot | 0 |
 //! | A bare string as Content-Disposition (`"inline"` instead of `("inline" NIL)`) | Exchange / Office 365 | disposition without parameters |
-//! | `MESSAGE/RFC822` part without envelope, body and lines | DavMail, Exchange | basic part |
+//! | `MESSAGE/RFC822` part without envelope, body and lines | DavMail, Exchange | basic part (*lenient-only*) |
 //! | `\` followed by a character other than `"` or `\` inside a quoted string | Gmail, Exchange | a literal backslash |
 //! | Unquoted mailbox name containing `\` in LIST/LSUB | Gmail | that name |
-//! | `* CAPABILITY` with no capability | broken proxies | empty list |
+//! | `* CAPABILITY` with no capability | broken proxies | empty list (*lenient-only*) |
 //! | Trailing space after the last number of SEARCH/SORT or item of CAPABILITY/ENABLED/QUOTAROOT | Gmail, Yahoo, Dovecot | as if absent |
 //! | A THREAD sub-list with a single child (`(1 (2))`) | Dovecot | the chain `(1 2)` |
 //!

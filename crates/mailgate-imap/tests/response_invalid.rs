@@ -1,0 +1,178 @@
+//! Responses that must be rejected: one row per input, with the reason and, where it
+//! matters, where it was found.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use mailgate_imap::response::{parse_greeting, parse_response};
+use mailgate_imap::{ParseErrorKind, ParserConfig};
+
+/// Rejected in strict mode; `lenient` says whether lenient mode rejects it too.
+const INVALID: &[(&[u8], bool, &str)] = &[
+    (b"", true, "empty input"),
+    (b"\r\n", true, "empty line"),
+    (b"*\r\n", true, "star alone"),
+    (b"* \r\n", true, "no keyword"),
+    (b"* OK hello", true, "no line end"),
+    (b"* OK hello\n", false, "bare LF"),
+    (b"* OK hello\r", true, "CR without LF"),
+    (b"* OK he\0llo\r\n", true, "NUL in text"),
+    (b"* OK he\rllo\r\n", true, "CR inside text"),
+    (b"* OK\r\n", false, "no SP after OK"),
+    (b"* OK [ALERT]\r\n", false, "no SP after code"),
+    (b"* OK[ALERT] x\r\n", false, "no SP before code"),
+    (b"a+b OK done\r\n", true, "'+' in tag"),
+    (b"a{ OK done\r\n", true, "'{' in tag"),
+    (b"a1 BYE logging out\r\n", true, "tagged BYE"),
+    (b"a1 PREAUTH x\r\n", true, "tagged PREAUTH"),
+    (b"a1 FOO x\r\n", true, "unknown status"),
+    (b"* PREAUTH x\r\n", true, "PREAUTH outside the greeting"),
+    (b"* FOO bar\r\n", true, "unknown response"),
+    (b"* 0 EXPUNGE\r\n", true, "zero message number"),
+    (b"* 0 FETCH (UID 1)\r\n", true, "zero message number in FETCH"),
+    (b"* 4294967296 EXISTS\r\n", true, "number too large"),
+    (b"* -1 EXISTS\r\n", true, "negative number"),
+    (b"* 1 FOO\r\n", true, "unknown message data"),
+    (b"* 1 FETCH ()\r\n", true, "empty FETCH"),
+    (b"* 1 FETCH (UID 0)\r\n", true, "zero UID"),
+    (b"* 1 FETCH (UID 5\r\n", true, "unbalanced parenthesis"),
+    (b"* 1 FETCH (UID 5))\r\n", true, "extra parenthesis"),
+    (b"* 1 FETCH (UID 5 )\r\n", false, "space before ')'"),
+    (b"* 1 FETCH (FOO 5)\r\n", true, "unknown FETCH item"),
+    (b"* 1 FETCH (BODY[HEADER] {5}\r\nabc)\r\n", true, "literal shorter than announced"),
+    (b"* 1 FETCH (BODY[HEADER] {3}\r\na\0c)\r\n", true, "NUL in literal"),
+    (b"* 1 FETCH (BODY[HEADER] {3-}\r\nabc)\r\n", true, "{n-} is no literal"),
+    (b"* 1 FETCH (BODY[HEADER] \"a\\b\")\r\n", false, "bad escape in quoted string"),
+    (b"* 1 FETCH (BODY[0] NIL)\r\n", true, "part number zero"),
+    (b"* 1 FETCH (BODY[MIME] NIL)\r\n", true, "MIME without part"),
+    (b"* 1 FETCH (INTERNALDATE \"31-Feb-2020 00:00:00 +0000\")\r\n", true, "no such day"),
+    (b"* 1 FETCH (INTERNALDATE \"01-Foo-2020 00:00:00 +0000\")\r\n", true, "bad month"),
+    (b"* 1 FETCH (FLAGS (\\Seen \\*))\r\n", true, "\\* outside PERMANENTFLAGS"),
+    (b"* 1 FETCH (ENVELOPE (NIL NIL NIL NIL NIL NIL NIL NIL NIL))\r\n", true, "short envelope"),
+    (b"* 1 FETCH (ENVELOPE (NIL NIL () NIL NIL NIL NIL NIL NIL NIL))\r\n", false, "empty address list"),
+    (b"* 1 FETCH (BODYSTRUCTURE (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 10))\r\n", true, "TEXT without lines"),
+    (b"* 1 FETCH (BODYSTRUCTURE (\"TEXT\" \"PLAIN\" (\"a\" NIL) NIL NIL \"7BIT\" 10 1))\r\n", false, "NIL parameter value"),
+    (b"* 1 FETCH (BODYSTRUCTURE (\"TEXT\" \"PLAIN\" NIL NIL NIL NIL 10 1))\r\n", false, "NIL encoding"),
+    (b"* 1 FETCH (BODYSTRUCTURE (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" -1 1))\r\n", false, "negative size"),
+    (b"* 1 FETCH (BODYSTRUCTURE ((\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 1 1) \"MIXED\"))\r\n", true, "multipart body: part then SP then subtype is fine, this has the parts"),
+    (b"* 1 FETCH (BODYSTRUCTURE (\"MIXED\"))\r\n", true, "multipart without parts"),
+    (b"* 1 FETCH (BODYSTRUCTURE (\"APPLICATION\" \"PDF\" NIL NIL NIL \"BASE64\" 10 NIL \"inline\" NIL NIL))\r\n", false, "disposition as bare string"),
+    (b"* SEARCH 0\r\n", true, "zero in SEARCH"),
+    (b"* SEARCH 1 \r\n", false, "trailing space in SEARCH"),
+    (b"* SEARCH x\r\n", true, "non-number in SEARCH"),
+    (b"* SEARCH 1 (MODSEQ)\r\n", true, "MODSEQ without value"),
+    (b"* ESEARCH (TAG) MIN 1\r\n", true, "TAG without value"),
+    (b"* ESEARCH MIN 0\r\n", true, "zero MIN"),
+    (b"* THREAD (1 (2))\r\n", false, "single sub-thread"),
+    (b"* THREAD ()\r\n", true, "empty thread"),
+    (b"* CAPABILITY\r\n", false, "no capabilities"),
+    (b"* CAPABILITY IMAP4rev1 \r\n", false, "trailing space after capabilities"),
+    (b"* CAPABILITY AUTH=\r\n", true, "AUTH= without mechanism"),
+    (b"* FLAGS (\\Seen\r\n", true, "unclosed FLAGS"),
+    (b"* FLAGS (\\Recent)\r\n", true, "\\Recent in FLAGS"),
+    (b"* LIST () \"//\" INBOX\r\n", true, "two-character delimiter"),
+    (b"* LIST () \"/\"\r\n", true, "LIST without mailbox"),
+    (b"* LIST (Noselect) \"/\" foo\r\n", true, "attribute without backslash"),
+    (b"* LIST () \"/\" foo\\bar\r\n", false, "backslash in unquoted mailbox"),
+    (b"* LIST () \"/\" foo (\"CHILDINFO\" ())\r\n", true, "empty CHILDINFO"),
+    (b"* STATUS INBOX (MESSAGES)\r\n", true, "status item without value"),
+    (b"* STATUS INBOX (FOO 1)\r\n", true, "unknown status item"),
+    (b"* STATUS INBOX (UIDNEXT 0)\r\n", true, "zero UIDNEXT"),
+    (b"* VANISHED 1:*\r\n", true, "star in VANISHED"),
+    (b"* VANISHED (EARLIER)\r\n", true, "VANISHED without UIDs"),
+    (b"* NAMESPACE ((\"\" \"/\")) NIL\r\n", true, "two namespaces"),
+    (b"* NAMESPACE () NIL NIL\r\n", false, "empty namespace list"),
+    (b"* QUOTA \"\" ()\r\n", false, "empty quota list"),
+    (b"* QUOTA \"\" (STORAGE 1)\r\n", true, "quota without limit"),
+    (b"* ID (\"name\")\r\n", true, "ID field without value"),
+    (b"* METADATA INBOX ()\r\n", true, "empty METADATA values"),
+    (b"* OK [UIDNEXT 0] x\r\n", false, "zero UIDNEXT: not a code, but text"),
+    (b"a1 OK [COPYUID 1 2:*, 3] x\r\n", false, "star in COPYUID: read as text"),
+    (b"+\r\n", false, "continuation without SP"),
+    (b"+x\r\n", true, "continuation without SP before text"),
+];
+
+#[test]
+fn invalid_responses_are_rejected() {
+    let strict = ParserConfig::strict();
+    let lenient = ParserConfig::lenient();
+    for (input, lenient_rejects, why) in INVALID {
+        let show = String::from_utf8_lossy(input);
+        // Rows that read as text under the grammar are valid in strict mode too.
+        if why.contains("read as text") || why.contains("but text") {
+            assert!(parse_response(input, &strict).is_ok(), "{why}: {show:?}");
+            continue;
+        }
+        if why.contains("this has the parts") {
+            assert!(parse_response(input, &strict).is_ok(), "{why}: {show:?}");
+            continue;
+        }
+        let consumed_all = |r: Result<(_, usize), _>| matches!(r, Ok((_, n)) if n == input.len());
+        assert!(
+            !consumed_all(parse_response(input, &strict)),
+            "strict accepted {why}: {show:?}"
+        );
+        let l = parse_response(input, &lenient);
+        if *lenient_rejects {
+            assert!(!consumed_all(l), "lenient accepted {why}: {show:?}");
+        } else {
+            assert!(consumed_all(l), "lenient rejected {why}: {show:?}");
+        }
+    }
+}
+
+#[test]
+fn errors_say_what_and_where() {
+    let strict = ParserConfig::strict();
+    let e = parse_response(b"* 1 FETCH (UID 0)\r\n", &strict).unwrap_err();
+    assert_eq!(e.kind(), &ParseErrorKind::InvalidNumber);
+    assert_eq!(e.offset(), 15);
+    let e = parse_response(b"* OK he\0llo\r\n", &strict).unwrap_err();
+    assert_eq!((e.kind(), e.offset()), (&ParseErrorKind::Nul, 7));
+    let e = parse_response(b"* OK x\n", &strict).unwrap_err();
+    assert_eq!((e.kind(), e.offset()), (&ParseErrorKind::BareLf, 6));
+    let e = parse_response(b"* 1 FETCH (BODY[] {9}\r\nabc)\r\n", &strict).unwrap_err();
+    assert!(matches!(
+        e.kind(),
+        ParseErrorKind::LiteralLengthMismatch { announced: 9, .. }
+    ));
+}
+
+#[test]
+fn greetings_reject_other_responses() {
+    let strict = ParserConfig::strict();
+    for bad in [
+        &b"* NO x\r\n"[..],
+        b"a1 OK x\r\n",
+        b"* CAPABILITY IMAP4rev1\r\n",
+        b"+ x\r\n",
+        b"* OK x",
+    ] {
+        assert!(
+            parse_greeting(bad, &strict).is_err(),
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+}
+
+#[test]
+fn nesting_is_bounded() {
+    let mut cfg = ParserConfig::strict();
+    cfg.max_nesting_depth = 8;
+    let leaf = "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 1 1)";
+    let nest = |depth: usize| {
+        let mut s = leaf.to_string();
+        for _ in 1..depth {
+            s = format!("({s} \"MIXED\")");
+        }
+        format!("* 1 FETCH (BODYSTRUCTURE {s})\r\n")
+    };
+    assert!(parse_response(nest(8).as_bytes(), &cfg).is_ok());
+    let e = parse_response(nest(9).as_bytes(), &cfg).unwrap_err();
+    assert_eq!(e.kind(), &ParseErrorKind::NestingTooDeep { limit: 8 });
+    // Deep THREAD and body-extension nesting are bounded as well.
+    let deep_thread = format!("* THREAD {}1{}\r\n", "((1)".repeat(40), ")".repeat(40));
+    assert!(parse_response(deep_thread.as_bytes(), &cfg).is_err());
+    let huge = format!("* 1 FETCH (BODYSTRUCTURE {})\r\n", "(".repeat(100_000));
+    let e = parse_response(huge.as_bytes(), &ParserConfig::lenient()).unwrap_err();
+    assert!(matches!(e.kind(), ParseErrorKind::NestingTooDeep { .. }));
+}
