@@ -37,7 +37,7 @@ fn load() -> Vec<Example> {
                 .expect("continuation after literal");
             if rest.ends_with('}') {
                 let open = rest.rfind('{').unwrap();
-                msg.extend_from_slice(rest[..=open].as_bytes());
+                msg.extend_from_slice(&rest.as_bytes()[..=open]);
                 pending = Some((msg, start));
                 literal = Some(Vec::new());
             } else {
@@ -60,7 +60,7 @@ fn load() -> Vec<Example> {
         };
         if rest.ends_with('}') {
             let open = rest.rfind('{').unwrap();
-            pending = Some((rest[..=open].as_bytes().to_vec(), n + 1));
+            pending = Some((rest.as_bytes()[..=open].to_vec(), n + 1));
             literal = Some(Vec::new());
             continue;
         }
