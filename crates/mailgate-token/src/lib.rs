@@ -4,6 +4,7 @@
 pub mod config;
 pub mod crypto;
 mod secret;
+pub mod store;
 
 pub use secret::{REDACTED, Secret, SecretBytes, SecretString};
 pub mod http;

@@ -12,6 +12,7 @@ use super::server::{Protocol, SERVER_KEYS, ServerConfig, match_server_section};
 use super::values::{parse_bool, parse_int};
 use super::{AccountConfig, OAuthFlow, UpstreamSasl};
 use crate::secret::SecretString;
+use crate::store::CacheSnapshot;
 
 /// The keys an account section may hold besides the cached ones.
 const ACCOUNT_KEYS: [&str; 16] = [
@@ -237,12 +238,12 @@ impl ProxyConfig {
         })
     }
 
-    /// Overlays the cached keys of a separate cache store file (`--cache-store`) onto
-    /// the account sections, as the reference does at load: a cached account without a
-    /// section of its own is added only when catch-all accounts are allowed (otherwise it
-    /// is ignored with a warning).
-    pub fn merge_cache_store(&mut self, cache: &IniDocument) {
-        for name in cache.sections().filter(|n| is_account_section(n)) {
+    /// Overlays the cached keys of a separate cache store (`--cache-store`) onto the
+    /// account sections, as the reference does at load: a cached account without a
+    /// section of its own is added only when catch-all accounts are allowed (otherwise
+    /// it is ignored with a warning).
+    pub fn merge_cache_snapshot(&mut self, snapshot: &CacheSnapshot) {
+        for (name, values) in &snapshot.accounts {
             if !self.sections.has(name) && !self.global.allow_catch_all_accounts {
                 warn(
                     &mut self.warnings,
@@ -253,9 +254,9 @@ impl ProxyConfig {
                 continue;
             }
             let own = self.sections.own_mut(name);
-            for (key, value) in cache.entries(name) {
+            for (key, value) in values {
                 if CacheKey::from_name(key).is_some_and(CacheKey::is_cached) {
-                    own.insert(key.to_owned(), value.to_owned());
+                    own.insert(key.clone(), value.clone());
                 }
             }
         }

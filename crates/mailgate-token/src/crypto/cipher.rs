@@ -85,6 +85,8 @@ impl AccountCipher {
     }
 
     /// The key of candidate `index`: from this cipher, the shared cache, or derived.
+    /// A derived key stays private to this cipher until [`Self::confirm`] shows it is
+    /// the right one, so wrong passwords never displace good keys from the cache.
     fn key(&mut self, index: usize, derive: bool) -> Option<Arc<FernetKey>> {
         let iterations = *self.candidates.get(index)?;
         if let Some(Some(key)) = self.keys.get(index) {
@@ -98,15 +100,7 @@ impl AccountCipher {
             Some(key) => key,
             None if derive => {
                 self.derivations += 1;
-                let key = Arc::new(derive_key(password, &self.salt, iterations));
-                self.cache.insert(
-                    &self.account,
-                    &self.salt,
-                    iterations,
-                    password,
-                    Arc::clone(&key),
-                );
-                key
+                Arc::new(derive_key(password, &self.salt, iterations))
             }
             None => return None,
         };
@@ -114,6 +108,29 @@ impl AccountCipher {
             *slot = Some(Arc::clone(&key));
         }
         Some(key)
+    }
+
+    /// Shares the key of candidate `index` through the cache: it decrypted a stored
+    /// value, or encrypts new ones.
+    fn confirm(&self, index: usize) {
+        if let (Some(iterations), Some(Some(key))) =
+            (self.candidates.get(index), self.keys.get(index))
+        {
+            let password = self.password.expose();
+            if self
+                .cache
+                .get(&self.account, &self.salt, *iterations, password)
+                .is_none()
+            {
+                self.cache.insert(
+                    &self.account,
+                    &self.salt,
+                    *iterations,
+                    password,
+                    Arc::clone(key),
+                );
+            }
+        }
     }
 
     /// Decrypts a stored value, trying keys already at hand first and deriving the
@@ -125,6 +142,7 @@ impl AccountCipher {
                     continue;
                 };
                 if let Ok(plaintext) = key.decrypt(token) {
+                    self.confirm(index);
                     let value =
                         String::from_utf8(plaintext.expose().clone()).map_err(|_| InvalidToken)?;
                     let iterations = self
@@ -145,10 +163,9 @@ impl AccountCipher {
 
     /// Encrypts a value with the current iteration count at time `now` (Unix seconds).
     pub fn encrypt(&mut self, plaintext: &str, now: u64) -> Result<String, RandomnessUnavailable> {
-        match self.key(0, true) {
-            Some(key) => key.encrypt(plaintext.as_bytes(), now),
-            None => Err(RandomnessUnavailable),
-        }
+        let key = self.key(0, true).ok_or(RandomnessUnavailable)?;
+        self.confirm(0);
+        key.encrypt(plaintext.as_bytes(), now)
     }
 
     /// Re-encrypts a value decrypted with an older iteration count, keeping its

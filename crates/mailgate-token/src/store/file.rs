@@ -1,0 +1,229 @@
+//! Token storage in an INI file: the configuration file itself, or a separate cache
+//! store file (`--cache-store PATH`).
+//!
+//! Every update runs under an exclusive advisory lock on a sibling `<file>.lock`,
+//! re-reads the file, applies only this update's keys to the fresh text (so edits the
+//! user made meanwhile survive), and replaces the file atomically: a temporary file in
+//! the same directory is written, flushed to disk, renamed over the original and the
+//! directory is flushed. A crash leaves either the old or the new file, never a torn
+//! or empty one.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use super::storage::{CacheSnapshot, StoreError, TokenStorage};
+use crate::config::{
+    CacheChange, CacheChanges, IniDocument, MAX_DOCUMENT_BYTES, is_account_section,
+};
+
+/// What the file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileRole {
+    /// The configuration file, which also caches the tokens (the default).
+    Config,
+    /// A separate cache store: account sections with cached keys only; created when
+    /// missing.
+    CacheStore,
+}
+
+/// [`TokenStorage`] in an INI file.
+#[derive(Debug, Clone)]
+pub struct IniFileStorage {
+    path: PathBuf,
+    role: FileRole,
+}
+
+impl IniFileStorage {
+    /// Tokens kept in the configuration file at `path`.
+    pub fn config_file(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            role: FileRole::Config,
+        }
+    }
+
+    /// Tokens kept in a separate cache store file at `path`.
+    pub fn cache_store(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            role: FileRole::CacheStore,
+        }
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What the file holds.
+    pub fn role(&self) -> FileRole {
+        self.role
+    }
+
+    /// The file to write: the target of a symbolic link, so the link survives.
+    fn target(&self) -> PathBuf {
+        fs::canonicalize(&self.path).unwrap_or_else(|_| self.path.clone())
+    }
+
+    fn lock_path(target: &Path) -> PathBuf {
+        let mut name = target
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
+        name.push(".lock");
+        target.with_file_name(name)
+    }
+
+    /// Reads the current document; a missing cache store is empty.
+    fn read(&self, target: &Path) -> Result<IniDocument, StoreError> {
+        let bytes = match fs::read(target) {
+            Ok(bytes) => bytes,
+            Err(error)
+                if error.kind() == io::ErrorKind::NotFound && self.role == FileRole::CacheStore =>
+            {
+                return Ok(IniDocument::new());
+            }
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: target.to_owned(),
+                    source,
+                });
+            }
+        };
+        if bytes.len() > MAX_DOCUMENT_BYTES {
+            return Err(StoreError::TooLarge {
+                path: target.to_owned(),
+            });
+        }
+        let text = String::from_utf8(bytes).map_err(|_| StoreError::NotUtf8 {
+            path: target.to_owned(),
+        })?;
+        IniDocument::parse(&text).map_err(|error| StoreError::Parse {
+            path: target.to_owned(),
+            error,
+        })
+    }
+
+    /// Runs `f` with the exclusive lock held.
+    fn locked<T>(
+        &self,
+        target: &Path,
+        f: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let lock_path = Self::lock_path(target);
+        let lock = open_private(&lock_path, false).map_err(|source| StoreError::Io {
+            path: lock_path.clone(),
+            source,
+        })?;
+        fs4::FileExt::lock(&lock).map_err(|source| StoreError::Io {
+            path: lock_path.clone(),
+            source,
+        })?;
+        let result = f();
+        // Closing the file releases the lock even if unlocking fails.
+        let _ = fs4::FileExt::unlock(&lock);
+        result
+    }
+}
+
+/// Opens (creating with mode 0600) a file for writing.
+fn open_private(path: &Path, create_new: bool) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true);
+    if create_new {
+        options.create_new(true);
+    } else {
+        options.create(true).truncate(false);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+/// Replaces `target` with `contents` atomically (same-directory temporary file,
+/// `fsync`, rename, directory `fsync`); the new file has mode 0600.
+pub fn write_atomically(target: &Path, contents: &[u8]) -> io::Result<()> {
+    let directory = match target.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let suffix = crate::crypto::random_bytes::<6>()
+        .map(|b| b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+        .unwrap_or_default();
+    let temporary = directory.join(format!(".{name}.{}.{suffix}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = open_private(&temporary, true)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&temporary, target)
+    })();
+    if let Err(error) = result {
+        let _ = fs::remove_file(&temporary);
+        return Err(error);
+    }
+    #[cfg(unix)]
+    File::open(&directory)?.sync_all()?;
+    Ok(())
+}
+
+impl TokenStorage for IniFileStorage {
+    fn load(&self) -> Result<CacheSnapshot, StoreError> {
+        let target = self.target();
+        let document = self.read(&target)?;
+        Ok(CacheSnapshot::from_document(&document))
+    }
+
+    fn apply(&self, account: &str, changes: &CacheChanges) -> Result<(), StoreError> {
+        if !is_account_section(account) {
+            return Err(StoreError::NotAnAccount {
+                section: account.to_owned(),
+            });
+        }
+        let relevant: CacheChanges = match self.role {
+            FileRole::Config => changes.clone(),
+            // The reference leaves the plain client secret in the configuration file
+            // in cache store mode (it tells users to remove it by hand).
+            FileRole::CacheStore => {
+                let mut kept = CacheChanges::new();
+                for change in changes.iter().filter(|c| c.key().is_cached()) {
+                    match change {
+                        CacheChange::Set(key, value) => kept.set(*key, value.clone()),
+                        CacheChange::Remove(key) => kept.remove(*key),
+                    };
+                }
+                kept
+            }
+        };
+        if relevant.is_empty() {
+            return Ok(());
+        }
+        let target = self.target();
+        self.locked(&target, || {
+            let mut document = self.read(&target)?;
+            let changed = document
+                .apply(account, &relevant)
+                .map_err(|error| StoreError::Edit {
+                    section: account.to_owned(),
+                    error,
+                })?;
+            if changed {
+                write_atomically(&target, document.to_string().as_bytes()).map_err(|source| {
+                    StoreError::Io {
+                        path: target.clone(),
+                        source,
+                    }
+                })?;
+            }
+            Ok(())
+        })
+    }
+}
