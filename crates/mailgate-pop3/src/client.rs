@@ -257,6 +257,16 @@ impl ClientSession {
                 }
                 _ => {
                     let line = self.lines.next_line()?;
+                    let max = self.config.limits.response_line;
+                    let line = line.and_then(|l| {
+                        // Continuations carry tokens and error JSON: `auth_line` bounds
+                        // them; every other line is bounded by `response_line`.
+                        if l.len() + 2 > max && !l.starts_with(b"+ ") {
+                            Err(Pop3Error::LineTooLong { max })
+                        } else {
+                            Ok(l)
+                        }
+                    });
                     match line.and_then(|l| ServerLine::parse(&l)) {
                         Ok(line) => self.handle_line(line),
                         Err(e) => self.fail(e.into()),

@@ -256,3 +256,30 @@ fn byte_at_a_time() {
         })
     ));
 }
+
+#[test]
+fn status_lines_are_bounded_by_response_line() {
+    let mut config = ClientConfig::default();
+    config.limits.response_line = 64;
+    let mut s = ClientSession::new(config);
+    let long = format!("+OK {}\r\n", "x".repeat(100));
+    let (_, ev) = run(&mut s, long.as_bytes());
+    assert_eq!(
+        ev,
+        [ClientEvent::Failed(ClientFailure::Protocol(
+            Pop3Error::LineTooLong { max: 64 }
+        ))]
+    );
+    // Continuations may be longer (up to auth_line).
+    let mut config = ClientConfig::default();
+    config.limits.response_line = 64;
+    let mut s = ClientSession::new(config);
+    run(&mut s, b"+OK\r\n-ERR\r\n");
+    s.authenticate(ClientExchange::xoauth2("u", SecretString::from("t")));
+    let challenge = mailgate_sasl::encode_base64(
+        format!("{{\"status\":\"401\",\"x\":\"{}\"}}", "y".repeat(200)).as_bytes(),
+    );
+    let (out, ev) = run(&mut s, format!("+ {challenge}\r\n").as_bytes());
+    assert!(out.ends_with("\r\n\r\n"), "{out}");
+    assert!(ev.is_empty());
+}
