@@ -179,6 +179,7 @@ impl AccountCipher {
         let key = self
             .key(0, true)
             .ok_or(RotateError::Random(RandomnessUnavailable))?;
+        self.confirm(0);
         let iv = random_bytes::<16>().map_err(RotateError::Random)?;
         Ok(Some(key.encrypt_with(
             decrypted.value.expose().as_bytes(),
