@@ -27,7 +27,10 @@ use crate::Pop3Error;
 #[derive(Debug, Clone, Default)]
 pub struct LineBuffer {
     buf: Vec<u8>,
-    /// How far `buf` has been searched for LF without finding one.
+    /// Start of the unread part of `buf` (lines before it were returned already;
+    /// they are dropped lazily so that many short lines cost linear time).
+    start: usize,
+    /// How far `buf[start..]` has been searched for LF without finding one.
     scanned: usize,
     max_len: usize,
     /// Discarding the tail of an over-long line until the next LF.
@@ -66,13 +69,18 @@ impl LineBuffer {
                 None => return,
             }
         }
+        self.compact();
+        let old_len = self.buf.len();
         self.buf.extend_from_slice(data);
         // Bound the trailing partial line.
-        let tail_start = self
-            .buf
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
+        let tail_start = match data.iter().rposition(|&b| b == b'\n') {
+            Some(i) => old_len + i + 1,
+            None => self
+                .buf
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1),
+        };
         if self.buf.len() - tail_start > self.max_len {
             self.buf.truncate(tail_start);
             self.scanned = self.scanned.min(tail_start);
@@ -84,45 +92,45 @@ impl LineBuffer {
     /// Returns the next complete line without its line ending, an error for an
     /// over-long line, or `None` if no complete line is buffered.
     pub fn next_line(&mut self) -> Option<Result<Vec<u8>, Pop3Error>> {
+        let from = self.start + self.scanned;
         let found = self
             .buf
-            .get(self.scanned..)
+            .get(from..)
             .and_then(|rest| rest.iter().position(|&b| b == b'\n'));
-        let Some(pos) = found.map(|p| p + self.scanned) else {
-            self.scanned = self.buf.len();
+        let Some(end) = found.map(|p| p + from + 1) else {
+            self.scanned = self.buf.len() - self.start;
             if self.overflow_pending {
                 self.overflow_pending = false;
                 return Some(Err(Pop3Error::LineTooLong { max: self.max_len }));
             }
             return None;
         };
-        let mut line: Vec<u8> = self.buf.drain(..=pos).collect();
+        let line = self.buf.get(self.start..end).unwrap_or_default();
+        self.start = end;
         self.scanned = 0;
         if line.len() > self.max_len {
             return Some(Err(Pop3Error::LineTooLong { max: self.max_len }));
         }
-        line.pop();
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-        Some(Ok(line))
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        Some(Ok(line.to_vec()))
     }
 
     /// The buffered bytes not yet returned as lines.
     pub fn buffered(&self) -> &[u8] {
-        &self.buf
+        self.buf.get(self.start..).unwrap_or_default()
     }
 
     /// Drops the first `n` buffered bytes (after the caller consumed them directly,
     /// e.g. with a multi-line decoder).
     pub fn consume(&mut self, n: usize) {
-        let n = n.min(self.buf.len());
-        self.buf.drain(..n);
+        self.start = (self.start + n).min(self.buf.len());
         self.scanned = 0;
     }
 
     /// Takes all buffered bytes, leaving the framer empty.
     pub fn take_buffered(&mut self) -> Vec<u8> {
+        self.compact();
         self.scanned = 0;
         self.overflow_pending = false;
         self.discarding = false;
@@ -131,7 +139,15 @@ impl LineBuffer {
 
     /// Whether nothing is buffered.
     pub fn is_empty(&self) -> bool {
-        self.buf.is_empty() && !self.overflow_pending
+        self.buffered().is_empty() && !self.overflow_pending
+    }
+
+    /// Drops the bytes before `start`.
+    fn compact(&mut self) {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
     }
 }
 
@@ -209,6 +225,14 @@ mod tests {
     }
 
     #[test]
+    fn many_short_lines() {
+        let mut lb = LineBuffer::new(64);
+        lb.push(&b"NOOP\r\n".repeat(100_000));
+        assert_eq!(drain(&mut lb).len(), 100_000);
+        assert!(lb.is_empty());
+    }
+
+    #[test]
     fn consume_and_take() {
         let mut lb = LineBuffer::new(64);
         lb.push(b"abc\r\ndef");
@@ -217,5 +241,35 @@ mod tests {
         assert_eq!(drain(&mut lb), vec![Ok(b"c".to_vec())]);
         assert_eq!(lb.take_buffered(), b"def");
         assert!(lb.is_empty());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Chunking never changes which lines (and errors) come out.
+        #[test]
+        fn chunking_is_invisible(
+            input in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(b'\n'),
+                    proptest::strategy::Just(b'\r'),
+                    proptest::strategy::Just(b'x'),
+                ],
+                0..200,
+            ),
+            chunk in 1usize..20,
+            max in 2usize..16,
+        ) {
+            let mut whole = LineBuffer::new(max);
+            whole.push(&input);
+            let expected = drain(&mut whole);
+            let mut chunked = LineBuffer::new(max);
+            let mut got = Vec::new();
+            for c in input.chunks(chunk) {
+                chunked.push(c);
+                got.extend(drain(&mut chunked));
+            }
+            proptest::prop_assert_eq!(got, expected);
+        }
     }
 }
