@@ -126,22 +126,16 @@ impl IniDocument {
                 spaces
             };
             let head = &text[..(at + 1).min(text.len())];
-            let end = self.lines.get(last).map_or(newline, |l| l.end);
-            let end = if continuation.is_empty() {
-                end
-            } else {
-                newline
-            };
+            let tail_end = self.lines.get(last).map_or(newline, |l| l.end);
             let mut replacement = vec![Line {
                 text: format!("{head}{spaces}{first_value}"),
-                end,
+                end: newline,
             }];
-            let tail_end = self.lines.get(last).map_or(newline, |l| l.end);
-            let mut continuation = continuation;
-            if let Some(last_line) = continuation.last_mut() {
-                last_line.end = tail_end;
-            }
             replacement.extend(continuation);
+            replacement.extend(self.comments_within(first, last));
+            if let Some(final_line) = replacement.last_mut() {
+                final_line.end = tail_end;
+            }
             self.lines.splice(first..=last, replacement);
             return;
         }
@@ -189,6 +183,21 @@ impl IniDocument {
         }
     }
 
+    /// The comment lines between a key line and the last line of its value: they are
+    /// not part of the value and survive edits of it.
+    fn comments_within(&self, first: usize, last: usize) -> Vec<Line> {
+        self.lines
+            .get(first + 1..=last)
+            .unwrap_or_default()
+            .iter()
+            .filter(|l| {
+                let stripped = l.text.trim_matches(is_py_space);
+                stripped.starts_with('#') || stripped.starts_with(';')
+            })
+            .cloned()
+            .collect()
+    }
+
     /// Removes `key` (and its continuation lines) from `section`; returns whether it
     /// was there.
     pub fn remove(&mut self, section: &str, key: &str) -> Result<bool, EditError> {
@@ -204,13 +213,20 @@ impl IniDocument {
             return Ok(false);
         };
         let saved = self.lines.clone();
-        let last_end = self.lines.get(last).map(|l| l.end);
-        self.lines
-            .drain(first..=last.min(self.lines.len().saturating_sub(1)));
+        let tail_end = self.lines.get(last).map_or(LineEnd::None, |l| l.end);
+        let mut kept = self.comments_within(first, last);
+        if let Some(final_line) = kept.last_mut() {
+            final_line.end = tail_end;
+        }
+        let kept_any = !kept.is_empty();
+        let end = last.min(self.lines.len().saturating_sub(1));
+        self.lines.splice(first..=end, kept);
         // Keep a file without a final line break that way.
-        if last_end == Some(LineEnd::None)
+        if !kept_any
+            && tail_end == LineEnd::None
             && first == self.lines.len()
             && let Some(line) = self.lines.last_mut()
+            && !line.text.is_empty()
         {
             line.end = LineEnd::None;
         }
@@ -307,6 +323,18 @@ mod tests {
         assert!(document.set("c", "a=b", "v").is_err());
         assert!(document.set("bad\nname", "k", "v").is_err());
         assert_eq!(document.to_string(), "[c]\nx=1\n");
+    }
+
+    #[test]
+    fn comments_inside_a_value_survive_edits() {
+        let out = edit("[c]\nk = a\n# note\n  b\nz = 1\n", |d| {
+            d.set("c", "k", "v").unwrap()
+        });
+        assert_eq!(out, "[c]\nk = v\n# note\nz = 1\n");
+        let out = edit("[c]\nk = a\n# note\n  b", |d| {
+            assert!(d.remove("c", "k").unwrap())
+        });
+        assert_eq!(out, "[c]\n# note");
     }
 
     #[test]
