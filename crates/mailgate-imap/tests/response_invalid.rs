@@ -176,3 +176,19 @@ fn nesting_is_bounded() {
     let e = parse_response(huge.as_bytes(), &ParserConfig::lenient()).unwrap_err();
     assert!(matches!(e.kind(), ParseErrorKind::NestingTooDeep { .. }));
 }
+
+#[test]
+fn deep_message_parts_fit_the_stack() {
+    // MESSAGE/RFC822 parts nest an envelope and a body at each level: the deepest
+    // structure the lenient limit allows must parse without exhausting the stack.
+    let cfg = ParserConfig::lenient();
+    let env = "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)";
+    let mut s = "(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 1 1)".to_string();
+    for _ in 1..cfg.max_nesting_depth {
+        s = format!("(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 1 {env} {s} 1)");
+    }
+    let input = format!("* 1 FETCH (BODYSTRUCTURE {s})\r\n");
+    let (r, _) = parse_response(input.as_bytes(), &cfg).unwrap();
+    let wire = mailgate_imap::Encode::to_vec(&r);
+    assert_eq!(parse_response(&wire, &cfg).unwrap().0, r);
+}

@@ -141,7 +141,7 @@ fn seq_number(i: &[u8]) -> PResult<'_, SeqNumber> {
 pub(crate) fn sequence_set(i: &[u8]) -> PResult<'_, SequenceSet> {
     if let [b'$', rest @ ..] = i {
         return match rest {
-            [b' ' | b')' | b'\r' | b'\n', ..] | [] => Ok((rest, SequenceSet::saved())),
+            [b' ' | b')' | b']' | b'\r' | b'\n', ..] | [] => Ok((rest, SequenceSet::saved())),
             _ => fail(rest, ParseErrorKind::BadSequenceSet),
         };
     }
@@ -159,7 +159,7 @@ pub(crate) fn sequence_set(i: &[u8]) -> PResult<'_, SequenceSet> {
         items.push(item);
         match rest {
             [b',', r @ ..] => i = r,
-            [b' ' | b')' | b'\r' | b'\n', ..] | [] => {
+            [b' ' | b')' | b']' | b'\r' | b'\n', ..] | [] => {
                 return Ok((rest, SequenceSet(Repr::Items(items))));
             }
             _ => return fail(rest, ParseErrorKind::BadSequenceSet),

@@ -59,7 +59,7 @@ pub(crate) fn resp_text<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Resp
                     [b'\r' | b'\n', ..] if quirks(cfg) => rest,
                     _ => return fail(rest, ParseErrorKind::Expected("SP after response code")),
                 };
-                let (rest, t) = text(rest, cfg)?;
+                let (rest, t) = text(rest, cfg, true)?;
                 return Ok((
                     rest,
                     RespText {
@@ -73,7 +73,9 @@ pub(crate) fn resp_text<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Resp
             Err(_) => {}
         }
     }
-    let (rest, t) = text(i, cfg)?;
+    // Code-less text that starts with `[` must not be altered (no lossy UTF-8):
+    // the altered text could read as a code when parsed again.
+    let (rest, t) = text(i, cfg, i.first() != Some(&b'['))?;
     Ok((
         rest,
         RespText {

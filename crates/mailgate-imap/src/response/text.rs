@@ -69,8 +69,8 @@ impl Encode for Text<'_> {
 }
 
 /// Parses text up to (not including) the line end. Invalid UTF-8 is an error, or with
-/// quirks replaced (servers that send Latin-1 greetings).
-pub(crate) fn text<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Text<'a>> {
+/// quirks and `lossy` replaced (servers that send Latin-1 greetings).
+pub(crate) fn text<'a>(i: &'a [u8], cfg: &ParserConfig, lossy: bool) -> PResult<'a, Text<'a>> {
     let n = memchr::memchr2(b'\r', b'\n', i).unwrap_or(i.len());
     let raw = &i[..n];
     if let Some(p) = memchr::memchr(0, raw) {
@@ -78,7 +78,7 @@ pub(crate) fn text<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Text<'a>>
     }
     let t = match std::str::from_utf8(raw) {
         Ok(s) => Cow::Borrowed(s),
-        Err(_) if quirks(cfg) => Cow::Owned(String::from_utf8_lossy(raw).into_owned()),
+        Err(_) if lossy && quirks(cfg) => Cow::Owned(String::from_utf8_lossy(raw).into_owned()),
         Err(e) => return fail(&i[e.valid_up_to()..], ParseErrorKind::NotUtf8),
     };
     Ok((&i[n..], Text(t)))

@@ -1,0 +1,506 @@
+//! One client connection: local TLS, upstream connection, pre-authentication dialogue of the
+//! protocol, then the relay.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use crate::listener_spec::{LocalTls, PreparedListener, Protocol};
+use crate::login::Authenticator;
+use crate::relay::{self, RelayEnd, RelayMeter};
+use crate::shutdown::Shutdown;
+use crate::stream::ProxyStream;
+
+mod imap;
+mod pop3;
+mod smtp;
+
+/// Largest pre-authentication line accepted from either side (bytes).
+pub(crate) const MAX_LINE: usize = 64 * 1024;
+
+/// Everything a session needs from its listener.
+#[derive(Clone)]
+pub(crate) struct SessionContext {
+    /// The listener's settings when the connection was accepted.
+    pub(crate) listener: Arc<PreparedListener>,
+    /// The client's address.
+    pub(crate) peer: SocketAddr,
+    /// Turns password logins into tokens.
+    pub(crate) authenticator: Arc<dyn Authenticator>,
+    /// Fires when the proxy shuts down.
+    pub(crate) shutdown: Shutdown,
+}
+
+impl SessionContext {
+    fn protocol(&self) -> Protocol {
+        self.listener.spec.protocol
+    }
+
+    /// The reference's connection label: `IMAP (127.0.0.1:1993)`.
+    pub(crate) fn label(&self) -> String {
+        format!(
+            "{} ({})",
+            self.protocol(),
+            self.listener.spec.bind_address()
+        )
+    }
+}
+
+/// Why a session ended before or during the login.
+#[derive(Debug)]
+pub(crate) enum Interrupt {
+    /// The pre-authentication timeout passed.
+    Timeout,
+    /// The proxy is shutting down.
+    Shutdown,
+    /// The client closed the connection.
+    ClientClosed,
+    /// The server closed the connection.
+    ServerClosed,
+    /// A socket or TLS error.
+    Io(io::Error),
+    /// The peer broke the protocol; the text is for the log.
+    Protocol(String),
+}
+
+impl From<io::Error> for Interrupt {
+    fn from(error: io::Error) -> Self {
+        Interrupt::Io(error)
+    }
+}
+
+/// The end of the pre-authentication phase with a logged-in upstream.
+pub(crate) struct Handoff {
+    pub(crate) client: ProxyStream,
+    pub(crate) server: ProxyStream,
+    /// Bytes from the client not yet forwarded to the server.
+    pub(crate) to_server: Vec<u8>,
+    /// Bytes from the server not yet forwarded to the client.
+    pub(crate) to_client: Vec<u8>,
+    /// The account that logged in.
+    pub(crate) account: String,
+}
+
+/// Watches the pre-authentication deadline and the shutdown signal around every wait.
+pub(crate) struct Guard {
+    deadline: Instant,
+    shutdown: Shutdown,
+}
+
+impl Guard {
+    /// Runs `future` unless the deadline passes or the proxy shuts down first.
+    pub(crate) async fn run<F: Future>(&mut self, future: F) -> Result<F::Output, Interrupt> {
+        tokio::select! {
+            output = future => Ok(output),
+            () = tokio::time::sleep_until(self.deadline) => Err(Interrupt::Timeout),
+            () = self.shutdown.wait() => Err(Interrupt::Shutdown),
+        }
+    }
+}
+
+/// One side of a session before the relay: a stream and the bytes read but not yet used.
+pub(crate) struct Peer {
+    /// `None` only while a TLS upgrade is in progress (or after it failed).
+    stream: Option<ProxyStream>,
+    pub(crate) buffer: Vec<u8>,
+}
+
+impl Peer {
+    pub(crate) fn new(stream: ProxyStream) -> Self {
+        Peer {
+            stream: Some(stream),
+            buffer: Vec::new(),
+        }
+    }
+
+    /// The stream, or an error after a failed upgrade.
+    pub(crate) fn stream(&mut self) -> io::Result<&mut ProxyStream> {
+        self.stream
+            .as_mut()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "TLS upgrade failed"))
+    }
+
+    /// Whether the connection is encrypted.
+    pub(crate) fn is_tls(&self) -> bool {
+        self.stream.as_ref().is_some_and(ProxyStream::is_tls)
+    }
+
+    /// Takes the stream out (for the hand-off to the relay).
+    pub(crate) fn into_stream(self) -> io::Result<ProxyStream> {
+        self.stream
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "TLS upgrade failed"))
+    }
+
+    /// Takes the stream out for an upgrade; refuses when unread bytes are buffered (they
+    /// were sent in plain text after STARTTLS and must not be trusted).
+    fn take_for_upgrade(&mut self) -> Result<ProxyStream, Interrupt> {
+        if !self.buffer.is_empty() {
+            return Err(Interrupt::Protocol(
+                "data sent after STARTTLS before the TLS handshake".to_owned(),
+            ));
+        }
+        Ok(self
+            .stream
+            .take()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "TLS upgrade failed"))?)
+    }
+
+    /// Reads more bytes into the buffer; `Ok(0)` at end of stream.
+    pub(crate) async fn read_more(&mut self, guard: &mut Guard) -> Result<usize, Interrupt> {
+        let mut chunk = [0u8; 8192];
+        let stream = self.stream()?;
+        let n = guard.run(stream.read(&mut chunk)).await??;
+        self.buffer
+            .extend_from_slice(chunk.get(..n).unwrap_or_default());
+        Ok(n)
+    }
+
+    /// Writes all of `bytes` and flushes.
+    pub(crate) async fn send(&mut self, bytes: &[u8], guard: &mut Guard) -> Result<(), Interrupt> {
+        let stream = self.stream()?;
+        guard
+            .run(async {
+                stream.write_all(bytes).await?;
+                stream.flush().await
+            })
+            .await??;
+        Ok(())
+    }
+
+    /// Takes one CRLF- or LF-terminated line (with its terminator) from the buffer, reading as
+    /// needed. Lines longer than [`MAX_LINE`] are a protocol error.
+    pub(crate) async fn line(
+        &mut self,
+        guard: &mut Guard,
+        closed: fn() -> Interrupt,
+    ) -> Result<Vec<u8>, Interrupt> {
+        loop {
+            if let Some(end) = self.buffer.iter().position(|&b| b == b'\n') {
+                let rest = self.buffer.split_off(end + 1);
+                return Ok(std::mem::replace(&mut self.buffer, rest));
+            }
+            if self.buffer.len() > MAX_LINE {
+                return Err(Interrupt::Protocol(format!(
+                    "line longer than {MAX_LINE} bytes"
+                )));
+            }
+            if self.read_more(guard).await? == 0 {
+                return Err(closed());
+            }
+        }
+    }
+
+    /// Takes everything buffered.
+    pub(crate) fn take_buffer(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buffer)
+    }
+}
+
+/// Runs a session to its end; never fails outward (everything is logged).
+pub(crate) async fn run(context: SessionContext, tcp: TcpStream) {
+    let _ = tcp.set_nodelay(true);
+    let label = context.label();
+    let mut guard = Guard {
+        deadline: Instant::now() + context.listener.spec.pre_auth_timeout,
+        shutdown: context.shutdown.clone(),
+    };
+    let mut client = ProxyStream::Plain(tcp);
+    if let LocalTls::Implicit(config) = &context.listener.local_tls {
+        client = match guard.run(client.accept_tls(config.clone())).await {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(error)) => {
+                tracing::info!(
+                    "{label} Client TLS handshake failed: {error} - is the client using a secure connection?"
+                );
+                return;
+            }
+            Err(_) => return,
+        };
+    }
+    let mut client = Peer::new(client);
+    let outcome = match context.protocol() {
+        Protocol::Imap => imap::pre_auth(&context, &mut client, &mut guard).await,
+        Protocol::Pop => pop3::pre_auth(&context, &mut client, &mut guard).await,
+        Protocol::Smtp => smtp::pre_auth(&context, &mut client, &mut guard).await,
+    };
+    match outcome {
+        Ok(handoff) => relay_session(&context, handoff).await,
+        Err(interrupt) => {
+            end_before_login(&context, &mut client, interrupt).await;
+        }
+    }
+}
+
+/// Logs why a session ended before login and tells the client when that helps.
+async fn end_before_login(context: &SessionContext, client: &mut Peer, interrupt: Interrupt) {
+    let label = context.label();
+    let protocol = context.protocol();
+    let line = match &interrupt {
+        Interrupt::Timeout => {
+            tracing::info!(
+                "{label} Closing connection from {}: no login within the pre-authentication timeout",
+                context.peer
+            );
+            Some(protocol.refusal("Timed out waiting for authentication"))
+        }
+        Interrupt::Shutdown => Some(protocol.goodbye().to_vec()),
+        Interrupt::ClientClosed => {
+            tracing::debug!("{label} Client disconnected before login");
+            None
+        }
+        Interrupt::ServerClosed => {
+            tracing::info!("{label} Server closed the connection before login");
+            Some(protocol.refusal("Server closed the connection"))
+        }
+        Interrupt::Io(error) => {
+            tracing::info!("{label} Connection error before login: {error}");
+            None
+        }
+        Interrupt::Protocol(text) => {
+            tracing::info!("{label} Closing connection: {text}");
+            Some(protocol.refusal(text))
+        }
+    };
+    if let Some(line) = line {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            if let Ok(stream) = client.stream() {
+                let _ = stream.write_all(&line).await;
+                let _ = stream.shutdown().await;
+            }
+        })
+        .await;
+    }
+}
+
+/// Relays an authenticated session and logs its end.
+async fn relay_session(context: &SessionContext, handoff: Handoff) {
+    let label = format!(
+        "{} ({}; {})",
+        context.protocol(),
+        context.listener.spec.bind_address(),
+        handoff.account
+    );
+    let Handoff {
+        mut client,
+        mut server,
+        to_server,
+        to_client,
+        ..
+    } = handoff;
+    let meter = Arc::new(RelayMeter::default());
+    let result = relay::relay(
+        &mut client,
+        &mut server,
+        &to_server,
+        &to_client,
+        context.listener.spec.relay_config(),
+        meter.clone(),
+        context.shutdown.clone(),
+    )
+    .await;
+    let totals = format!(
+        "{} bytes from client, {} bytes from server",
+        meter.client_read(),
+        meter.server_read()
+    );
+    match result {
+        Ok(RelayEnd::Closed) => tracing::debug!("{label} Session closed ({totals})"),
+        Ok(RelayEnd::Idle) => {
+            tracing::info!("{label} Closing idle session ({totals})");
+            let _ = client.shutdown().await;
+        }
+        Ok(RelayEnd::Shutdown) => {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+                let _ = client.write_all(context.protocol().goodbye()).await;
+                let _ = client.shutdown().await;
+            })
+            .await;
+        }
+        Err(error) => {
+            tracing::info!("{label} Session ended with a connection error: {error} ({totals})")
+        }
+    }
+}
+
+/// Connects to the upstream server; implicit TLS unless `server_starttls` is set.
+pub(crate) async fn connect_upstream(
+    context: &SessionContext,
+    guard: &mut Guard,
+) -> Result<Peer, Interrupt> {
+    let spec = &context.listener.spec;
+    let label = context.label();
+    let tcp = match guard
+        .run(TcpStream::connect((
+            spec.server_address.as_str(),
+            spec.server_port,
+        )))
+        .await?
+    {
+        Ok(tcp) => tcp,
+        Err(error) => {
+            tracing::error!(
+                "{label} Unable to connect to {}: {error}",
+                spec.server_host_port()
+            );
+            return Err(Interrupt::Protocol(format!(
+                "Unable to connect to the server {}",
+                spec.server_host_port()
+            )));
+        }
+    };
+    let _ = tcp.set_nodelay(true);
+    let mut server = Peer::new(ProxyStream::Plain(tcp));
+    if !spec.server_starttls {
+        upstream_tls(context, &mut server, guard).await?;
+    }
+    Ok(server)
+}
+
+/// Performs the verified TLS handshake with the upstream (implicit TLS, or after the server
+/// accepted STARTTLS/STLS).
+pub(crate) async fn upstream_tls(
+    context: &SessionContext,
+    server: &mut Peer,
+    guard: &mut Guard,
+) -> Result<(), Interrupt> {
+    let prepared = &context.listener;
+    let stream = server.take_for_upgrade()?;
+    match guard
+        .run(stream.connect_tls(prepared.upstream_tls.clone(), prepared.server_name.clone()))
+        .await?
+    {
+        Ok(tls) => {
+            tracing::debug!(
+                "{} <-> [ {} handshake complete with {} ]",
+                context.label(),
+                tls.tls_version().unwrap_or("TLS"),
+                prepared.spec.server_host_port()
+            );
+            server.stream = Some(tls);
+            Ok(())
+        }
+        Err(error) => {
+            tracing::error!(
+                "{} TLS connection to {} failed: {error}",
+                context.label(),
+                prepared.spec.server_host_port()
+            );
+            Err(Interrupt::Protocol(format!(
+                "Secure connection to the server {} failed",
+                prepared.spec.server_host_port()
+            )))
+        }
+    }
+}
+
+/// Whether the listener offers STARTTLS/STLS to a client on this connection.
+pub(crate) fn offers_starttls(context: &SessionContext, client: &Peer) -> bool {
+    matches!(context.listener.local_tls, LocalTls::StartTls(_)) && !client.is_tls()
+}
+
+/// Upgrades the client side after the proxy accepted STARTTLS/STLS. Bytes the client sent
+/// after the command and before the handshake are refused (command injection).
+pub(crate) async fn client_starttls(
+    context: &SessionContext,
+    client: &mut Peer,
+    guard: &mut Guard,
+) -> Result<(), Interrupt> {
+    let LocalTls::StartTls(config) = &context.listener.local_tls else {
+        return Err(Interrupt::Protocol("STARTTLS is not available".to_owned()));
+    };
+    let stream = client.take_for_upgrade()?;
+    match guard.run(stream.accept_tls(config.clone())).await? {
+        Ok(tls) => {
+            client.stream = Some(tls);
+            Ok(())
+        }
+        Err(error) => Err(Interrupt::Io(io::Error::other(error))),
+    }
+}
+
+/// Asks the authenticator for the upstream credentials of a client login. `Ok(Err(text))`
+/// is a refusal to show the client.
+pub(crate) async fn obtain_token(
+    context: &SessionContext,
+    credentials: &mailgate_sasl::Credentials,
+    guard: &mut Guard,
+) -> Result<Result<crate::login::UpstreamCredentials, String>, Interrupt> {
+    let username = credentials.username.as_str();
+    if username.is_empty() || credentials.password.expose().is_empty() {
+        tracing::error!(
+            "{} No username or password provided - aborting login",
+            context.label()
+        );
+        return Ok(Err(format!(
+            "Login failed - no password provided for account {username}"
+        )));
+    }
+    let result = guard
+        .run(
+            context
+                .authenticator
+                .authenticate(username, &credentials.password),
+        )
+        .await?;
+    match result {
+        Ok(upstream) => Ok(Ok(upstream)),
+        Err(rejected) => {
+            tracing::error!("{} {}", context.label(), rejected.message);
+            Ok(Err(rejected.message))
+        }
+    }
+}
+
+/// The SASL exchange for the upstream login with `credentials`; `offers` tells which of
+/// XOAUTH2 and OAUTHBEARER the server advertised, when known.
+pub(crate) fn upstream_exchange(
+    context: &SessionContext,
+    credentials: crate::login::UpstreamCredentials,
+    offers: Option<(bool, bool)>,
+) -> mailgate_sasl::ClientExchange {
+    let spec = &context.listener.spec;
+    match credentials.mechanism.choose(offers) {
+        mailgate_sasl::Mechanism::OAuthBearer => mailgate_sasl::ClientExchange::oauthbearer(
+            &credentials.username,
+            Some(spec.server_address.as_str()),
+            Some(spec.server_port),
+            credentials.access_token,
+        ),
+        _ => {
+            mailgate_sasl::ClientExchange::xoauth2(&credentials.username, credentials.access_token)
+        }
+    }
+}
+
+/// Logs a successful upstream login.
+pub(crate) fn log_authenticated(context: &SessionContext, account: &str) {
+    tracing::info!(
+        "{} ({}; {}) [ Successfully authenticated {} connection - releasing session ]",
+        context.protocol(),
+        context.listener.spec.bind_address(),
+        account,
+        context.protocol()
+    );
+}
+
+/// Logs a pre-authentication protocol line at debug level, if it is not secret. Lines are
+/// shown as escaped text, cut at 512 bytes.
+pub(crate) fn trace_line(context: &SessionContext, arrow: &str, bytes: &[u8]) {
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let shown = bytes.get(..512).unwrap_or(bytes);
+        tracing::debug!(
+            "{} {arrow} {}{}",
+            context.label(),
+            shown.escape_ascii(),
+            if shown.len() < bytes.len() {
+                " [...]"
+            } else {
+                ""
+            }
+        );
+    }
+}

@@ -1,0 +1,155 @@
+//! A connection that is plain TCP or TLS on either side, upgradable by STARTTLS.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use rustls::{ClientConfig, ServerConfig};
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::{TlsAcceptor, TlsConnector, client, server};
+
+/// A TCP connection, possibly wrapped in TLS (as the server towards a local client, or as the
+/// client towards an upstream server).
+#[derive(Debug)]
+pub enum ProxyStream {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// TLS where the proxy is the server (local side).
+    Server(Box<server::TlsStream<TcpStream>>),
+    /// TLS where the proxy is the client (upstream side).
+    Client(Box<client::TlsStream<TcpStream>>),
+}
+
+/// Upgrading a connection to TLS failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UpgradeError {
+    /// The connection is already encrypted.
+    #[error("the connection already uses TLS")]
+    AlreadyTls,
+    /// The handshake failed (certificate not trusted, wrong host name, protocol mismatch...).
+    #[error("TLS handshake failed: {0}")]
+    Handshake(#[source] io::Error),
+}
+
+impl ProxyStream {
+    /// Whether the connection is encrypted.
+    pub fn is_tls(&self) -> bool {
+        !matches!(self, ProxyStream::Plain(_))
+    }
+
+    /// The underlying TCP stream.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            ProxyStream::Plain(tcp) => tcp,
+            ProxyStream::Server(tls) => tls.get_ref().0,
+            ProxyStream::Client(tls) => tls.get_ref().0,
+        }
+    }
+
+    /// Performs the server side of a TLS handshake on a plain connection (implicit TLS or after
+    /// STARTTLS/STLS was accepted).
+    pub async fn accept_tls(self, config: Arc<ServerConfig>) -> Result<ProxyStream, UpgradeError> {
+        match self {
+            ProxyStream::Plain(tcp) => TlsAcceptor::from(config)
+                .accept(tcp)
+                .await
+                .map(|tls| ProxyStream::Server(Box::new(tls)))
+                .map_err(UpgradeError::Handshake),
+            _ => Err(UpgradeError::AlreadyTls),
+        }
+    }
+
+    /// Performs the client side of a verified TLS handshake with an upstream server.
+    pub async fn connect_tls(
+        self,
+        config: Arc<ClientConfig>,
+        name: ServerName<'static>,
+    ) -> Result<ProxyStream, UpgradeError> {
+        match self {
+            ProxyStream::Plain(tcp) => TlsConnector::from(config)
+                .connect(name, tcp)
+                .await
+                .map(|tls| ProxyStream::Client(Box::new(tls)))
+                .map_err(UpgradeError::Handshake),
+            _ => Err(UpgradeError::AlreadyTls),
+        }
+    }
+
+    /// The negotiated TLS protocol version, for logs.
+    pub fn tls_version(&self) -> Option<&'static str> {
+        let version = match self {
+            ProxyStream::Plain(_) => None,
+            ProxyStream::Server(tls) => tls.get_ref().1.protocol_version(),
+            ProxyStream::Client(tls) => tls.get_ref().1.protocol_version(),
+        };
+        version.and_then(|v| v.as_str())
+    }
+}
+
+impl AsyncRead for ProxyStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ProxyStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            ProxyStream::Server(s) => Pin::new(s).poll_read(cx, buf),
+            ProxyStream::Client(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ProxyStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ProxyStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            ProxyStream::Server(s) => Pin::new(s).poll_write(cx, buf),
+            ProxyStream::Client(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ProxyStream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            ProxyStream::Server(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            ProxyStream::Client(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            ProxyStream::Plain(s) => s.is_write_vectored(),
+            ProxyStream::Server(s) => s.is_write_vectored(),
+            ProxyStream::Client(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ProxyStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            ProxyStream::Server(s) => Pin::new(s).poll_flush(cx),
+            ProxyStream::Client(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ProxyStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            ProxyStream::Server(s) => Pin::new(s).poll_shutdown(cx),
+            ProxyStream::Client(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
