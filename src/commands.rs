@@ -1,0 +1,142 @@
+//! `mailgate check`, `mailgate accounts` and `mailgate authorize`.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use mailgate_proxy::settings;
+use mailgate_token::config::{IniDocument, ProxyConfig};
+use mailgate_token::store::CacheSnapshot;
+
+use crate::cli::{AuthorizeArgs, Cli};
+
+/// Loads the configuration (and the cache store, when separate) as the proxy does.
+pub(crate) fn load(cli: &Cli, config_file: &Path) -> Result<(ProxyConfig, IniDocument), String> {
+    let text = std::fs::read_to_string(config_file)
+        .map_err(|error| format!("unable to read {}: {error}", config_file.display()))?;
+    let document =
+        IniDocument::parse(&text).map_err(|error| format!("{}: {error}", config_file.display()))?;
+    let mut config = ProxyConfig::from_document(&document)
+        .map_err(|error| format!("{}: {error}", config_file.display()))?;
+    if let Some(cache) = cli.cache_store.as_deref().filter(|c| *c != config_file)
+        && let Ok(cache_text) = std::fs::read_to_string(cache)
+    {
+        let cache_document = IniDocument::parse(&cache_text)
+            .map_err(|error| format!("{}: {error}", cache.display()))?;
+        config.merge_cache_snapshot(&CacheSnapshot::from_document(&cache_document));
+    }
+    Ok((config, document))
+}
+
+/// `mailgate check`: exit 0 when every server section can start.
+pub(crate) fn check(cli: &Cli, config_file: &Path) -> ExitCode {
+    let (config, document) = match load(cli, config_file) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut failed = false;
+    println!("Configuration: {}", config_file.display());
+    for server in config.servers() {
+        match settings::listener_spec(server, &document).and_then(|spec| {
+            spec.prepare()?;
+            Ok(spec)
+        }) {
+            Ok(spec) => println!("  {}", spec.describe()),
+            Err(error) => {
+                failed = true;
+                println!("  [{}] error: {error}", server.section);
+            }
+        }
+    }
+    if config.servers().is_empty() {
+        failed = true;
+        println!("  error: no server sections ([IMAP-port], [POP-port] or [SMTP-port])");
+    }
+    for account in config.accounts() {
+        match config.resolve_account(account) {
+            Ok(resolved) => println!("  account [{account}]: {} flow", resolved.flow),
+            Err(error) if account.starts_with('@') => {
+                println!("  catch-all [{account}]: {error}");
+            }
+            Err(error) => {
+                failed = true;
+                println!("  account [{account}] error: {error}");
+            }
+        }
+    }
+    for warning in config.warnings() {
+        println!("  warning: {warning}");
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        println!("OK");
+        ExitCode::SUCCESS
+    }
+}
+
+/// Describes a Unix time relative to now.
+fn relative(unix: i64, now: i64) -> String {
+    let delta = unix - now;
+    let (word, seconds) = if delta >= 0 {
+        ("in", delta)
+    } else {
+        ("expired", -delta)
+    };
+    let text = match seconds {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h", s / 3600),
+        s => format!("{} days", s / 86_400),
+    };
+    if word == "in" {
+        format!("expires in {text}")
+    } else {
+        format!("expired {text} ago")
+    }
+}
+
+/// `mailgate accounts`.
+pub(crate) fn accounts(cli: &Cli, config_file: &Path) -> ExitCode {
+    let (config, _) = match load(cli, config_file) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    for account in config.accounts() {
+        let flow = match config.resolve_account(account) {
+            Ok(resolved) => resolved.flow.to_string(),
+            Err(_) if account.starts_with('@') => "catch-all".to_owned(),
+            Err(error) => format!("incomplete ({error})"),
+        };
+        let cache = config.account_cache(account);
+        let access = match (&cache.access_token, cache.access_token_expiry) {
+            (Some(_), Some(expiry)) => format!("access token {}", relative(expiry, now)),
+            (Some(_), None) => "access token (no expiry)".to_owned(),
+            (None, _) => "no access token".to_owned(),
+        };
+        let refresh = if cache.refresh_token.is_some() {
+            "refresh token stored"
+        } else {
+            "no refresh token"
+        };
+        println!("{account}\t{flow}\t{access}\t{refresh}");
+    }
+    ExitCode::SUCCESS
+}
+
+/// `mailgate authorize`.
+pub(crate) fn authorize(cli: &Cli, config_file: &Path, args: &AuthorizeArgs) -> ExitCode {
+    let _ = (cli, config_file, args);
+    eprintln!("error: no pending authorisation");
+    ExitCode::FAILURE
+}

@@ -1,0 +1,157 @@
+//! Running the proxy: logging, listeners, signals.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mailgate_proxy::logging::{self, LogHandle, LogOptions};
+use mailgate_proxy::{Authenticator, ListenerSpec, Proxy, settings};
+
+use crate::cli::Cli;
+use crate::commands;
+
+/// How long sessions get to say goodbye at shutdown.
+const DRAIN_GRACE: Duration = Duration::from_secs(10);
+
+/// Runs the proxy until SIGTERM or SIGINT.
+pub(crate) fn serve(cli: &Cli, config_file: PathBuf) -> ExitCode {
+    let log = match logging::init(&LogOptions {
+        format: cli.log_format,
+        file: cli.log_file.clone(),
+        debug: cli.debug,
+    }) {
+        Ok(log) => log,
+        Err(error) => {
+            eprintln!("error: unable to start logging: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!("Unable to start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli, config_file, log))
+}
+
+/// Loads the listener specs, logging every warning.
+fn load_specs(cli: &Cli, config_file: &std::path::Path) -> Result<Vec<ListenerSpec>, String> {
+    let (config, document) = commands::load(cli, config_file)?;
+    for warning in config.warnings() {
+        tracing::warn!("Warning: {warning}");
+    }
+    let specs = settings::listener_specs(&config, &document).map_err(|error| error.to_string())?;
+    if specs.is_empty() {
+        return Err(format!(
+            "No server configuration(s) found in {} - exiting",
+            config_file.display()
+        ));
+    }
+    Ok(specs)
+}
+
+async fn run(cli: &Cli, config_file: PathBuf, log: LogHandle) -> ExitCode {
+    tracing::info!(
+        "Initialising mailgate (version {}){} from config file {}",
+        env!("CARGO_PKG_VERSION"),
+        if log.is_debug() { " in debug mode" } else { "" },
+        config_file.display()
+    );
+    let specs = match load_specs(cli, &config_file) {
+        Ok(specs) => specs,
+        Err(error) => {
+            tracing::error!("Unable to load configuration file: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let authenticator: Arc<dyn Authenticator> =
+        match crate::auth::authenticator(cli, &config_file).await {
+            Ok(authenticator) => authenticator,
+            Err(error) => {
+                tracing::error!("{error}");
+                return ExitCode::FAILURE;
+            }
+        };
+    let mut proxy = Proxy::new(authenticator);
+    let errors = proxy.apply(specs).await;
+    if !errors.is_empty() {
+        for error in &errors {
+            tracing::error!("Error: {error}");
+        }
+        tracing::error!(
+            "Abandoning setup as one or more servers failed to start - is the proxy already running?"
+        );
+        proxy.shutdown(Duration::ZERO).await;
+        return ExitCode::FAILURE;
+    }
+    tracing::info!(
+        "Initialised mailgate - listening for authentication requests. Connect your email client to begin"
+    );
+    match signals(cli, &config_file, &log, &mut proxy).await {
+        Ok(()) => {
+            tracing::info!("Stopping mailgate");
+            proxy.shutdown(DRAIN_GRACE).await;
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!("Unable to handle signals: {error}");
+            proxy.shutdown(DRAIN_GRACE).await;
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Serves signals until SIGTERM or SIGINT: SIGHUP reloads, SIGUSR1 toggles debug logging.
+#[cfg(unix)]
+async fn signals(
+    cli: &Cli,
+    config_file: &std::path::Path,
+    log: &LogHandle,
+    proxy: &mut Proxy,
+) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut user1 = signal(SignalKind::user_defined1())?;
+    loop {
+        tokio::select! {
+            _ = terminate.recv() => return Ok(()),
+            _ = interrupt.recv() => return Ok(()),
+            _ = user1.recv() => {
+                log.toggle_debug();
+            }
+            _ = hangup.recv() => {
+                tracing::info!("Reloading configuration from {}", config_file.display());
+                match load_specs(cli, config_file) {
+                    Ok(specs) => {
+                        crate::auth::reload(cli, config_file).await;
+                        for error in proxy.apply(specs).await {
+                            tracing::error!("Error: {error}");
+                        }
+                    }
+                    Err(error) => tracing::error!(
+                        "Unable to reload the configuration (keeping the running one): {error}"
+                    ),
+                }
+            }
+        }
+    }
+}
+
+/// Serves Ctrl-C until it arrives.
+#[cfg(not(unix))]
+async fn signals(
+    _cli: &Cli,
+    _config_file: &std::path::Path,
+    _log: &LogHandle,
+    _proxy: &mut Proxy,
+) -> std::io::Result<()> {
+    tokio::signal::ctrl_c().await
+}
