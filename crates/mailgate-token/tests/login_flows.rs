@@ -10,8 +10,8 @@ use mailgate_token::SecretString;
 use mailgate_token::config::ProxyConfig;
 use mailgate_token::http::{HttpClient, HttpClientConfig};
 use mailgate_token::login::{
-    AuthorizationFuture, AuthorizationPrompt, Authorizer, LoginError, LoginManager, MemoryVault,
-    StoredTokens,
+    AuthorizationFuture, AuthorizationPrompt, Authorizer, LoginError, LoginManager,
+    MemoryLoginStore, StoredTokens,
 };
 use mailgate_token::oauth::mock_server::{MockOAuthServer, MockReply};
 
@@ -20,7 +20,7 @@ const NOW: u64 = 1_800_000_000;
 
 struct Harness {
     server: MockOAuthServer,
-    vault: Arc<MemoryVault>,
+    vault: Arc<MemoryLoginStore>,
     manager: Arc<LoginManager>,
     clock: Arc<AtomicU64>,
 }
@@ -32,7 +32,7 @@ async fn harness(account_lines: &str, global_lines: &str) -> Harness {
         server.token_url()
     );
     let config = Arc::new(ProxyConfig::parse(&text).unwrap());
-    let vault = Arc::new(MemoryVault::new());
+    let vault = Arc::new(MemoryLoginStore::new(*config.global()));
     let clock = Arc::new(AtomicU64::new(NOW));
     let tick = Arc::clone(&clock);
     let http = HttpClient::new(HttpClientConfig::default()).unwrap();
@@ -312,7 +312,7 @@ async fn a_slow_account_does_not_block_another() {
     let http = HttpClient::new(HttpClientConfig::default()).unwrap();
     let manager = Arc::new(LoginManager::new(
         config,
-        Arc::new(MemoryVault::new()),
+        Arc::new(MemoryLoginStore::new(Default::default())),
         http,
     ));
     let m = Arc::clone(&manager);

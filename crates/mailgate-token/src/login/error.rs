@@ -5,7 +5,7 @@ use crate::oauth::{
     DeviceFlowError, RandomError, RedirectError, ServiceAccountError, TokenRequestError,
 };
 
-use super::vault::VaultError;
+use super::login_store::LoginStoreError;
 
 /// Why a login failed. Every variant names the account and says what to do next.
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +97,15 @@ pub enum LoginError {
         account: String,
         /// The failure.
         #[source]
-        source: VaultError,
+        source: LoginStoreError,
+    },
+    /// Proactive refresh of an account with no successful login since start.
+    #[error(
+        "account {account} has not logged in since start - its tokens are refreshed at its next login"
+    )]
+    NotLoggedIn {
+        /// The login username.
+        account: String,
     },
     /// Internal failure (random generator, a worker thread).
     #[error("internal error during login of account {account}: {reason}")]

@@ -1,17 +1,17 @@
 //! The token lifecycle decisions of the reference, as pure functions of the stored tokens and
 //! the time.
 
-use super::vault::StoredTokens;
+use super::login_store::StoredTokens;
 
-/// A cached access token is reused only with more than this many seconds left (the reference's
-/// `TOKEN_EXPIRY_MARGIN`).
+/// A cached access token is reused only with at least this many seconds left (the reference's
+/// `TOKEN_EXPIRY_MARGIN`: it refreshes when fewer remain).
 pub const TOKEN_EXPIRY_MARGIN_SECS: u64 = 600;
 
 /// What a login does with the stored tokens at time `now`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NextStep {
-    /// The access token has more than [`TOKEN_EXPIRY_MARGIN_SECS`] left: use it.
+    /// The access token has at least [`TOKEN_EXPIRY_MARGIN_SECS`] left: use it.
     Reuse,
     /// Refresh with the refresh token.
     Refresh,
@@ -28,9 +28,9 @@ pub enum NextStep {
 /// let mut tokens = StoredTokens::default();
 /// assert_eq!(next_step(&tokens, 1000), NextStep::Authorise);
 /// tokens.access_token = Some("AT".into());
-/// tokens.access_token_expiry = Some(1601);
-/// assert_eq!(next_step(&tokens, 1000), NextStep::Reuse);
 /// tokens.access_token_expiry = Some(1600);
+/// assert_eq!(next_step(&tokens, 1000), NextStep::Reuse);
+/// tokens.access_token_expiry = Some(1599);
 /// assert_eq!(next_step(&tokens, 1000), NextStep::Authorise); // no refresh token
 /// tokens.refresh_token = Some("RT".into());
 /// assert_eq!(next_step(&tokens, 1000), NextStep::Refresh);
@@ -39,7 +39,7 @@ pub fn next_step(tokens: &StoredTokens, now: u64) -> NextStep {
     let fresh = tokens.access_token.is_some()
         && tokens
             .access_token_expiry
-            .is_some_and(|expiry| expiry.saturating_sub(now) > TOKEN_EXPIRY_MARGIN_SECS);
+            .is_some_and(|expiry| expiry.saturating_sub(now) >= TOKEN_EXPIRY_MARGIN_SECS);
     if fresh {
         NextStep::Reuse
     } else if tokens.refresh_token.is_some() {

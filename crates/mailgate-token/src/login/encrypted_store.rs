@@ -1,0 +1,190 @@
+//! [`LoginStore`] over the encrypted token cache: the config file or cache store
+//! ([`TokenStorage`]) decrypted and encrypted by the [`TokenVault`] (derived-key cache,
+//! rotation, wrong-password policy and back-off).
+
+use std::sync::{Arc, RwLock};
+
+use super::login_store::{LoginStore, LoginStoreError, StoredTokens, TokenUpdate};
+use crate::SecretString;
+use crate::config::{AccountCache, AccountConfig, CacheChanges, ProxyConfig, parse_int};
+use crate::store::{
+    CacheSnapshot, Denied, TokenStorage, TokenVault, Unlock, UnlockedAccount,
+    refresh_rejected_changes,
+};
+
+/// The production [`LoginStore`].
+#[derive(Debug)]
+pub struct EncryptedLoginStore {
+    config: RwLock<Arc<ProxyConfig>>,
+    vault: TokenVault,
+    storage: Arc<dyn TokenStorage>,
+}
+
+impl EncryptedLoginStore {
+    /// A store reading account sections from `config` (for the catch-all chain of
+    /// `token_salt`, `token_iterations` and `client_secret_encrypted`), unlocking with `vault`
+    /// and persisting through `storage`.
+    pub fn new(
+        config: Arc<ProxyConfig>,
+        vault: TokenVault,
+        storage: Arc<dyn TokenStorage>,
+    ) -> Self {
+        EncryptedLoginStore {
+            config: RwLock::new(config),
+            vault,
+            storage,
+        }
+    }
+
+    /// Replaces the configuration (after a reload).
+    pub fn set_config(&self, config: Arc<ProxyConfig>) {
+        *self
+            .config
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = config;
+    }
+
+    /// The vault (e.g. to inspect its key cache).
+    pub fn vault(&self) -> &TokenVault {
+        &self.vault
+    }
+
+    fn storage_error(error: impl std::fmt::Display) -> LoginStoreError {
+        LoginStoreError::Storage(error.to_string())
+    }
+
+    fn apply(&self, username: &str, changes: &CacheChanges) -> Result<(), LoginStoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        self.storage
+            .apply(username, changes)
+            .map_err(Self::storage_error)
+    }
+
+    /// Unlocks the account, persisting the changes decided at unlock (rotation or reset).
+    fn unlock(
+        &self,
+        account: &AccountConfig,
+        password: &SecretString,
+        now: u64,
+    ) -> Result<UnlockedAccount, LoginStoreError> {
+        let snapshot = self.storage.load().map_err(Self::storage_error)?;
+        let config = Arc::clone(
+            &self
+                .config
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        let cache = account_cache(&config, &snapshot, &account.username);
+        match self
+            .vault
+            .unlock(account, &cache, password.expose().as_bytes(), now)
+        {
+            Unlock::Unlocked(mut unlocked) => {
+                self.apply(&account.username, &unlocked.take_pending_changes())?;
+                Ok(unlocked)
+            }
+            Unlock::Reset(mut unlocked) => {
+                tracing::info!(
+                    account = %account.username,
+                    "the password does not decrypt the stored tokens: resetting them (delete_account_token_on_password_error)"
+                );
+                self.apply(&account.username, &unlocked.take_pending_changes())?;
+                Ok(unlocked)
+            }
+            Unlock::Denied(Denied::ResetCoolingDown { retry_after_secs })
+            | Unlock::Throttled { retry_after_secs } => {
+                Err(LoginStoreError::Backoff { retry_after_secs })
+            }
+            Unlock::Denied(_) => Err(LoginStoreError::WrongPassword),
+            Unlock::Failed(error) => Err(Self::storage_error(error)),
+        }
+    }
+}
+
+/// The cached values of `username` as the reference reads them: tokens from the user's own
+/// section, salt, iterations and encrypted client secret through the catch-all chain.
+fn account_cache(config: &ProxyConfig, snapshot: &CacheSnapshot, username: &str) -> AccountCache {
+    let own = |key: &str| {
+        snapshot
+            .accounts
+            .get(username)
+            .and_then(|values| values.get(key))
+            .filter(|v| !v.is_empty())
+            .cloned()
+    };
+    let chained = |key: &str| {
+        config
+            .chain(username)
+            .iter()
+            .find_map(|section| {
+                snapshot
+                    .accounts
+                    .get(section)
+                    .and_then(|values| values.get(key))
+                    .filter(|v| !v.is_empty())
+                    .cloned()
+            })
+            .or_else(|| config.lookup(username, key).map(str::to_owned))
+            .filter(|v| !v.is_empty())
+    };
+    AccountCache {
+        access_token: own("access_token"),
+        access_token_expiry: own("access_token_expiry").as_deref().and_then(parse_int),
+        refresh_token: own("refresh_token"),
+        token_salt: chained("token_salt"),
+        token_iterations: chained("token_iterations").as_deref().and_then(parse_int),
+        client_secret_encrypted: chained("client_secret_encrypted"),
+        last_activity: own("last_activity").as_deref().and_then(parse_int),
+    }
+}
+
+impl LoginStore for EncryptedLoginStore {
+    fn load(
+        &self,
+        account: &AccountConfig,
+        password: &SecretString,
+        now: u64,
+    ) -> Result<StoredTokens, LoginStoreError> {
+        let unlocked = self.unlock(account, password, now)?;
+        Ok(StoredTokens {
+            access_token: unlocked.access_token().cloned(),
+            access_token_expiry: unlocked
+                .access_token_expiry()
+                .and_then(|e| u64::try_from(e).ok()),
+            refresh_token: unlocked.refresh_token().cloned(),
+            client_secret: unlocked.client_secret().cloned(),
+        })
+    }
+
+    fn save(
+        &self,
+        account: &AccountConfig,
+        password: &SecretString,
+        update: &TokenUpdate,
+        now: u64,
+    ) -> Result<(), LoginStoreError> {
+        let changes = match update {
+            TokenUpdate::DropAccessToken => refresh_rejected_changes(true),
+            TokenUpdate::DropAllTokens => refresh_rejected_changes(false),
+            TokenUpdate::Store {
+                access_token,
+                access_token_expiry,
+                refresh_token,
+            } => {
+                let mut unlocked = self.unlock(account, password, now)?;
+                let expires_in = i64::try_from(access_token_expiry.saturating_sub(now)).ok();
+                unlocked
+                    .store_tokens(
+                        access_token.expose(),
+                        expires_in,
+                        refresh_token.as_ref().map(|t| t.expose().as_str()),
+                        now,
+                    )
+                    .map_err(Self::storage_error)?
+            }
+        };
+        self.apply(&account.username, &changes)
+    }
+}

@@ -1,0 +1,205 @@
+//! The storage boundary of the login manager: decrypt and persist one account's tokens.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::SecretString;
+use crate::config::{AccountConfig, GlobalOptions, OAuthFlow};
+
+/// An account's cached tokens, decrypted.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct StoredTokens {
+    /// `access_token`.
+    pub access_token: Option<SecretString>,
+    /// `access_token_expiry` (Unix seconds).
+    pub access_token_expiry: Option<u64>,
+    /// `refresh_token`.
+    pub refresh_token: Option<SecretString>,
+    /// The client secret to send: `client_secret`, or `client_secret_encrypted` decrypted.
+    pub client_secret: Option<SecretString>,
+}
+
+/// A change to an account's cached tokens (always written to the user's own section).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum TokenUpdate {
+    /// New tokens: encrypt and store them.
+    Store {
+        /// The new access token.
+        access_token: SecretString,
+        /// Its expiry (Unix seconds).
+        access_token_expiry: u64,
+        /// A new refresh token; `None` keeps the stored one (no rotation).
+        refresh_token: Option<SecretString>,
+    },
+    /// Remove `access_token` and `access_token_expiry` (first strike of a refused refresh).
+    DropAccessToken,
+    /// Remove every token and the salt (second strike of a refused refresh).
+    DropAllTokens,
+}
+
+/// Why the store could not do what was asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoginStoreError {
+    /// The password does not decrypt the stored values, and the policy keeps them.
+    #[error("the password does not decrypt the stored tokens")]
+    WrongPassword,
+    /// Too many wrong passwords recently: try again after this many seconds.
+    #[error("too many failed logins - retry in {retry_after_secs} s")]
+    Backoff {
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
+    /// Reading or writing the store failed.
+    #[error("token store error: {0}")]
+    Storage(String),
+}
+
+/// Decrypts and persists one account's tokens, applying the wrong-password policy (a reset
+/// returns empty tokens, to be replaced by new ones encrypted with the new password).
+///
+/// [`EncryptedLoginStore`](super::EncryptedLoginStore) implements it over the encrypted
+/// config or cache-store file; [`MemoryLoginStore`] keeps plain tokens in memory for tests.
+/// Methods block (key derivation, file I/O): the login manager calls them on tokio's blocking
+/// pool.
+pub trait LoginStore: Send + Sync + 'static {
+    /// The decrypted tokens of `account.username`, unlocked with `password` at `now`.
+    fn load(
+        &self,
+        account: &AccountConfig,
+        password: &SecretString,
+        now: u64,
+    ) -> Result<StoredTokens, LoginStoreError>;
+
+    /// Applies `update` to `account.username`'s tokens, encrypting with `password`.
+    fn save(
+        &self,
+        account: &AccountConfig,
+        password: &SecretString,
+        update: &TokenUpdate,
+        now: u64,
+    ) -> Result<(), LoginStoreError>;
+}
+
+/// A [`LoginStore`] in memory: tokens are "encrypted" by remembering the password that stored
+/// them, and the reference's wrong-password policy is applied. Enough to exercise every login
+/// path quickly in tests.
+#[derive(Debug, Default)]
+pub struct MemoryLoginStore {
+    options: GlobalOptions,
+    accounts: Mutex<HashMap<String, (SecretString, StoredTokens)>>,
+}
+
+impl MemoryLoginStore {
+    /// An empty store applying `options` (`delete_account_token_on_password_error`).
+    pub fn new(options: GlobalOptions) -> Self {
+        MemoryLoginStore {
+            options,
+            accounts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Seeds `username` with `tokens`, locked by `password`.
+    pub fn insert(&self, username: &str, password: &str, tokens: StoredTokens) {
+        self.lock()
+            .insert(username.to_owned(), (SecretString::from(password), tokens));
+    }
+
+    /// The stored tokens of `username` (without checking any password).
+    pub fn peek(&self, username: &str) -> Option<StoredTokens> {
+        self.lock().get(username).map(|(_, tokens)| tokens.clone())
+    }
+
+    /// `client_secret`, or with `use_login_password_as_client_credentials_secret` the login
+    /// password for a client-credentials account without certificate credentials.
+    fn client_secret(
+        &self,
+        account: &AccountConfig,
+        password: &SecretString,
+    ) -> Option<SecretString> {
+        let assertion = account.jwt_certificate_path.is_some() && account.jwt_key_path.is_some();
+        account.client_secret.clone().or_else(|| {
+            (account.flow == OAuthFlow::ClientCredentials
+                && self.options.use_login_password_as_client_credentials_secret
+                && !assertion)
+                .then(|| password.clone())
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (SecretString, StoredTokens)>> {
+        self.accounts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl LoginStore for MemoryLoginStore {
+    fn load(
+        &self,
+        account: &AccountConfig,
+        password: &SecretString,
+        _now: u64,
+    ) -> Result<StoredTokens, LoginStoreError> {
+        let client_secret = self.client_secret(account, password);
+        let mut accounts = self.lock();
+        let Some((stored_password, tokens)) = accounts.get(&account.username) else {
+            return Ok(StoredTokens {
+                client_secret,
+                ..StoredTokens::default()
+            });
+        };
+        if stored_password == password {
+            let mut tokens = tokens.clone();
+            tokens.client_secret = client_secret;
+            return Ok(tokens);
+        }
+        if self.options.delete_account_token_on_password_error && !account.flow.is_unattended() {
+            accounts.remove(&account.username);
+            return Ok(StoredTokens {
+                client_secret,
+                ..StoredTokens::default()
+            });
+        }
+        Err(LoginStoreError::WrongPassword)
+    }
+
+    fn save(
+        &self,
+        account: &AccountConfig,
+        password: &SecretString,
+        update: &TokenUpdate,
+        _now: u64,
+    ) -> Result<(), LoginStoreError> {
+        let mut accounts = self.lock();
+        match update {
+            TokenUpdate::DropAllTokens => {
+                accounts.remove(&account.username);
+            }
+            TokenUpdate::DropAccessToken => {
+                if let Some((_, tokens)) = accounts.get_mut(&account.username) {
+                    tokens.access_token = None;
+                    tokens.access_token_expiry = None;
+                }
+            }
+            TokenUpdate::Store {
+                access_token,
+                access_token_expiry,
+                refresh_token,
+            } => {
+                let mut tokens = accounts
+                    .remove(&account.username)
+                    .map(|(_, t)| t)
+                    .unwrap_or_default();
+                tokens.access_token = Some(access_token.clone());
+                tokens.access_token_expiry = Some(*access_token_expiry);
+                if let Some(refresh) = refresh_token {
+                    tokens.refresh_token = Some(refresh.clone());
+                }
+                accounts.insert(account.username.clone(), (password.clone(), tokens));
+            }
+        }
+        Ok(())
+    }
+}

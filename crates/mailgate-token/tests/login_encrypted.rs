@@ -1,0 +1,103 @@
+//! Logins through the encrypted token store: tokens written by the reference are used as they
+//! are, new tokens are stored encrypted, and wrong passwords follow the policy.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::sync::Arc;
+
+use mailgate_token::SecretString;
+use mailgate_token::config::ProxyConfig;
+use mailgate_token::http::HttpClient;
+use mailgate_token::login::{EncryptedLoginStore, LoginError, LoginManager};
+use mailgate_token::oauth::mock_server::MockOAuthServer;
+use mailgate_token::store::{CacheSnapshot, MemoryStorage, TokenStorage, TokenVault};
+
+const NOW: u64 = 1_800_000_000;
+
+fn manager(config: &str, storage: Arc<MemoryStorage>) -> LoginManager {
+    let config = Arc::new(ProxyConfig::parse(config).unwrap());
+    let vault = TokenVault::new(*config.global()).unwrap();
+    let store = Arc::new(EncryptedLoginStore::new(
+        Arc::clone(&config),
+        vault,
+        storage,
+    ));
+    LoginManager::new(config, store, HttpClient::new(Default::default()).unwrap())
+        .with_clock(|| NOW)
+}
+
+fn snapshot(storage: &MemoryStorage) -> CacheSnapshot {
+    storage.load().unwrap()
+}
+
+#[tokio::test]
+async fn reference_tokens_are_used_without_a_request() {
+    let server = MockOAuthServer::start().await.unwrap();
+    // Vector (a) of the reference: salt, 1,200,000 iterations, password `pw1`, token `AT-1`.
+    let config = format!(
+        "[user@example.com]\npermission_url = https://login.invalid/auth\ntoken_url = {}\n\
+         client_id = c\noauth2_scope = s\n",
+        server.token_url()
+    );
+    let storage = Arc::new(MemoryStorage::new());
+    let mut changes = mailgate_token::config::CacheChanges::new();
+    changes
+        .set(mailgate_token::config::CacheKey::TokenSalt, "xHZvuCRYV8aFu2Tpzz58uA==")
+        .set(mailgate_token::config::CacheKey::TokenIterations, "1200000")
+        .set(
+            mailgate_token::config::CacheKey::AccessToken,
+            "gAAAAABrCuQlkTkGnaH7Sa2psTHBjIisHNU_-aZgJ4bS-ooVRSZ2nSfpeE98BrLc-sXXb5eXrXsqr_4Oa8IJ8MDXH3RZDP9bAQ==",
+        )
+        .set(
+            mailgate_token::config::CacheKey::AccessTokenExpiry,
+            (NOW + 3600).to_string(),
+        );
+    storage.apply("user@example.com", &changes).unwrap();
+    let manager = manager(&config, Arc::clone(&storage));
+    let login = manager
+        .login("user@example.com", &SecretString::from("pw1"))
+        .await
+        .unwrap();
+    assert_eq!(login.access_token.expose(), "AT-1");
+    assert_eq!(server.token_requests(), 0);
+    // A wrong password on an interactive account resets the tokens (trust on first use);
+    // without an authoriser the login then asks for authorisation.
+    let e = manager
+        .login("user@example.com", &SecretString::from("wrong"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, LoginError::AuthorizationRequired { .. }),
+        "{e:?}"
+    );
+    let values = &snapshot(&storage).accounts["user@example.com"];
+    assert!(!values.contains_key("access_token"), "{values:?}");
+}
+
+#[tokio::test]
+async fn new_tokens_are_stored_encrypted_and_reused() {
+    let server = MockOAuthServer::start().await.unwrap();
+    let config = format!(
+        "[ccg@example.com]\noauth2_flow = client_credentials\ntoken_url = {}\nclient_id = c\n\
+         client_secret = s\noauth2_scope = s\n",
+        server.token_url()
+    );
+    let storage = Arc::new(MemoryStorage::new());
+    let manager = manager(&config, Arc::clone(&storage));
+    let password = SecretString::from("login-pw");
+    let first = manager.login("ccg@example.com", &password).await.unwrap();
+    assert_eq!(first.access_token.expose(), "mock-access-1");
+    let values = snapshot(&storage).accounts["ccg@example.com"].clone();
+    assert!(values["access_token"].starts_with("gAAAAA"), "{values:?}");
+    assert_eq!(values["token_iterations"], "1200000");
+    assert_eq!(values["access_token_expiry"], (NOW + 3600).to_string());
+    let again = manager.login("ccg@example.com", &password).await.unwrap();
+    assert_eq!(again.access_token.expose(), "mock-access-1");
+    assert_eq!(server.token_requests(), 1);
+    // Client-credentials accounts are never reset by a wrong password.
+    let e = manager
+        .login("ccg@example.com", &SecretString::from("wrong"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, LoginError::WrongPassword { .. }), "{e:?}");
+    assert!(snapshot(&storage).accounts["ccg@example.com"].contains_key("access_token"));
+}
