@@ -9,6 +9,7 @@ mod document;
 mod edit;
 mod error;
 mod global;
+mod lint;
 mod proxy;
 mod server;
 mod values;

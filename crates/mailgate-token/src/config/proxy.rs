@@ -3,43 +3,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use super::account::{SCOPE_FIX, SCOPE_TYPO, recover_markdown_url};
 use super::cache::{AccountCache, CacheChange, CacheChanges, CacheKey};
 use super::document::{DEFAULT_SECTION, IniDocument};
 use super::error::{AccountError, ConfigError, ConfigWarning};
 use super::global::{GLOBAL_KEYS, GLOBAL_SECTION, GlobalOptions};
-use super::server::{Protocol, SERVER_KEYS, ServerConfig, match_server_section};
+use super::lint::{lint_account, read_bool, read_server, warn};
+use super::server::{ServerConfig, match_server_section};
 use super::values::{parse_bool, parse_int};
 use super::{AccountConfig, OAuthFlow, UpstreamSasl};
 use crate::secret::SecretString;
 use crate::store::CacheSnapshot;
-
-/// The keys an account section may hold besides the cached ones.
-const ACCOUNT_KEYS: [&str; 16] = [
-    "permission_url",
-    "token_url",
-    "oauth2_scope",
-    "oauth2_resource",
-    "oauth2_flow",
-    "redirect_uri",
-    "redirect_listen_address",
-    "client_id",
-    "client_secret",
-    "use_pkce",
-    "jwt_certificate_path",
-    "jwt_key_path",
-    "upstream_sasl",
-    "documentation",
-    // Cached keys are listed in CacheKey; these two are read here as well.
-    "client_secret_encrypted",
-    "token_salt",
-];
-
-/// The misspelling of `redirect_listen_address` found in copied guides.
-const LISTEN_TYPO: &str = "redirect_list_address";
-
-/// The placeholder the reference's sample file uses for client values.
-const EXAMPLE_CLIENT_VALUE: &str = "*** your";
 
 /// Whether a section name is an account section (any name containing `@`).
 pub fn is_account_section(name: &str) -> bool {
@@ -48,8 +21,8 @@ pub fn is_account_section(name: &str) -> bool {
 
 /// Section values as `ConfigParser` holds them, after typo fixes.
 #[derive(Debug, Clone, Default)]
-struct Sections {
-    defaults: BTreeMap<String, String>,
+pub(super) struct Sections {
+    pub(super) defaults: BTreeMap<String, String>,
     order: Vec<String>,
     values: HashMap<String, BTreeMap<String, String>>,
 }
@@ -83,7 +56,7 @@ impl Sections {
             .map(String::as_str)
     }
 
-    fn own_mut(&mut self, section: &str) -> &mut BTreeMap<String, String> {
+    pub(super) fn own_mut(&mut self, section: &str) -> &mut BTreeMap<String, String> {
         if !self.values.contains_key(section) {
             self.order.push(section.to_owned());
         }
@@ -104,50 +77,6 @@ pub struct ProxyConfig {
     global: GlobalOptions,
     servers: Vec<ServerConfig>,
     warnings: Vec<ConfigWarning>,
-}
-
-fn warn(warnings: &mut Vec<ConfigWarning>, section: &str, key: &str, message: impl Into<String>) {
-    warnings.push(ConfigWarning {
-        section: section.to_owned(),
-        key: key.to_owned(),
-        message: message.into(),
-    });
-}
-
-fn invalid(
-    document: &IniDocument,
-    section: &str,
-    key: &str,
-    message: impl Into<String>,
-) -> ConfigError {
-    ConfigError::InvalidValue {
-        section: section.to_owned(),
-        key: key.to_owned(),
-        line: document
-            .line_of(section, key)
-            .or_else(|| document.line_of(DEFAULT_SECTION, key))
-            .unwrap_or(0),
-        message: message.into(),
-    }
-}
-
-fn read_bool(
-    document: &IniDocument,
-    section: &str,
-    key: &str,
-    default: bool,
-) -> Result<bool, ConfigError> {
-    match document.get(section, key) {
-        None => Ok(default),
-        Some(text) => parse_bool(text).ok_or_else(|| {
-            invalid(
-                document,
-                section,
-                key,
-                format!("`{text}` is not a boolean; write True or False"),
-            )
-        }),
-    }
 }
 
 impl ProxyConfig {
@@ -447,273 +376,4 @@ pub(crate) fn read_document(path: &Path) -> Result<IniDocument, ConfigError> {
         path: Some(path.to_owned()),
         error,
     })
-}
-
-fn read_server(
-    document: &IniDocument,
-    name: &str,
-    protocol: Protocol,
-    port_text: &str,
-    warnings: &mut Vec<ConfigWarning>,
-) -> Result<ServerConfig, ConfigError> {
-    for (key, _) in document.entries(name) {
-        if !SERVER_KEYS.contains(&key) {
-            warn(warnings, name, key, "unknown option ignored");
-        }
-    }
-    let local_port = port_text.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| ConfigError::InvalidValue {
-        section: name.to_owned(),
-        key: String::new(),
-        line: 0,
-        message: format!("local port {port_text} is out of range; rename the section with a port from 1 to 65535"),
-    })?;
-    let server_address = document
-        .get(name, "server_address")
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| ConfigError::MissingValue {
-            section: name.to_owned(),
-            key: "server_address".to_owned(),
-            message: "add the upstream server's host name".to_owned(),
-        })?;
-    let server_port = match document.get(name, "server_port") {
-        None => {
-            return Err(ConfigError::MissingValue {
-                section: name.to_owned(),
-                key: "server_port".to_owned(),
-                message: "add the upstream server's port".to_owned(),
-            });
-        }
-        Some(text) => parse_int(text)
-            .and_then(|p| u16::try_from(p).ok())
-            .filter(|p| *p > 0)
-            .ok_or_else(|| {
-                invalid(
-                    document,
-                    name,
-                    "server_port",
-                    format!("`{text}` is not a port from 1 to 65535"),
-                )
-            })?,
-    };
-    let legacy = read_bool(document, name, "starttls", false)?;
-    let server_starttls = read_bool(document, name, "server_starttls", legacy)?;
-    let local_starttls = read_bool(document, name, "local_starttls", false)?;
-    let path = |key: &str| {
-        document
-            .get(name, key)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    let local_certificate_path = path("local_certificate_path");
-    let local_key_path = path("local_key_path");
-    if local_starttls && (local_certificate_path.is_none() || local_key_path.is_none()) {
-        return Err(invalid(
-            document,
-            name,
-            "local_starttls",
-            "local STARTTLS needs a certificate: add local_certificate_path and local_key_path, or remove local_starttls",
-        ));
-    }
-    if protocol != Protocol::Smtp && (server_starttls || local_starttls) {
-        warn(
-            warnings,
-            name,
-            if server_starttls {
-                "server_starttls"
-            } else {
-                "local_starttls"
-            },
-            "the reference proxy applies STARTTLS settings to SMTP only; mailgate honours them for this server too",
-        );
-    }
-    if document.get_own(name, "starttls").is_some() {
-        warn(
-            warnings,
-            name,
-            "starttls",
-            "legacy key read as server_starttls; rename it to silence this warning",
-        );
-    }
-    Ok(ServerConfig {
-        section: name.to_owned(),
-        protocol,
-        local_port,
-        local_address: document
-            .get(name, "local_address")
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned),
-        server_address: server_address.to_owned(),
-        server_port,
-        server_starttls,
-        local_starttls,
-        local_certificate_path,
-        local_key_path,
-        server_ca_file: path("server_ca_file"),
-    })
-}
-
-/// Checks the values of one account section (or `[DEFAULT]`), fixing known typos in
-/// `sections` with a warning.
-fn lint_account(
-    document: &IniDocument,
-    sections: &mut Sections,
-    name: &str,
-    warnings: &mut Vec<ConfigWarning>,
-) -> Result<(), ConfigError> {
-    let is_default = name == DEFAULT_SECTION;
-    let own: Vec<(String, String)> = document
-        .entries(name)
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-    let mut fixes: Vec<(String, String)> = Vec::new();
-    for (key, value) in &own {
-        let key = key.as_str();
-        match key {
-            LISTEN_TYPO => {
-                if document.get_own(name, "redirect_listen_address").is_some() {
-                    warn(
-                        warnings,
-                        name,
-                        key,
-                        "misspelt key ignored because redirect_listen_address is also set; delete this line",
-                    );
-                } else {
-                    warn(
-                        warnings,
-                        name,
-                        key,
-                        "read as redirect_listen_address (a misspelling from copied guides); rename the key to silence this warning",
-                    );
-                    fixes.push(("redirect_listen_address".to_owned(), value.clone()));
-                }
-            }
-            "oauth2_flow" if OAuthFlow::parse(value).is_none() => {
-                return Err(invalid(
-                    document,
-                    name,
-                    key,
-                    format!(
-                        "unknown flow `{value}`; use authorization_code, device, client_credentials, password or service_account"
-                    ),
-                ));
-            }
-            "upstream_sasl" if UpstreamSasl::parse(value).is_none() => {
-                return Err(invalid(
-                    document,
-                    name,
-                    key,
-                    format!("unknown mechanism `{value}`; use xoauth2 or oauthbearer"),
-                ));
-            }
-            "use_pkce" if parse_bool(value).is_none() => {
-                return Err(invalid(
-                    document,
-                    name,
-                    key,
-                    format!("`{value}` is not a boolean; write True or False"),
-                ));
-            }
-            "permission_url" | "token_url" | "redirect_uri" if value.starts_with('[') => {
-                match recover_markdown_url(value) {
-                    Some(url) => {
-                        warn(
-                            warnings,
-                            name,
-                            key,
-                            format!(
-                                "value looks like a Markdown link; using `{url}`; replace the value with the plain URL to silence this warning"
-                            ),
-                        );
-                        fixes.push((key.to_owned(), url.to_owned()));
-                    }
-                    None => {
-                        return Err(invalid(
-                            document,
-                            name,
-                            key,
-                            "value looks like a Markdown link `[text](target)` whose parts disagree; replace it with the plain URL",
-                        ));
-                    }
-                }
-            }
-            "permission_url" | "token_url"
-                if !(value.starts_with("https://") || value.starts_with("http://")) =>
-            {
-                return Err(invalid(
-                    document,
-                    name,
-                    key,
-                    format!("`{value}` is not an http(s) URL; use the provider's endpoint URL"),
-                ));
-            }
-            "oauth2_scope" if value.contains(SCOPE_TYPO) => {
-                warn(
-                    warnings,
-                    name,
-                    key,
-                    format!(
-                        "scope `{SCOPE_TYPO}` is a misspelling; requesting `{SCOPE_FIX}` instead; correct the file to silence this warning"
-                    ),
-                );
-                fixes.push((key.to_owned(), value.replace(SCOPE_TYPO, SCOPE_FIX)));
-            }
-            "client_id" | "client_secret" if value.contains(EXAMPLE_CLIENT_VALUE) => {
-                warn(
-                    warnings,
-                    name,
-                    key,
-                    "looks like the sample file's placeholder; put your own value here (or, for a client secret that is not needed, delete the line)",
-                );
-            }
-            "access_token_expiry" | "token_iterations" | "last_activity"
-                if parse_int(value).is_none() =>
-            {
-                warn(
-                    warnings,
-                    name,
-                    key,
-                    format!(
-                        "`{value}` is not a number and is ignored; the proxy rewrites it at the next token update"
-                    ),
-                );
-            }
-            _ => {
-                let known = ACCOUNT_KEYS.contains(&key) || CacheKey::from_name(key).is_some();
-                if !known && !is_default {
-                    warn(warnings, name, key, "unknown option ignored");
-                }
-            }
-        }
-    }
-    // The flow selection rule, explained where the file contradicts it.
-    let permission_url = document.get(name, "permission_url");
-    let flow = document.get(name, "oauth2_flow").and_then(OAuthFlow::parse);
-    if let (Some(_), Some(flow)) = (permission_url, flow)
-        && !matches!(flow, OAuthFlow::AuthorizationCode | OAuthFlow::Device)
-    {
-        let grant = match flow {
-            OAuthFlow::ClientCredentials => "the client credentials grant",
-            OAuthFlow::Password => "the password grant",
-            _ => "the service account flow",
-        };
-        warn(
-            warnings,
-            name,
-            "oauth2_flow",
-            format!(
-                "oauth2_flow = {flow} is ignored because permission_url is set: the interactive authorization code flow runs (a user signs in in a browser), as in the reference proxy; remove permission_url to use {grant}"
-            ),
-        );
-    }
-    if !fixes.is_empty() {
-        let target = if is_default {
-            &mut sections.defaults
-        } else {
-            sections.own_mut(name)
-        };
-        for (key, value) in fixes {
-            target.insert(key, value);
-        }
-    }
-    Ok(())
 }
