@@ -10,6 +10,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod canonical;
 pub mod command;
 pub mod config;
 pub mod core;
@@ -19,6 +20,7 @@ pub mod framer;
 pub mod response;
 pub mod secret;
 
+pub use canonical::{canonicalize_command, canonicalize_response};
 pub use command::{Command, CommandBody};
 pub use config::ParserConfig;
 pub use core::*;
