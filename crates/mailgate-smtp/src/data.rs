@@ -117,18 +117,53 @@ impl DataScanner {
         let reject_bare = self.bare == BareLineEndings::Reject;
         let mut i = 0;
         let mut state = self.state;
+        // Next `CR .` in the chunk (bare CR before a dot), searched lazily and cached.
+        let mut cr_dot: Option<Option<usize>> = None;
         while i < chunk.len() {
             if state == State::Text {
-                match memchr::memchr2(b'\r', b'\n', &chunk[i..]) {
-                    Some(rel) => i += rel,
-                    None => break,
+                if reject_bare {
+                    // Every CR and LF needs a look.
+                    match memchr::memchr2(b'\r', b'\n', &chunk[i..]) {
+                        Some(rel) => i += rel,
+                        None => break,
+                    }
+                } else {
+                    // Only a CR or LF directly followed by `.` can end the message or form
+                    // an ambiguous end; every other octet leaves the outcome unchanged.
+                    // Jump to the first such pair, or to the last two octets, and rebuild
+                    // the exact state from the octet before the landing point (in Text
+                    // state the previous octet is never CR or LF, so no pair straddles i).
+                    let rest = &chunk[i..];
+                    let lf = memchr::memmem::find(rest, b"\n.").map(|p| p + i);
+                    let cr = match cr_dot {
+                        Some(Some(p)) if p >= i => Some(p),
+                        Some(None) => None,
+                        _ => {
+                            let found = memchr::memmem::find(rest, b"\r.").map(|p| p + i);
+                            cr_dot = Some(found);
+                            found
+                        }
+                    };
+                    let target = match (lf, cr) {
+                        (Some(a), Some(b)) => a.min(b),
+                        (Some(a), None) | (None, Some(a)) => a,
+                        (None, None) => chunk.len().saturating_sub(2).max(i),
+                    };
+                    if target > i {
+                        state = if chunk[target - 1] == b'\r' {
+                            State::Cr
+                        } else {
+                            State::Text
+                        };
+                        i = target;
+                    }
                 }
             }
             let b = chunk[i];
             state = match (state, b) {
                 (State::Text, b'\r') => State::Cr,
-                (State::Text, _) => {
-                    // b'\n' without CR before it.
+                (State::Text, b'\n') => {
+                    // LF without CR before it.
                     if reject_bare {
                         return Err(DataError::BareLineEnding { at: i });
                     }
@@ -161,7 +196,7 @@ impl DataScanner {
                     }
                     State::LineStart { bare: true }
                 }
-                (State::LineStart { .. }, _) => State::Text,
+                (State::LineStart { .. } | State::Text, _) => State::Text,
                 (State::Dot { bare: false }, b'\r') => State::DotCr,
                 (State::Dot { bare: true }, b'\r') => {
                     return Err(DataError::AmbiguousEnd { at: i });

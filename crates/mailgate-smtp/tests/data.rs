@@ -39,6 +39,8 @@ fn end_of_data_table() {
         (b"a\r\n.b\r\n", Ok(None), Ok(None)),
         (b"a\r\n", Ok(None), Ok(None)),
         (b"a.\r\n", Ok(None), Ok(None)),
+        (b"ab.\r\n", Ok(None), Ok(None)),
+        (b"abc\r\nxy.\r\n.\r\n", Ok(Some(13)), Ok(Some(13))),
         (b"a\r\n\r\n.\r\n", Ok(Some(8)), Ok(Some(8))),
         // Smuggling forms: always refused.
         (b"a\n.\n", Err(()), Err(())),
@@ -147,5 +149,54 @@ fn stuffing_table() {
             want.extend_from_slice(b"\r\n");
         }
         assert_eq!(dot_unstuff(&out), want);
+    }
+}
+
+/// Byte-at-a-time reference of the Allow-mode rules, with no skipping: the end is the
+/// first `.CRLF` line after CRLF (or at the start); any `.` line with a bare CR or LF
+/// on either side is an error.
+fn reference(input: &[u8]) -> Result<Option<usize>, ()> {
+    // prev: 0 = start of data or after CRLF, 1 = after a bare CR or LF, 2 = other.
+    let mut i = 0;
+    let mut prev = 0u8;
+    while i < input.len() {
+        let b = input[i];
+        if b == b'.' && prev != 2 {
+            let bare_before = prev == 1;
+            match (input.get(i + 1), input.get(i + 2)) {
+                (Some(b'\r'), Some(b'\n')) if !bare_before => return Ok(Some(i + 3)),
+                (Some(b'\r'), Some(b'\n')) => return Err(()),
+                (Some(b'\n'), _) => return Err(()),
+                (Some(b'\r'), Some(_)) => return Err(()),
+                (Some(b'\r'), None) if bare_before => return Err(()),
+                (Some(b'\r'), None) | (None, _) => return Ok(None),
+                _ => {}
+            }
+        }
+        prev = match b {
+            b'\n' if i > 0 && input[i - 1] == b'\r' => 0,
+            b'\n' => 1,
+            b'\r' if input.get(i + 1) == Some(&b'\n') => 2,
+            b'\r' if i + 1 == input.len() => 2,
+            b'\r' => 1,
+            _ => 2,
+        };
+        i += 1;
+    }
+    Ok(None)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+    /// The skipping scanner agrees with the reference on every input and split.
+    #[test]
+    fn scanner_matches_reference(
+        input in proptest::collection::vec(proptest::sample::select(vec![b'a', b'.', b'\r', b'\n']), 0..24),
+        split in proptest::prelude::any::<proptest::sample::Index>(),
+    ) {
+        let at = split.index(input.len() + 1);
+        let got = scan_split(&input, at, BareLineEndings::Allow).map_err(|_| ());
+        proptest::prop_assert_eq!(got, reference(&input), "{:?}", String::from_utf8_lossy(&input));
     }
 }
