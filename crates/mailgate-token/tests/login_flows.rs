@@ -229,7 +229,7 @@ impl Authorizer for Browser {
     fn authorize(&self, prompt: AuthorizationPrompt) -> AuthorizationFuture {
         Box::pin(async move {
             match prompt {
-                AuthorizationPrompt::Visit(request) => {
+                AuthorizationPrompt::Visit { request, .. } => {
                     assert!(request.url.contains("code_challenge_method=S256"));
                     Ok(format!("/?code=granted&state={}", request.state))
                 }

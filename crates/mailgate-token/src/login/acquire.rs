@@ -22,7 +22,13 @@ use super::login_store::StoredTokens;
 pub enum AuthorizationPrompt {
     /// Visit [`AuthorizationRequest::url`] (log [`AuthorizationRequest::prompt`]); answer with
     /// the redirect (request target or full URL).
-    Visit(AuthorizationRequest),
+    Visit {
+        /// The pending request (URL, `state`, `redirect_uri`).
+        request: AuthorizationRequest,
+        /// `redirect_listen_address`: where to listen for the redirect when it differs from
+        /// `redirect_uri`.
+        redirect_listen_address: Option<String>,
+    },
     /// Enter the user code at the verification URI; answer with anything once shown (the
     /// library polls the provider itself).
     Device {
@@ -258,7 +264,13 @@ impl Acquire<'_> {
                 .map_err(|e| LoginError::random(name, e))?;
                 let url = request.url.clone();
                 let redirect = self
-                    .prompt(AuthorizationPrompt::Visit(request.clone()), &url)
+                    .prompt(
+                        AuthorizationPrompt::Visit {
+                            request: request.clone(),
+                            redirect_listen_address: account.redirect_listen_address.clone(),
+                        },
+                        &url,
+                    )
                     .await?;
                 let code = request.parse_redirect(&redirect)?;
                 let endpoint = self.endpoint().await?;
