@@ -324,7 +324,8 @@ class Provider:
         Actions: add_client {client_id, client_secret?, username}; add_user {username, password};
         issue {username, client_id?} -> tokens; revoke {token} or {username, what?: access|refresh|all};
         set_expiry {seconds, client_id?}; set_delay {seconds, client_id?};
-        fail_next {count, kind: invalid_grant|500|invalid_client, client_id?}; clear_failures;
+        fail_next {count, kind: invalid_grant|500|invalid_client, client_id?};
+        clear_failures {client_id?};
         approve_device {user_code}; auto_approve_devices {enabled}; rotate_refresh_tokens {enabled};
         reset_stats.
         """
@@ -381,7 +382,9 @@ class Provider:
                 })
                 return {"ok": True}
             if action == "clear_failures":
-                self.failures.clear()
+                client_id = command.get("client_id")
+                self.failures[:] = [f for f in self.failures
+                                    if client_id and f.get("client_id") != client_id]
                 return {"ok": True}
             if action == "auto_approve_devices":
                 self.auto_approve_devices = bool(command.get("enabled", True))
