@@ -276,6 +276,17 @@ fn crash_safety_under_sigkill() {
         }
     }
     assert!(checked_new > 0, "the child wrote at least once");
+    // The next write clears the temporary files the killed writers left behind.
+    IniFileStorage::config_file(&path)
+        .apply(ACCOUNT, &token_changes("final"))
+        .unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    #[cfg(target_os = "linux")]
+    assert_eq!(names, vec!["emailproxy.config", "emailproxy.config.lock"]);
 }
 
 #[test]
@@ -325,5 +336,31 @@ fn writers_never_lose_updates() {
         std::fs::read_to_string(&path)
             .unwrap()
             .starts_with(SAMPLE.trim_end())
+    );
+}
+
+#[test]
+fn catch_all_login_of_the_user_guide_config_adds_the_users_section() {
+    const GUIDE: &str = include_str!("data/user-guide.config");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("emailproxy.config");
+    std::fs::write(&path, GUIDE).unwrap();
+    let user = "notify@customer.example";
+    IniFileStorage::config_file(&path)
+        .apply(user, &token_changes("guide-token"))
+        .unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with(GUIDE), "the guide's lines are untouched");
+    assert!(text[GUIDE.len()..].starts_with(&format!("\n[{user}]\n")));
+    let config = ProxyConfig::load(&path).unwrap();
+    assert_eq!(
+        config.account_cache(user).access_token.as_deref(),
+        Some("guide-token")
+    );
+    let account = config.resolve_account(user).unwrap();
+    assert_eq!(account.section, user);
+    assert_eq!(
+        account.client_id, "CLIENT_ID",
+        "the rest still comes from [@]"
     );
 }

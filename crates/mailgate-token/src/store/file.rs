@@ -146,7 +146,7 @@ fn open_private(path: &Path, create_new: bool) -> io::Result<File> {
 
 /// Replaces `target` with `contents` atomically (same-directory temporary file,
 /// `fsync`, rename, directory `fsync`); the new file has mode 0600.
-pub fn write_atomically(target: &Path, contents: &[u8]) -> io::Result<()> {
+fn write_atomically(target: &Path, contents: &[u8]) -> io::Result<()> {
     let directory = match target.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
         _ => PathBuf::from("."),
@@ -158,6 +158,7 @@ pub fn write_atomically(target: &Path, contents: &[u8]) -> io::Result<()> {
     let suffix = crate::crypto::random_bytes::<6>()
         .map(|b| b.iter().map(|x| format!("{x:02x}")).collect::<String>())
         .unwrap_or_default();
+    remove_stale_temporaries(&directory, &name);
     let temporary = directory.join(format!(".{name}.{}.{suffix}.tmp", std::process::id()));
     let result = (|| {
         let mut file = open_private(&temporary, true)?;
@@ -173,6 +174,36 @@ pub fn write_atomically(target: &Path, contents: &[u8]) -> io::Result<()> {
     #[cfg(unix)]
     File::open(&directory)?.sync_all()?;
     Ok(())
+}
+
+/// Removes temporary files that writers killed mid-write left behind (`.<name>.<pid>.<random>.tmp`
+/// of processes that no longer exist). Only where `/proc` tells which processes exist.
+fn remove_stale_temporaries(directory: &Path, name: &str) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(directory) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let Some(rest) = rest.strip_suffix(".tmp") else {
+            continue;
+        };
+        let Some((pid, random)) = rest.split_once('.') else {
+            continue;
+        };
+        let well_formed = !pid.is_empty()
+            && pid.bytes().all(|b| b.is_ascii_digit())
+            && random.bytes().all(|b| b.is_ascii_hexdigit());
+        if well_formed && !Path::new("/proc").join(pid).exists() {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 impl TokenStorage for IniFileStorage {

@@ -11,7 +11,7 @@ pub use backoff::{
     DEFAULT_BACKOFF_CAPACITY, FAILURE_MEMORY_SECS, FailureBackoff, MAX_BACKOFF_SECS,
     RESET_COOLDOWN_SECS,
 };
-pub use file::{FileRole, IniFileStorage, write_atomically};
+pub use file::{FileRole, IniFileStorage};
 pub use storage::{CacheSnapshot, MemoryStorage, StoreError, TokenStorage};
 pub use vault::{
     ClientSecretSource, DEFAULT_TOKEN_LIFETIME_SECS, Denied, TOKEN_EXPIRY_MARGIN_SECS, TokenVault,
