@@ -196,8 +196,17 @@ impl LoginManager {
         let config = self.config();
         let account = Arc::new(config.resolve_account(username)?);
         let flight = Arc::clone(guard(&self.flights).entry(username.to_owned()).or_default());
-        let _turn = flight.lock().await;
+        let turn = flight.lock().await;
         let result = self.obtain(&account, password).await;
+        drop(turn);
+        {
+            // Forget the flight when no other login holds it, so catch-all usernames cannot
+            // grow the map without bound. Clones are made under this lock, so the count is exact.
+            let mut flights = guard(&self.flights);
+            if Arc::strong_count(&flight) == 2 {
+                flights.remove(username);
+            }
+        }
         if result.is_ok() {
             guard(&self.passwords).insert(username.to_owned(), password.clone());
         }
