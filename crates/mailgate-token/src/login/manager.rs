@@ -93,6 +93,27 @@ fn guard<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Warns, as the reference does, when the client values look like the sample file's.
+fn warn_example_values(account: &AccountConfig) {
+    const EXAMPLE: &str = "*** your";
+    let in_id = account.client_id.contains(EXAMPLE);
+    let in_secret = account
+        .client_secret
+        .as_ref()
+        .is_some_and(|s| s.expose().contains(EXAMPLE));
+    if in_id {
+        tracing::warn!(
+            account = %account.username,
+            "client configuration seems to contain example values - if authentication fails, please double-check these values are correct"
+        );
+    } else if in_secret {
+        tracing::warn!(
+            account = %account.username,
+            "client secret seems to contain the example value - if you are using an Office 365 setup that does not need a secret, please delete this line entirely; otherwise, if authentication fails, please double-check this value is correct"
+        );
+    }
+}
+
 /// Whether a refresh failure means the refresh token was refused: the reference treats any
 /// HTTP 400 with an error body so (and we add `invalid_grant` with any status).
 fn refused(error: &TokenRequestError) -> bool {
@@ -195,6 +216,7 @@ impl LoginManager {
         }
         let config = self.config();
         let account = Arc::new(config.resolve_account(username)?);
+        warn_example_values(&account);
         let flight = Arc::clone(guard(&self.flights).entry(username.to_owned()).or_default());
         let turn = flight.lock().await;
         let result = self.obtain(&account, password).await;
@@ -334,6 +356,19 @@ impl LoginManager {
         now: u64,
     ) -> Result<LoginSuccess, LoginError> {
         let expiry = response.expires_at(now);
+        if response.expires_in.is_none() {
+            tracing::info!(
+                account = %account.username,
+                "no token expiry time returned - defaulting to {} seconds",
+                crate::oauth::DEFAULT_TOKEN_LIFETIME_SECS
+            );
+        }
+        if response.refresh_token.is_none() && account.permission_url.is_some() {
+            tracing::info!(
+                account = %account.username,
+                "no refresh token returned - you will need to re-authenticate each time the access token expires (does your `oauth2_scope` value allow `offline` use?)"
+            );
+        }
         let update = TokenUpdate::Store {
             access_token: response.access_token.clone(),
             access_token_expiry: expiry,
