@@ -1,37 +1,120 @@
-//! The token store behind the proxy's logins.
+//! The token store behind the proxy's logins: `mailgate-token`'s login manager over the
+//! encrypted configuration file (or `--cache-store`), the interactive authoriser and the
+//! control socket of `mailgate authorize`.
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use mailgate_proxy::SecretString;
-use mailgate_proxy::{Authenticator, BoxFuture, LoginRejected, UpstreamCredentials};
+use mailgate_proxy::TokenAuthenticator;
+use mailgate_proxy::authorization::{
+    DEFAULT_AUTHORIZATION_TIMEOUT, InteractiveAuthorizer, RedirectMode,
+};
+use mailgate_token::config::ProxyConfig;
+use mailgate_token::http::{HttpClient, HttpClientConfig};
+use mailgate_token::login::{EncryptedLoginStore, LoginManager};
+use mailgate_token::store::{IniFileStorage, TokenStorage, TokenVault};
 
 use crate::cli::Cli;
 
-/// Refuses every login until the token store is connected.
-struct Unavailable;
+/// How often due tokens are refreshed ahead of their expiry.
+const REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 
-impl Authenticator for Unavailable {
-    fn authenticate<'a>(
-        &'a self,
-        username: &'a str,
-        _password: &'a SecretString,
-    ) -> BoxFuture<'a, Result<UpstreamCredentials, LoginRejected>> {
-        Box::pin(async move {
-            Err(LoginRejected::new(format!(
-                "mailgate: Login failed for account {username}: no token store"
-            )))
-        })
+/// Everything the running proxy keeps for its logins.
+pub(crate) struct TokenRuntime {
+    pub(crate) authenticator: Arc<TokenAuthenticator>,
+    store: Arc<EncryptedLoginStore>,
+    authorizer: InteractiveAuthorizer,
+    #[cfg(unix)]
+    _control: Option<mailgate_proxy::control::ControlSocket>,
+    refresher: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TokenRuntime {
+    fn drop(&mut self) {
+        self.refresher.abort();
     }
 }
 
-/// Builds the authenticator for the configuration.
-pub(crate) async fn authenticator(
-    _cli: &Cli,
-    _config_file: &Path,
-) -> Result<Arc<dyn Authenticator>, String> {
-    Ok(Arc::new(Unavailable))
+impl TokenRuntime {
+    /// Builds the login manager for `config`.
+    pub(crate) fn start(
+        cli: &Cli,
+        config_file: &Path,
+        config: ProxyConfig,
+    ) -> Result<Self, String> {
+        let config = Arc::new(config);
+        let storage: Arc<dyn TokenStorage> = match cli.cache_store.as_deref() {
+            Some(cache) if cache != config_file => Arc::new(IniFileStorage::cache_store(cache)),
+            _ => Arc::new(IniFileStorage::config_file(config_file)),
+        };
+        let vault = TokenVault::new(*config.global())
+            .map_err(|error| format!("Unable to start the token store: {error}"))?;
+        let store = Arc::new(EncryptedLoginStore::new(config.clone(), vault, storage));
+        let http = HttpClient::from_env()
+            .or_else(|_| HttpClient::new(HttpClientConfig::default()))
+            .map_err(|error| format!("Unable to start the HTTP client: {error}"))?;
+        let mode = if cli.local_server_auth {
+            RedirectMode::LocalServer
+        } else {
+            RedirectMode::External
+        };
+        let authorizer = InteractiveAuthorizer::new(mode, DEFAULT_AUTHORIZATION_TIMEOUT);
+        authorizer.set_config(config.clone());
+        let manager = Arc::new(
+            LoginManager::new(config.clone(), store.clone(), http)
+                .with_authorizer(Arc::new(authorizer.clone())),
+        );
+        let authenticator = Arc::new(TokenAuthenticator::new(manager.clone(), config));
+        #[cfg(unix)]
+        let control = {
+            let path = mailgate_proxy::control::socket_path(config_file);
+            match mailgate_proxy::control::serve(&path, authorizer.pending()) {
+                Ok(socket) => Some(socket),
+                Err(error) => {
+                    tracing::warn!(
+                        "Unable to open the control socket {} for `mailgate authorize`: {error}",
+                        path.display()
+                    );
+                    None
+                }
+            }
+        };
+        let refresher = tokio::spawn(refresh_due(manager));
+        Ok(TokenRuntime {
+            authenticator,
+            store,
+            authorizer,
+            #[cfg(unix)]
+            _control: control,
+            refresher,
+        })
+    }
+
+    /// Applies a reloaded configuration to new logins.
+    pub(crate) fn reload(&self, config: ProxyConfig) {
+        let config = Arc::new(config);
+        self.store.set_config(config.clone());
+        self.authorizer.set_config(config.clone());
+        self.authenticator.set_config(config);
+    }
 }
 
-/// Reloads the token store's view of the configuration (SIGHUP).
-pub(crate) async fn reload(_cli: &Cli, _config_file: &Path) {}
+/// Refreshes tokens shortly before they expire, for accounts whose key is cached.
+async fn refresh_due(manager: Arc<LoginManager>) {
+    let mut ticker = tokio::time::interval(REFRESH_INTERVAL);
+    loop {
+        ticker.tick().await;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        for account in manager.due(now) {
+            match manager.refresh(&account).await {
+                Ok(_) => tracing::debug!("Refreshed the access token of account {account}"),
+                Err(error) => {
+                    tracing::debug!("Proactive refresh of account {account} failed: {error}")
+                }
+            }
+        }
+    }
+}

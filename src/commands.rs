@@ -134,9 +134,84 @@ pub(crate) fn accounts(cli: &Cli, config_file: &Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `mailgate authorize`.
-pub(crate) fn authorize(cli: &Cli, config_file: &Path, args: &AuthorizeArgs) -> ExitCode {
-    let _ = (cli, config_file, args);
-    eprintln!("error: no pending authorisation");
+/// `mailgate authorize`: shows the URL a running proxy waits on for `account` and sends it
+/// the redirect URL the browser ended on.
+#[cfg(unix)]
+pub(crate) fn authorize(_cli: &Cli, config_file: &Path, args: &AuthorizeArgs) -> ExitCode {
+    use mailgate_proxy::control;
+    let path = control::socket_path(config_file);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let pending = match control::request(&path, "LIST").await {
+            Ok(lines) => lines,
+            Err(error) => {
+                eprintln!(
+                    "error: no running mailgate for {} (control socket {}: {error})",
+                    config_file.display(),
+                    path.display()
+                );
+                return ExitCode::FAILURE;
+            }
+        };
+        let prefix = format!("PENDING {} ", args.account);
+        let Some(url) = pending
+            .iter()
+            .find_map(|line| line.strip_prefix(prefix.as_str()))
+        else {
+            eprintln!(
+                "error: no authorisation of account {} is pending",
+                args.account
+            );
+            return ExitCode::FAILURE;
+        };
+        let redirect = match &args.url {
+            Some(url) => url.clone(),
+            None => {
+                println!(
+                    "Visit the following URL to authenticate account {}:\n{url}\n",
+                    args.account
+                );
+                println!("Then paste the full URL your browser was redirected to and press Enter:");
+                let mut line = String::new();
+                if std::io::stdin().read_line(&mut line).is_err() || line.trim().is_empty() {
+                    eprintln!("error: no URL given");
+                    return ExitCode::FAILURE;
+                }
+                line.trim().to_owned()
+            }
+        };
+        match control::request(&path, &format!("COMPLETE {} {redirect}", args.account)).await {
+            Ok(reply) if reply.first().is_some_and(|l| l.starts_with("OK")) => {
+                println!(
+                    "Sent the authorisation of account {} to mailgate",
+                    args.account
+                );
+                ExitCode::SUCCESS
+            }
+            Ok(reply) => {
+                eprintln!("error: {}", reply.join(" "));
+                ExitCode::FAILURE
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// `mailgate authorize` needs the control socket, which exists on Unix only.
+#[cfg(not(unix))]
+pub(crate) fn authorize(_cli: &Cli, _config_file: &Path, _args: &AuthorizeArgs) -> ExitCode {
+    eprintln!("error: `mailgate authorize` is available on Unix only");
     ExitCode::FAILURE
 }

@@ -8,6 +8,9 @@ use std::time::Duration;
 use mailgate_proxy::logging::{self, LogHandle, LogOptions};
 use mailgate_proxy::{Authenticator, ListenerSpec, Proxy, settings};
 
+use mailgate_token::config::ProxyConfig;
+
+use crate::auth::TokenRuntime;
 use crate::cli::Cli;
 use crate::commands;
 
@@ -40,8 +43,11 @@ pub(crate) fn serve(cli: &Cli, config_file: PathBuf) -> ExitCode {
     runtime.block_on(run(cli, config_file, log))
 }
 
-/// Loads the listener specs, logging every warning.
-fn load_specs(cli: &Cli, config_file: &std::path::Path) -> Result<Vec<ListenerSpec>, String> {
+/// Loads the configuration and the listener specs, logging every warning.
+fn load_specs(
+    cli: &Cli,
+    config_file: &std::path::Path,
+) -> Result<(ProxyConfig, Vec<ListenerSpec>), String> {
     let (config, document) = commands::load(cli, config_file)?;
     for warning in config.warnings() {
         tracing::warn!("Warning: {warning}");
@@ -53,7 +59,7 @@ fn load_specs(cli: &Cli, config_file: &std::path::Path) -> Result<Vec<ListenerSp
             config_file.display()
         ));
     }
-    Ok(specs)
+    Ok((config, specs))
 }
 
 async fn run(cli: &Cli, config_file: PathBuf, log: LogHandle) -> ExitCode {
@@ -63,21 +69,21 @@ async fn run(cli: &Cli, config_file: PathBuf, log: LogHandle) -> ExitCode {
         if log.is_debug() { " in debug mode" } else { "" },
         config_file.display()
     );
-    let specs = match load_specs(cli, &config_file) {
-        Ok(specs) => specs,
+    let (config, specs) = match load_specs(cli, &config_file) {
+        Ok(loaded) => loaded,
         Err(error) => {
             tracing::error!("Unable to load configuration file: {error}");
             return ExitCode::FAILURE;
         }
     };
-    let authenticator: Arc<dyn Authenticator> =
-        match crate::auth::authenticator(cli, &config_file).await {
-            Ok(authenticator) => authenticator,
-            Err(error) => {
-                tracing::error!("{error}");
-                return ExitCode::FAILURE;
-            }
-        };
+    let tokens = match TokenRuntime::start(cli, &config_file, config) {
+        Ok(tokens) => tokens,
+        Err(error) => {
+            tracing::error!("{error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let authenticator: Arc<dyn Authenticator> = tokens.authenticator.clone();
     let mut proxy = Proxy::new(authenticator);
     let errors = proxy.apply(specs).await;
     if !errors.is_empty() {
@@ -93,7 +99,7 @@ async fn run(cli: &Cli, config_file: PathBuf, log: LogHandle) -> ExitCode {
     tracing::info!(
         "Initialised mailgate - listening for authentication requests. Connect your email client to begin"
     );
-    match signals(cli, &config_file, &log, &mut proxy).await {
+    match signals(cli, &config_file, &log, &mut proxy, &tokens).await {
         Ok(()) => {
             tracing::info!("Stopping mailgate");
             proxy.shutdown(DRAIN_GRACE).await;
@@ -114,6 +120,7 @@ async fn signals(
     config_file: &std::path::Path,
     log: &LogHandle,
     proxy: &mut Proxy,
+    tokens: &TokenRuntime,
 ) -> std::io::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate())?;
@@ -130,8 +137,8 @@ async fn signals(
             _ = hangup.recv() => {
                 tracing::info!("Reloading configuration from {}", config_file.display());
                 match load_specs(cli, config_file) {
-                    Ok(specs) => {
-                        crate::auth::reload(cli, config_file).await;
+                    Ok((config, specs)) => {
+                        tokens.reload(config);
                         for error in proxy.apply(specs).await {
                             tracing::error!("Error: {error}");
                         }
@@ -152,6 +159,7 @@ async fn signals(
     _config_file: &std::path::Path,
     _log: &LogHandle,
     _proxy: &mut Proxy,
+    _tokens: &TokenRuntime,
 ) -> std::io::Result<()> {
     tokio::signal::ctrl_c().await
 }

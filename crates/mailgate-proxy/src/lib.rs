@@ -20,6 +20,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod authorization;
+#[cfg(unix)]
+pub mod control;
 mod error;
 mod limits;
 mod listener_spec;
@@ -32,6 +35,7 @@ mod shutdown;
 mod stream;
 mod supervisor;
 pub mod tls;
+mod token_auth;
 
 pub use error::{ConfigError, ListenError};
 pub use limits::{
@@ -47,3 +51,4 @@ pub use relay::{DEFAULT_BUFFER_SIZE, RelayConfig, RelayEnd, RelayMeter, relay};
 pub use shutdown::{Shutdown, ShutdownTrigger};
 pub use stream::{ProxyStream, UpgradeError};
 pub use supervisor::Proxy;
+pub use token_auth::TokenAuthenticator;

@@ -1,0 +1,120 @@
+//! The control socket through which `mailgate authorize` completes pending authorisations of
+//! a running proxy (Unix only).
+//!
+//! The socket lives next to the configuration file (`<config file>.authorize.sock`), is
+//! created readable and writable by its owner only, and speaks one line-based request per
+//! connection:
+//!
+//! * `LIST` → one `PENDING <account> <url>` line per waiting login, then `END`;
+//! * `COMPLETE <account> <redirect URL>` → `OK <account>` or `ERR <reason>`.
+
+#![cfg(unix)]
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+use crate::authorization::PendingAuthorizations;
+
+/// Longest request line accepted.
+const MAX_REQUEST: u64 = 16 * 1024;
+
+/// The control socket path for a configuration file.
+pub fn socket_path(config_file: &Path) -> PathBuf {
+    let mut name = config_file.as_os_str().to_owned();
+    name.push(".authorize.sock");
+    PathBuf::from(name)
+}
+
+/// A running control socket; removes its file when dropped.
+#[derive(Debug)]
+pub struct ControlSocket {
+    path: PathBuf,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ControlSocket {
+    fn drop(&mut self) {
+        self.task.abort();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Starts serving `pending` on `path` (a stale socket file is replaced).
+pub fn serve(path: &Path, pending: PendingAuthorizations) -> io::Result<ControlSocket> {
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path)?;
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let pending = pending.clone();
+            tokio::spawn(async move {
+                let _ = answer(stream, pending).await;
+            });
+        }
+    });
+    Ok(ControlSocket {
+        path: path.to_path_buf(),
+        task,
+    })
+}
+
+async fn answer(stream: UnixStream, pending: PendingAuthorizations) -> io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    BufReader::new(read)
+        .take(MAX_REQUEST)
+        .read_line(&mut line)
+        .await?;
+    let line = line.trim();
+    let reply = if line == "LIST" {
+        let mut reply = String::new();
+        for (account, url) in pending.list() {
+            reply.push_str(&format!("PENDING {account} {url}\n"));
+        }
+        reply.push_str("END\n");
+        reply
+    } else if let Some(rest) = line.strip_prefix("COMPLETE ") {
+        let (account, url) = rest.split_once(' ').unwrap_or((rest, ""));
+        match pending.complete(Some(account), url) {
+            Ok(account) => {
+                tracing::info!(
+                    "Received the authorisation of account {account} from `mailgate authorize`"
+                );
+                format!("OK {account}\n")
+            }
+            Err(error) => format!("ERR {error}\n"),
+        }
+    } else {
+        "ERR unknown request\n".to_owned()
+    };
+    write.write_all(reply.as_bytes()).await?;
+    write.shutdown().await
+}
+
+/// Sends one request to the control socket at `path` and returns the reply lines.
+pub async fn request(path: &Path, request: &str) -> io::Result<Vec<String>> {
+    let stream = UnixStream::connect(path).await?;
+    let (read, mut write) = stream.into_split();
+    write
+        .write_all(format!("{}\n", request.replace(['\r', '\n'], " ")).as_bytes())
+        .await?;
+    write.shutdown().await?;
+    let mut lines = Vec::new();
+    let mut reader = BufReader::new(read).take(1024 * 1024);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).await? == 0 {
+            return Ok(lines);
+        }
+        lines.push(line.trim_end().to_owned());
+    }
+}
