@@ -457,6 +457,8 @@ impl ClientSession {
                 }
             }
             Mode::AwaitTls | Mode::AwaitExchange | Mode::Done => {
+                // Not reached: `receive` only parses replies while one is awaited.
+                self.mode = Mode::AwaitExchange;
                 self.fail(ClientError::UnexpectedData);
             }
         }
