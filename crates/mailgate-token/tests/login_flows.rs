@@ -323,3 +323,131 @@ async fn a_slow_account_does_not_block_another() {
     assert!(started.elapsed() < Duration::from_secs(2));
     slow_login.await.unwrap().unwrap();
 }
+
+struct DeviceScreen(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Authorizer for DeviceScreen {
+    fn authorize(&self, prompt: AuthorizationPrompt) -> AuthorizationFuture {
+        let shown = Arc::clone(&self.0);
+        Box::pin(async move {
+            match prompt {
+                AuthorizationPrompt::Device {
+                    username,
+                    authorization,
+                } => {
+                    shown.lock().unwrap().push(authorization.prompt(&username));
+                    Ok(String::new())
+                }
+                _ => Err("unexpected prompt".into()),
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn device_flow_through_the_manager() {
+    let server = MockOAuthServer::start().await.unwrap();
+    let text = format!(
+        "[{USER}]\npermission_url = {}\noauth2_flow = device\ntoken_url = {}\nclient_id = cid\noauth2_scope = scope-a\n",
+        server.device_url(),
+        server.token_url()
+    );
+    let config = Arc::new(ProxyConfig::parse(&text).unwrap());
+    let shown = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let manager = LoginManager::new(
+        config,
+        Arc::new(MemoryLoginStore::new(Default::default())),
+        HttpClient::new(HttpClientConfig::default()).unwrap(),
+    )
+    .with_authorizer(Arc::new(DeviceScreen(Arc::clone(&shown))));
+    server.push_token_reply(MockReply::error(400, "authorization_pending"));
+    let login = manager.login(USER, &pw("pw")).await.unwrap();
+    assert_eq!(login.access_token.expose(), "mock-access-2");
+    assert_eq!(
+        shown.lock().unwrap().as_slice(),
+        [format!(
+            "Please visit the following URL to authenticate account {USER}: https://mock.invalid/device and enter code MOCK-CODE"
+        )]
+    );
+    let requests = server.requests();
+    assert_eq!(requests[0].method, "GET");
+    assert_eq!(requests[0].param("client_id"), Some("cid"));
+    assert!(requests[0].param("state").is_some());
+    assert_eq!(requests[0].param("redirect_uri"), None);
+}
+
+#[tokio::test]
+async fn service_account_through_the_manager() {
+    let server = MockOAuthServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("key.json");
+    let key = serde_json::json!({
+        "type": "service_account",
+        "private_key_id": "k1",
+        "private_key": include_str!("data/test-rsa-key.pem"),
+        "client_email": "svc@p.iam.gserviceaccount.com",
+        "token_uri": server.token_url(),
+    });
+    std::fs::write(&key_path, key.to_string()).unwrap();
+    let text = format!(
+        "[{USER}]\noauth2_flow = service_account\ntoken_url = https://unused.invalid/token\nclient_id = file\nclient_secret = {}\noauth2_scope = https://mail.google.com/\n",
+        key_path.display()
+    );
+    let config = Arc::new(ProxyConfig::parse(&text).unwrap());
+    let manager = LoginManager::new(
+        config,
+        Arc::new(MemoryLoginStore::new(Default::default())),
+        HttpClient::new(HttpClientConfig::default()).unwrap(),
+    );
+    let login = manager.login(USER, &pw("pw")).await.unwrap();
+    assert_eq!(login.access_token.expose(), "mock-access-1");
+    let r = &server.requests()[0];
+    assert_eq!(
+        r.param("grant_type"),
+        Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
+    );
+    // A missing key file is a clear error naming the account.
+    std::fs::remove_file(&key_path).unwrap();
+    let manager_error = {
+        let text = text.clone();
+        let config = Arc::new(ProxyConfig::parse(&text).unwrap());
+        LoginManager::new(
+            config,
+            Arc::new(MemoryLoginStore::new(Default::default())),
+            HttpClient::new(HttpClientConfig::default()).unwrap(),
+        )
+        .login(USER, &pw("pw"))
+        .await
+        .unwrap_err()
+    };
+    assert!(
+        matches!(manager_error, LoginError::ServiceAccount { .. }),
+        "{manager_error:?}"
+    );
+    assert!(manager_error.to_string().contains(USER));
+}
+
+#[tokio::test]
+async fn certificate_credentials_through_the_manager() {
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
+    let h = harness(
+        &format!(
+            "oauth2_flow = client_credentials\njwt_certificate_path = {data}/test-rsa-cert.pem\njwt_key_path = {data}/test-rsa-key.pem"
+        ),
+        "",
+    )
+    .await;
+    h.manager.login(USER, &pw("pw")).await.unwrap();
+    let r = &h.server.requests()[0];
+    assert_eq!(r.param("client_secret"), None);
+    assert!(r.param("client_assertion").is_some());
+    // Unreadable key files name the account and the options to check.
+    let h = harness(
+        "oauth2_flow = client_credentials\njwt_certificate_path = /nonexistent/c.pem\njwt_key_path = /nonexistent/k.pem",
+        "",
+    )
+    .await;
+    let e = h.manager.login(USER, &pw("pw")).await.unwrap_err();
+    assert!(matches!(e, LoginError::ClientAssertion { .. }), "{e:?}");
+    assert!(e.to_string().contains("jwt_certificate_path"), "{e}");
+}
