@@ -242,6 +242,11 @@ fn flow_selection_table() {
             true,
         ),
         (
+            "permission_url = https://p.example/auth\noauth2_flow =\n",
+            Ok(OAuthFlow::AuthorizationCode),
+            false,
+        ),
+        (
             "oauth2_flow = client_credentials\n",
             Ok(OAuthFlow::ClientCredentials),
             false,

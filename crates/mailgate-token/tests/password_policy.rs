@@ -154,7 +154,9 @@ fn wrong_password_resets_tokens_once_then_backs_off() {
     // A second wrong password within the cool-down keeps the (old) tokens.
     assert!(matches!(
         vault.unlock(&account, &cache, b"typo2", NOW),
-        Unlock::Denied(Denied::ResetCoolingDown { .. })
+        Unlock::Denied(Denied::ResetCoolingDown {
+            retry_after_secs: RESET_COOLDOWN_SECS
+        })
     ));
     // The flood is now refused without key derivation.
     assert!(matches!(

@@ -226,7 +226,7 @@ pub(super) fn lint_account(
                     fixes.push(("redirect_listen_address".to_owned(), value.clone()));
                 }
             }
-            "oauth2_flow" if OAuthFlow::parse(value).is_none() => {
+            "oauth2_flow" if !value.is_empty() && OAuthFlow::parse(value).is_none() => {
                 return Err(invalid(
                     document,
                     name,
@@ -236,7 +236,7 @@ pub(super) fn lint_account(
                     ),
                 ));
             }
-            "upstream_sasl" if UpstreamSasl::parse(value).is_none() => {
+            "upstream_sasl" if !value.is_empty() && UpstreamSasl::parse(value).is_none() => {
                 return Err(invalid(
                     document,
                     name,
@@ -244,7 +244,7 @@ pub(super) fn lint_account(
                     format!("unknown mechanism `{value}`; use xoauth2 or oauthbearer"),
                 ));
             }
-            "use_pkce" if parse_bool(value).is_none() => {
+            "use_pkce" if !value.is_empty() && parse_bool(value).is_none() => {
                 return Err(invalid(
                     document,
                     name,

@@ -92,10 +92,14 @@ impl FailureBackoff {
 
     /// Whether the account's tokens may be reset now.
     pub fn may_reset(&self, account: &str, now: u64) -> bool {
-        self.accounts
-            .get(account)
-            .and_then(|s| s.last_reset)
-            .is_none_or(|at| now.saturating_sub(at) >= RESET_COOLDOWN_SECS)
+        self.reset_retry_after(account, now).is_none()
+    }
+
+    /// Seconds until the account's tokens may be reset again, or `None` if now.
+    pub fn reset_retry_after(&self, account: &str, now: u64) -> Option<u64> {
+        let at = self.accounts.get(account)?.last_reset?;
+        let elapsed = now.saturating_sub(at);
+        (elapsed < RESET_COOLDOWN_SECS).then(|| RESET_COOLDOWN_SECS - elapsed)
     }
 
     /// Records that the account's tokens were reset.

@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::backoff::{DEFAULT_BACKOFF_CAPACITY, FailureBackoff, RESET_COOLDOWN_SECS};
+use super::backoff::{DEFAULT_BACKOFF_CAPACITY, FailureBackoff};
 use crate::config::{
     AccountCache, AccountConfig, CacheChanges, CacheKey, GlobalOptions, OAuthFlow,
 };
@@ -397,10 +397,8 @@ impl TokenVault {
             if !policy_resets {
                 return Unlock::Denied(Denied::WrongPassword);
             }
-            if !backoff.may_reset(username, now) {
-                return Unlock::Denied(Denied::ResetCoolingDown {
-                    retry_after_secs: RESET_COOLDOWN_SECS,
-                });
+            if let Some(retry_after_secs) = backoff.reset_retry_after(username, now) {
+                return Unlock::Denied(Denied::ResetCoolingDown { retry_after_secs });
             }
             backoff.record_reset(username, now);
             // Rotation of values that did not decrypt is moot: they are deleted.
