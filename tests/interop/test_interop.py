@@ -1319,6 +1319,100 @@ class ProxyInteractiveTest(unittest.TestCase):
         self.assertGreaterEqual(grants.new("urn:ietf:params:oauth:grant-type:device_code"), 1)
 
 
+class ProxyLifecycleTest(unittest.TestCase):
+    """Signals: SIGHUP reloads listeners without dropping live sessions; SIGTERM says goodbye
+    in each protocol's words and exits."""
+
+    def setUp(self) -> None:
+        require_mailgate(self)
+        self.account = Account("lifecycle@example.test", "lifecycle-pass")
+        self.account.register()
+        self.upstream = {"server_address": ENV["dovecot_host"], "server_ca_file": ENV["ca"],
+                         "local_address": "127.0.0.1", "server_port": str(ENV["imaps_port"])}
+
+    def login(self, port: int) -> RawImap:
+        raw = RawImap("127.0.0.1", port)
+        self.addCleanup(raw.close)
+        tagged, _ = raw.command(b"LOGIN " + imap_quote(self.account.name) + b" " +
+                                imap_quote(self.account.password))
+        self.assertIn(b" OK", tagged)
+        tagged, _ = raw.command(b"SELECT INBOX")
+        self.assertIn(b" OK", tagged)
+        return raw
+
+    def test_sighup_adds_and_removes_listeners_keeping_live_sessions(self):
+        first, second = free_port(), free_port()
+        sections = {f"IMAP-{first}": self.upstream, self.account.name: self.account.section()}
+        cache = os.path.join(ENV["dir"], "proxy", "reload-cache")
+        proxy = Mailgate("reload", sections, ("--cache-store", cache)).start()
+        self.addCleanup(proxy.stop)
+        live = self.login(first)
+
+        # Add a listener.
+        proxy.sections = {f"IMAP-{first}": self.upstream, f"IMAP-{second}": self.upstream,
+                          self.account.name: self.account.section()}
+        proxy.write_config()
+        proxy.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + TIMEOUT
+        while not port_open("127.0.0.1", second):
+            self.assertLess(time.monotonic(), deadline, f"no listener on {second} after SIGHUP")
+            self.assertIsNone(proxy.process.poll(), "mailgate exited on SIGHUP")
+            time.sleep(0.05)
+        self.login(second)
+        self.assertIn(b" OK", live.command(b"NOOP")[0])
+
+        # Remove the first listener: new connections are refused, the live session goes on.
+        proxy.sections = {f"IMAP-{second}": self.upstream, self.account.name: self.account.section()}
+        proxy.write_config()
+        proxy.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + TIMEOUT
+        while port_open("127.0.0.1", first):
+            self.assertLess(time.monotonic(), deadline, f"listener on {first} still open")
+            time.sleep(0.05)
+        self.assertIn(b" OK", live.command(b"NOOP")[0])
+        self.assertIn(b" OK", live.command(b"UID SEARCH ALL")[0])
+        self.assertIsNone(proxy.process.poll())
+
+    def test_sigterm_says_goodbye_and_exits(self):
+        imap_port, pop_port, smtp_port = free_port(), free_port(), free_port()
+        proxy = Mailgate("terminate", {
+            f"IMAP-{imap_port}": self.upstream,
+            f"POP-{pop_port}": self.upstream | {"server_port": str(ENV["pop3s_port"])},
+            f"SMTP-{smtp_port}": self.upstream | {"server_port": str(ENV["submission_port"]),
+                                                  "server_starttls": "True"},
+            self.account.name: self.account.section(),
+        }).start()
+        self.addCleanup(proxy.stop)
+        relayed = self.login(imap_port)
+        waiting = RawImap("127.0.0.1", imap_port)
+        self.addCleanup(waiting.close)
+        pop = socket.create_connection(("127.0.0.1", pop_port), timeout=TIMEOUT)
+        smtp = socket.create_connection(("127.0.0.1", smtp_port), timeout=TIMEOUT)
+        self.addCleanup(pop.close)
+        self.addCleanup(smtp.close)
+        self.assertTrue(pop.recv(512).startswith(b"+OK"))
+        self.assertTrue(smtp.recv(512).startswith(b"220"))
+
+        proxy.process.send_signal(signal.SIGTERM)
+
+        def rest(sock_or_raw) -> bytes:
+            sock = getattr(sock_or_raw, "sock", sock_or_raw)
+            data = getattr(sock_or_raw, "buffer", b"")
+            sock.settimeout(TIMEOUT)
+            while True:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    return data
+                data += chunk
+
+        self.assertTrue(rest(waiting).startswith(b"* BYE"), "no BYE before login")
+        self.assertIn(b"* BYE", rest(relayed), "no BYE to the logged-in session")
+        self.assertTrue(rest(smtp).startswith(b"421"), "no 421 to the SMTP client")
+        rest(pop)  # the POP3 client is closed (with or without a last line)
+        self.assertEqual(proxy.process.wait(TIMEOUT), 0)
+        self.assertFalse(port_open("127.0.0.1", imap_port))
+
+
 class ProxyMeasureTest(ProxyTestCase):
     """Rough figures printed for the record (the benchmark suite measures properly): relay
     throughput of a large FETCH and sequential login rate, directly and through mailgate."""
