@@ -555,3 +555,29 @@ fn reference_sample_config_loads() {
             .contains("\n\nOnce the proxy is correctly configured")
     );
 }
+
+#[test]
+fn cache_store_snapshot_adds_catch_all_users() {
+    use mailgate_token::store::CacheSnapshot;
+    let mut config = ProxyConfig::parse(GUIDE).unwrap();
+    let cache = IniDocument::parse(
+        "[new.user@customer.example]\naccess_token = cached\nclient_id = ignored-not-a-cache-key\n",
+    )
+    .unwrap();
+    config.merge_cache_snapshot(&CacheSnapshot::from_document(&cache));
+    assert!(config.accounts().any(|a| a == "new.user@customer.example"));
+    assert_eq!(
+        config
+            .account_cache("new.user@customer.example")
+            .access_token
+            .as_deref(),
+        Some("cached")
+    );
+    assert_eq!(
+        config
+            .resolve_account("new.user@customer.example")
+            .unwrap()
+            .client_id,
+        "CLIENT_ID"
+    );
+}
