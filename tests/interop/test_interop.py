@@ -399,10 +399,13 @@ class Mailgate:
                 ports.append(int(match.group(2)))
         return ports
 
-    def start(self) -> "Mailgate":
-        self.write_config()
-        args = [ENV["mailgate"], "--config-file", self.config, "--log-file", self.log_file,
-                "--no-gui", *self.extra_args]
+    def start(self, write_config: bool = True, program: str | None = None) -> "Mailgate":
+        """Start the proxy (`program` instead of mailgate: a compatible proxy, e.g. the Python
+        reference) and wait until it listens on every local port of `sections`."""
+        if write_config:
+            self.write_config()
+        args = [program or ENV["mailgate"], "--config-file", self.config, "--log-file",
+                self.log_file, "--no-gui", *self.extra_args]
         if DEBUG:
             args.append("--debug")
         output = open(self.output_file, "ab")
@@ -1411,6 +1414,66 @@ class ProxyLifecycleTest(unittest.TestCase):
         rest(pop)  # the POP3 client is closed (with or without a last line)
         self.assertEqual(proxy.process.wait(TIMEOUT), 0)
         self.assertFalse(port_open("127.0.0.1", imap_port))
+
+
+REFERENCE = os.environ.get("MAILGATE_INTEROP_REFERENCE")
+
+
+class ProxyMigrationTest(unittest.TestCase):
+    """A config file with tokens the Python reference proxy cached works in mailgate unchanged:
+    same password, no new token request. Needs the reference's `emailproxy` command named by
+    MAILGATE_INTEROP_REFERENCE (e.g. from `pip install emailproxy` in a virtualenv)."""
+
+    def test_tokens_cached_by_the_reference_are_used_without_a_token_request(self):
+        require_mailgate(self)
+        if not REFERENCE:
+            self.skipTest("MAILGATE_INTEROP_REFERENCE (the reference's emailproxy command) is not set")
+        account = Account("migrate@example.test", 'migrate "pass" \\ word')
+        account.register()
+        port = free_port()
+        sections = {
+            f"IMAP-{port}": {"server_address": ENV["dovecot_host"],
+                             "server_port": str(ENV["imaps_port"]), "local_address": "127.0.0.1"},
+            account.name: account.section(),
+        }
+        # The reference verifies the upstream with the default trust store: SSL_CERT_FILE.
+        environment = os.environ.copy()
+        os.environ["SSL_CERT_FILE"] = ENV["ca"]
+        try:
+            reference = Mailgate("migrate-reference", sections).start(program=REFERENCE)
+        finally:
+            os.environ.clear()
+            os.environ.update(environment)
+        grants = Grants(account.client_id)
+        try:
+            with imaplib.IMAP4("127.0.0.1", port, timeout=TIMEOUT) as imap:
+                # AUTHENTICATE PLAIN: the reference mangles escaped quoted strings in LOGIN.
+                imap.authenticate("PLAIN", lambda _: sasl_plain(account.name, account.password))
+        finally:
+            reference.stop()
+        self.assertEqual(grants.new(), 1)
+        with open(reference.config, encoding="utf-8") as file:
+            cached = file.read()
+        self.assertIn("access_token", cached)
+
+        mailgate = Mailgate("migrate", dict(sections, **{
+            f"IMAP-{port}": sections[f"IMAP-{port}"] | {"server_ca_file": ENV["ca"]}}))
+        with open(mailgate.config, "w", encoding="utf-8") as file:
+            file.write(cached.replace(f"[IMAP-{port}]\n",
+                                      f"[IMAP-{port}]\nserver_ca_file = {ENV['ca']}\n"))
+        mailgate.start(write_config=False)
+        try:
+            introspections = Introspections(account.name)
+            with imaplib.IMAP4("127.0.0.1", port, timeout=TIMEOUT) as imap:
+                self.assertEqual(imap.login(account.name, account.password)[0], "OK")
+            self.assertEqual(grants.new(), 1, "mailgate asked for a new token")
+            self.assertEqual(introspections.new("active"), 1)
+            with imaplib.IMAP4("127.0.0.1", port, timeout=TIMEOUT) as imap:
+                with self.assertRaises(imaplib.IMAP4.error):
+                    imap.login(account.name, "not the password")
+            self.assertEqual(grants.new(), 1)
+        finally:
+            mailgate.stop()
 
 
 class ProxyMeasureTest(ProxyTestCase):
