@@ -283,7 +283,13 @@ async fn accept_loop(
             Err(limit) => {
                 let text = format!("{} {limit}", spec.describe());
                 tracing::error!("{text} (connection from {peer})");
-                tokio::spawn(refuse(tcp, spec.protocol.refusal(&text)));
+                // A plain-text line would be garbage to a client expecting TLS: just close.
+                if !matches!(
+                    prepared.local_tls,
+                    crate::listener_spec::LocalTls::Implicit(_)
+                ) {
+                    tokio::spawn(refuse(tcp, spec.protocol.refusal(&text)));
+                }
             }
         }
     }
