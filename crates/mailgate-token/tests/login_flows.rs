@@ -451,3 +451,18 @@ async fn certificate_credentials_through_the_manager() {
     assert!(matches!(e, LoginError::ClientAssertion { .. }), "{e:?}");
     assert!(e.to_string().contains("jwt_certificate_path"), "{e}");
 }
+
+#[tokio::test]
+async fn refresh_refused_for_another_reason_keeps_tokens() {
+    let h = harness(AUTH_CODE, "").await;
+    h.vault
+        .insert(USER, "pw", tokens(Some(("old", NOW - 1)), Some("RT-old")));
+    h.server
+        .push_token_reply(MockReply::error(400, "invalid_client"));
+    let e = h.manager.login(USER, &pw("pw")).await.unwrap_err();
+    assert!(matches!(e, LoginError::TokenRequest { .. }), "{e:?}");
+    assert!(e.to_string().contains("check client_id"), "{e}");
+    assert_eq!(h.server.token_requests(), 1);
+    let stored = h.vault.peek(USER).unwrap();
+    assert_eq!(stored.refresh_token.unwrap().expose(), "RT-old");
+}

@@ -114,12 +114,12 @@ fn warn_example_values(account: &AccountConfig) {
     }
 }
 
-/// Whether a refresh failure means the refresh token was refused: the reference treats any
-/// HTTP 400 with an error body so (and we add `invalid_grant` with any status).
+/// Whether a refresh failure means the refresh token itself was refused (`invalid_grant`).
+///
+/// The reference resets on any HTTP 400; other errors such as `invalid_client` (an expired
+/// client secret) keep the tokens here, so fixing the configuration needs no re-authorisation.
 fn refused(error: &TokenRequestError) -> bool {
-    error
-        .provider_error()
-        .is_some_and(|e| e.status == 400 || e.is_invalid_grant())
+    error.is_invalid_grant()
 }
 
 impl LoginManager {
