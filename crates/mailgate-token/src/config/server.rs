@@ -57,7 +57,7 @@ pub struct ServerConfig {
 }
 
 /// The keys a server section may hold.
-pub(crate) const SERVER_KEYS: [&str; 10] = [
+pub(crate) const SERVER_KEYS: [&str; 14] = [
     "server_address",
     "server_port",
     "local_address",
@@ -68,6 +68,11 @@ pub(crate) const SERVER_KEYS: [&str; 10] = [
     "local_key_path",
     "server_ca_file",
     "documentation",
+    // Connection tuning read by mailgate-proxy (see its `settings` module).
+    "max_connections",
+    "max_connections_per_address",
+    "pre_auth_timeout",
+    "idle_timeout",
 ];
 
 /// Splits `IMAP-1993` into its protocol and port text; `None` for other sections.
