@@ -3,12 +3,11 @@
 //! Besides the reference's server keys, a server section may set (all optional):
 //! `server_ca_file`, `max_connections`, `max_connections_per_address`,
 //! `pre_auth_timeout` (seconds, default 600) and `idle_timeout` (seconds after login, default
-//! none). The same tuning keys in `[emailproxy]` apply to every server section that does not set
-//! them itself.
+//! none).
 
 use std::time::Duration;
 
-use mailgate_token::config::{GLOBAL_SECTION, IniDocument, ProxyConfig, ServerConfig};
+use mailgate_token::config::{IniDocument, ProxyConfig, ServerConfig};
 
 use crate::error::ConfigError;
 use crate::limits::ConnectionLimits;
@@ -31,16 +30,13 @@ fn protocol(server: &ServerConfig) -> Protocol {
     }
 }
 
-/// Reads an optional positive number from the section or `[emailproxy]`.
+/// Reads an optional positive number from the section.
 fn number(
     document: &IniDocument,
     section: &str,
     key: &'static str,
 ) -> Result<Option<u64>, ConfigError> {
-    let value = document
-        .get(section, key)
-        .or_else(|| document.get(GLOBAL_SECTION, key));
-    match value.map(str::trim) {
+    match document.get(section, key).map(str::trim) {
         None | Some("") => Ok(None),
         Some(text) => match text.parse::<u64>() {
             Ok(0) => Ok(None),
