@@ -219,6 +219,12 @@ def assert_relayed(test: unittest.TestCase, sent: bytes, marker: str) -> dict:
     return meta
 
 
+def dovecot_logins(user: str) -> list[str]:
+    """Dovecot's `Login:` log lines for `user` (they name the mechanism and TLS)."""
+    with open(ENV["dovecot_log"], encoding="utf-8", errors="replace") as file:
+        return [line for line in file if "Login: user=<" + user + ">" in line]
+
+
 # ---- a minimal raw IMAP client for what imaplib cannot do (IDLE, literal LOGIN) --------------
 
 
@@ -659,8 +665,9 @@ FAILGRANT = Account("failgrant@example.test", "failgrant-pass")
 RETRY = Account("retry@example.test", "retry-pass")
 ROPC = Account("ropc@example.test", "ropc-secret", flow="password")
 EXPIRY = Account("expiry@example.test", "expiry-secret", flow="password")
+BEARER = Account("bearer@example.test", "bearer-pass", upstream_sasl="oauthbearer")
 MAIN_ACCOUNTS = [SEED, MAILBOX, SENDER, CACHED, REVOKED, BURST, WRONG, FAIL500, FAILGRANT, RETRY,
-                 ROPC, EXPIRY]
+                 ROPC, EXPIRY, BEARER]
 
 
 def imap_quote(text: str) -> bytes:
@@ -682,8 +689,8 @@ class MainProxy:
             for account in MAIN_ACCOUNTS:
                 account.register()
             ports = {name: free_port() for name in (
-                "imap", "imap_starttls", "imap_tls", "pop", "pop_stls", "smtp", "smtp_starttls",
-                "smtp_upstream_tls")}
+                "imap", "imap_starttls", "imap_tls", "imap_upstream_starttls", "pop", "pop_stls",
+                "pop_upstream_stls", "smtp", "smtp_starttls", "smtp_upstream_tls")}
             cls.ports = ports
             upstream = {"server_address": ENV["dovecot_host"], "server_ca_file": ENV["ca"],
                         "local_address": "127.0.0.1"}
@@ -694,7 +701,11 @@ class MainProxy:
                     "server_port": str(ENV["imaps_port"]), "local_starttls": "True"},
                 f"IMAP-{ports['imap_tls']}": upstream | local_tls | {
                     "server_port": str(ENV["imaps_port"])},
+                f"IMAP-{ports['imap_upstream_starttls']}": upstream | {
+                    "server_port": str(ENV["imap_port"]), "server_starttls": "True"},
                 f"POP-{ports['pop']}": upstream | {"server_port": str(ENV["pop3s_port"])},
+                f"POP-{ports['pop_upstream_stls']}": upstream | {
+                    "server_port": str(ENV["pop3_port"]), "server_starttls": "True"},
                 f"POP-{ports['pop_stls']}": upstream | local_tls | {
                     "server_port": str(ENV["pop3s_port"]), "local_starttls": "True"},
                 f"SMTP-{ports['smtp']}": upstream | {
@@ -922,6 +933,28 @@ class ProxyImapTest(ProxyTestCase):
             imap.select("INBOX", readonly=True)
             self.assertEqual(imap.fetch("6", "(BODY.PEEK[])")[1][0][1], seed_messages()[5])
 
+    def test_upstream_starttls(self):
+        # Dovecot's plain IMAP port refuses authentication before STARTTLS, so this only works if
+        # mailgate really upgrades the upstream connection.
+        with imaplib.IMAP4("127.0.0.1", self.ports["imap_upstream_starttls"], timeout=TIMEOUT) as imap:
+            self.assertEqual(imap.login(SEED.name, SEED.password)[0], "OK")
+            imap.select("INBOX", readonly=True)
+            self.assertEqual(imap.fetch("5", "(BODY.PEEK[])")[1][0][1], seed_messages()[4])
+
+    def test_upstream_mechanisms(self):
+        """XOAUTH2 upstream by default, OAUTHBEARER with `upstream_sasl = oauthbearer`, as
+        Dovecot's log records them."""
+        for account, mechanism in ((BEARER, "OAUTHBEARER"), (SEED, "XOAUTH2")):
+            before = len(dovecot_logins(account.name))
+            self.imap(account=account)
+            deadline = time.monotonic() + TIMEOUT
+            while len(dovecot_logins(account.name)) == before:
+                self.assertLess(time.monotonic(), deadline, "Dovecot logged no login")
+                time.sleep(0.05)
+            line = dovecot_logins(account.name)[-1]
+            self.assertIn(f"method={mechanism},", line)
+            self.assertIn(", TLS", line)
+
     def test_curl_imap_fetch(self):
         for scheme, port, extra in (("imap", self.ports["imap"], []),
                                     ("imaps", self.ports["imap_tls"], ["--cacert", ENV["ca"]])):
@@ -961,6 +994,32 @@ class ProxyPop3Test(ProxyTestCase):
             self.assertEqual(pop.stat()[0], len(seed_messages()))
         finally:
             pop.quit()
+
+    def test_upstream_stls(self):
+        pop = poplib.POP3("127.0.0.1", self.ports["pop_upstream_stls"], timeout=TIMEOUT)
+        try:
+            pop.user(SEED.name)
+            pop.pass_(SEED.password)
+            _, lines, _ = pop.retr(5)
+            self.assertEqual(b"\r\n".join(lines) + b"\r\n", seed_messages()[4])
+        finally:
+            pop.quit()
+
+    def test_wrong_password_gets_err(self):
+        pop = poplib.POP3("127.0.0.1", self.ports["pop"], timeout=TIMEOUT)
+        try:
+            pop.user(SEED.name)
+            pop.pass_(SEED.password)
+        finally:
+            pop.quit()
+        pop = poplib.POP3("127.0.0.1", self.ports["pop"], timeout=TIMEOUT)
+        try:
+            pop.user(SEED.name)
+            with self.assertRaises(poplib.error_proto) as raised:
+                pop.pass_("not the password")
+            self.assertTrue(str(raised.exception).startswith("b'-ERR"), raised.exception)
+        finally:
+            pop.close()
 
     def test_local_stls(self):
         pop = poplib.POP3("127.0.0.1", self.ports["pop_stls"], timeout=TIMEOUT)
@@ -1009,6 +1068,19 @@ class ProxySmtpTest(ProxyTestCase):
 
     def test_local_starttls(self):
         self.send("smtp_starttls", "PLAIN", TRICKY_BODY, starttls=True)
+
+    def test_oauthbearer_upstream(self):
+        before = len(dovecot_logins(BEARER.name))
+        marker = unique("smtp-bearer")
+        message = test_message(marker, b"sent with OAUTHBEARER upstream\r\n", BEARER.name,
+                               "rcpt@example.test")
+        with smtplib.SMTP("127.0.0.1", self.ports["smtp"], timeout=TIMEOUT) as smtp:
+            smtp.login(BEARER.name, BEARER.password)
+            self.assertEqual(smtp.sendmail(BEARER.name, ["rcpt@example.test"], message), {})
+        assert_relayed(self, message, marker)
+        logins = dovecot_logins(BEARER.name)[before:]
+        self.assertTrue(any("submission-login" in line and "method=OAUTHBEARER," in line
+                            for line in logins), logins)
 
     def test_several_messages_in_one_session(self):
         markers = [unique("multi") for _ in range(3)]
