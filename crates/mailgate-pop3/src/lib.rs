@@ -19,6 +19,25 @@
 //! Both sessions follow the same driving pattern: call `receive` with bytes read
 //! from the peer, then `poll_event` until it returns `None`, acting on each event.
 //!
+//! # Security choices
+//!
+//! * **Bounded everything.** Command lines are limited to 255 octets (RFC 2449),
+//!   `AUTH` lines and SASL continuations to [`Limits::auth_line`], response lines
+//!   and multi-line bodies too; an over-long line gets one `-ERR` and is discarded
+//!   up to the next line end, so memory stays bounded whatever a peer sends. A
+//!   server session closes after [`Limits::max_errors`] protocol errors,
+//!   [`Limits::max_auth_failures`] failed logins or [`Limits::max_commands`]
+//!   commands without logging in.
+//! * **No STLS command injection.** Bytes a client pipelines after `STLS` arrived in
+//!   plaintext and are discarded; the `USER` name is forgotten after the handshake
+//!   (RFC 2595 section 4). Upstream, a server that sends anything after its `+OK` to
+//!   `STLS` before the handshake is treated as an attack
+//!   ([`ClientFailure::PlaintextAfterStls`]).
+//! * **No secrets in logs.** Passwords and initial responses are kept in
+//!   [`mailgate_sasl::Secret`]: `Debug` of a [`Command`] or an event redacts them, and
+//!   bytes carrying a token are sent through [`ClientEvent::SendSecret`] so a
+//!   driver can log every other line verbatim.
+//!
 //! ```
 //! use mailgate_pop3::{
 //!     ClientConfig, ClientEvent, ClientSession, ServerConfig, ServerEvent, ServerSession,

@@ -20,6 +20,9 @@ pub struct Limits {
     pub max_errors: u32,
     /// Failed logins a server session tolerates before closing the connection.
     pub max_auth_failures: u32,
+    /// Commands a server session accepts before login (a client that never logs
+    /// in cannot keep the session busy for ever).
+    pub max_commands: u32,
 }
 
 impl Limits {
@@ -31,6 +34,7 @@ impl Limits {
         multiline_total: 64 * 1024,
         max_errors: 10,
         max_auth_failures: 3,
+        max_commands: 100,
     };
 
     /// Tolerant limits for talking to real-world servers upstream (long
@@ -42,6 +46,7 @@ impl Limits {
         multiline_total: 256 * 1024,
         max_errors: 10,
         max_auth_failures: 3,
+        max_commands: 100,
     };
 }
 

@@ -47,6 +47,8 @@ pub enum CloseReason {
     TooManyErrors,
     /// More failed logins than [`Limits::max_auth_failures`].
     TooManyAuthFailures,
+    /// More commands before login than [`Limits::max_commands`].
+    TooManyCommands,
 }
 
 /// What the driver must do next.
@@ -117,6 +119,7 @@ pub struct ServerSession {
     username: Option<String>,
     errors: u32,
     auth_failures: u32,
+    commands: u32,
 }
 
 impl ServerSession {
@@ -135,6 +138,7 @@ impl ServerSession {
             username: None,
             errors: 0,
             auth_failures: 0,
+            commands: 0,
         }
     }
 
@@ -261,6 +265,11 @@ impl ServerSession {
             };
             self.sasl_result(result);
             return;
+        }
+        self.commands += 1;
+        if self.commands > self.config.limits.max_commands {
+            self.send(StatusLine::err("Too many commands, closing connection."));
+            return self.close(CloseReason::TooManyCommands);
         }
         let line = match line {
             Ok(line) => line,

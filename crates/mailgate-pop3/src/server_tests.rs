@@ -214,3 +214,13 @@ fn output_does_not_depend_on_chunking() {
         assert_eq!((out, ev), whole, "split at {split}");
     }
 }
+
+#[test]
+fn too_many_commands() {
+    let mut s = ServerSession::new(ServerConfig::default());
+    run(&mut s, b"");
+    let (out, ev) = run(&mut s, &b"CAPA\r\n".repeat(150));
+    assert_eq!(out.matches("+OK Capability list follows").count(), 100);
+    assert!(out.ends_with("-ERR Too many commands, closing connection.\r\n"));
+    assert_eq!(ev, [ServerEvent::Closed(CloseReason::TooManyCommands)]);
+}
