@@ -1,13 +1,40 @@
 //! Sans-I/O IMAP4rev1/IMAP4rev2 framer, command and response codec with strict and lenient modes.
 //!
-//! ```
-//! use mailgate_imap::{Encode, ParserConfig, Tag};
+//! Bytes go in, values and bytes come out: no sockets, no clock. A [`Framer`] splits
+//! the stream of one direction into complete messages (a line plus the literals it
+//! announces) and enforces the limits of a [`ParserConfig`]; [`Command::parse`] and
+//! [`response::parse_response`] apply the grammar to one framed message; [`Encode`]
+//! writes the canonical wire form back.
 //!
-//! let tag = Tag::try_from("a001").unwrap();
-//! assert_eq!(tag.to_vec(), b"a001");
-//! assert!(Tag::try_from("a+b").is_err());
-//! let _ = ParserConfig::strict();
 //! ```
+//! use mailgate_imap::framer::{Direction, Framer, FramerEvent};
+//! use mailgate_imap::response::{RespText, Response, Status, StatusKind, Text};
+//! use mailgate_imap::{Command, CommandBody, Encode, ParserConfig};
+//!
+//! // Frame and parse what a local client sends (strict grammar).
+//! let config = ParserConfig::strict();
+//! let mut framer = Framer::new(Direction::ClientToServer, config.clone());
+//! framer.push(b"a1 LOGIN joe {6+}\r\nsecret\r\n");
+//! let Some(FramerEvent::Message(message)) = framer.next_event() else { panic!() };
+//! let (command, _) = Command::parse(message, &config)?;
+//! let CommandBody::Login { username, password } = &command.body else { panic!() };
+//! assert_eq!(username.as_bytes(), b"joe");
+//! assert_eq!(format!("{password:?}"), "Secret([REDACTED])");
+//!
+//! // Answer it.
+//! let reply = Response::Status(Status::Tagged {
+//!     tag: command.tag.clone(),
+//!     kind: StatusKind::Ok,
+//!     text: RespText::new(Text::try_from("LOGIN completed")?),
+//! });
+//! assert_eq!(reply.to_vec(), b"a1 OK LOGIN completed\r\n");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Leniency is chosen per side at run time: [`ParserConfig::strict`] for clients,
+//! [`ParserConfig::lenient`] for upstream servers (the accepted quirks are listed in
+//! [`response::quirks`]). Errors are [`ParseError`]s with a kind and a byte offset,
+//! readable enough for the text of a `BAD` response.
 #![forbid(unsafe_code)]
 
 mod canonical;
@@ -26,4 +53,5 @@ pub use config::ParserConfig;
 pub use core::*;
 pub use encode::Encode;
 pub use error::{Fault, ParseError, ParseErrorKind, ValidationError};
+pub use framer::Framer;
 pub use secret::Secret;

@@ -487,8 +487,12 @@ fn uid_command<'a>(
 pub(crate) fn command_body<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, CommandBody<'a>> {
     use CommandBody as B;
     let start = i;
-    let (i, name_atom) = atom(i, cfg)?;
-    let name_bytes = name_atom.as_str().as_bytes();
+    let n = crate::core::chars::span(i, crate::core::chars::ATOM);
+    if n == 0 {
+        let (_, _) = atom(i, cfg)?;
+        return fail(i, ParseErrorKind::UnknownCommand);
+    }
+    let (name_bytes, i) = i.split_at(n);
     let mut buf = [0u8; 16];
     if name_bytes.len() > buf.len() {
         return fail(start, ParseErrorKind::UnknownCommand);
@@ -664,9 +668,16 @@ pub(crate) fn command_body<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, C
         }
         b"UID" => {
             let (i, ()) = sp(i)?;
-            let (j, sub) = atom(i, cfg)?;
-            let sub = sub.as_str().to_ascii_uppercase();
-            uid_command(sub.as_bytes(), j, cfg, true).map_err(|e| match e {
+            let n = crate::core::chars::span(i, crate::core::chars::ATOM);
+            let (sub, j) = i.split_at(n);
+            let mut upper = [0u8; 8];
+            if sub.len() > upper.len() {
+                return fail(i, ParseErrorKind::UnknownCommand);
+            }
+            for (u, b) in upper.iter_mut().zip(sub) {
+                *u = b.to_ascii_uppercase();
+            }
+            uid_command(&upper[..sub.len()], j, cfg, true).map_err(|e| match e {
                 nom::Err::Error(p) if p.kind == ParseErrorKind::UnknownCommand => {
                     nom::Err::Error(crate::error::PErr::new(i, ParseErrorKind::UnknownCommand))
                 }

@@ -415,68 +415,52 @@ pub(crate) fn fetch_attribute<'a>(
     cfg: &ParserConfig,
 ) -> PResult<'a, FetchAttribute<'a>> {
     use FetchAttribute as A;
-    // Longest names first where one is a prefix of another.
-    let simple: [(&[u8], A<'static>); 14] = [
-        (b"ENVELOPE", A::Envelope),
-        (b"FLAGS", A::Flags),
-        (b"INTERNALDATE", A::InternalDate),
-        (b"RFC822.HEADER", A::Rfc822Header),
-        (b"RFC822.SIZE", A::Rfc822Size),
-        (b"RFC822.TEXT", A::Rfc822Text),
-        (b"BODYSTRUCTURE", A::BodyStructure),
-        (b"UID", A::Uid),
-        (b"MODSEQ", A::ModSeq),
-        (b"EMAILID", A::EmailId),
-        (b"THREADID", A::ThreadId),
-        (b"SAVEDATE", A::SaveDate),
-        (b"X-GM-MSGID", A::GmailMessageId),
-        (b"X-GM-THRID", A::GmailThreadId),
-    ];
-    let end = |r: &[u8]| matches!(r.first(), None | Some(b' ' | b')' | b'\r' | b'\n'));
-    for (name, att) in simple {
-        if let Some(r) = starts_with_ci(i, name)
-            && end(r)
-        {
-            return Ok((r, att));
+    let n = i
+        .iter()
+        .position(|&b| matches!(b, b' ' | b')' | b'(' | b'[' | b'<' | b'\r' | b'\n'))
+        .unwrap_or(i.len());
+    let mut buf = [0u8; 16];
+    if n == 0 || n > buf.len() {
+        return fail(i, ParseErrorKind::Expected("fetch attribute"));
+    }
+    for (u, b) in buf.iter_mut().zip(&i[..n]) {
+        *u = b.to_ascii_uppercase();
+    }
+    let r = &i[n..];
+    let bracket = r.first() == Some(&b'[');
+    let att = match (&buf[..n], bracket) {
+        (b"ENVELOPE", false) => A::Envelope,
+        (b"FLAGS", false) => A::Flags,
+        (b"INTERNALDATE", false) => A::InternalDate,
+        (b"RFC822", false) => A::Rfc822,
+        (b"RFC822.HEADER", false) => A::Rfc822Header,
+        (b"RFC822.SIZE", false) => A::Rfc822Size,
+        (b"RFC822.TEXT", false) => A::Rfc822Text,
+        (b"BODY", false) => A::Body,
+        (b"BODYSTRUCTURE", false) => A::BodyStructure,
+        (b"UID", false) => A::Uid,
+        (b"MODSEQ", false) => A::ModSeq,
+        (b"EMAILID", false) => A::EmailId,
+        (b"THREADID", false) => A::ThreadId,
+        (b"SAVEDATE", false) => A::SaveDate,
+        (b"X-GM-MSGID", false) => A::GmailMessageId,
+        (b"X-GM-THRID", false) => A::GmailThreadId,
+        (b"X-GM-LABELS", false) => A::GmailLabels,
+        (b"BODY" | b"BODY.PEEK", true) => {
+            let peek = n == 9;
+            let (r, section) = section(r, cfg)?;
+            let (r, partial) = partial(r)?;
+            return Ok((
+                r,
+                A::BodySection {
+                    peek,
+                    section,
+                    partial,
+                },
+            ));
         }
-    }
-    if let Some(r) = starts_with_ci(i, b"X-GM-LABELS")
-        && end(r)
-    {
-        return Ok((r, A::GmailLabels));
-    }
-    if let Some(r) = starts_with_ci(i, b"RFC822")
-        && end(r)
-    {
-        return Ok((r, A::Rfc822));
-    }
-    for (name, peek) in [(&b"BODY.PEEK"[..], true), (b"BODY", false)] {
-        if let Some(r) = starts_with_ci(i, name) {
-            if r.first() == Some(&b'[') {
-                let (r, section) = section(r, cfg)?;
-                let (r, partial) = partial(r)?;
-                return Ok((
-                    r,
-                    A::BodySection {
-                        peek,
-                        section,
-                        partial,
-                    },
-                ));
-            }
-            if !peek && end(r) {
-                return Ok((r, A::Body));
-            }
-        }
-    }
-    if let Some(r) = starts_with_ci(i, b"BINARY.SIZE") {
-        let (r, part) = binary_part(r)?;
-        return Ok((r, A::BinarySize { part }));
-    }
-    for (name, peek) in [(&b"BINARY.PEEK"[..], true), (b"BINARY", false)] {
-        if let Some(r) = starts_with_ci(i, name)
-            && r.first() == Some(&b'[')
-        {
+        (b"BINARY" | b"BINARY.PEEK", true) => {
+            let peek = n == 11;
             let (r, part) = binary_part(r)?;
             let (r, partial) = partial(r)?;
             return Ok((
@@ -488,8 +472,16 @@ pub(crate) fn fetch_attribute<'a>(
                 },
             ));
         }
+        (b"BINARY.SIZE", true) => {
+            let (r, part) = binary_part(r)?;
+            return Ok((r, A::BinarySize { part }));
+        }
+        _ => return fail(i, ParseErrorKind::Expected("fetch attribute")),
+    };
+    if matches!(r.first(), Some(b'<' | b'(')) {
+        return fail(r, ParseErrorKind::Expected("SP or ')'"));
     }
-    fail(i, ParseErrorKind::Expected("fetch attribute"))
+    Ok((r, att))
 }
 
 /// Parses the FETCH items: a macro, one attribute, or a parenthesized list.
