@@ -253,11 +253,20 @@ fn crash_safety_under_sigkill() {
         | 1;
     let mut checked_new = 0;
     for _round in 0..30 {
+        let before = std::fs::read_to_string(&path).unwrap();
         let mut child = spawn_child(format!("loop:{}", path.display()));
+        // Wait until the child is writing (process start-up is slow on a busy machine),
+        // then kill it at a random point of its write loop.
+        let started = std::time::Instant::now();
+        while std::fs::read_to_string(&path).unwrap() == before
+            && started.elapsed() < Duration::from_secs(20)
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(20 + seed % 60));
+        std::thread::sleep(Duration::from_millis(seed % 40));
         child.kill().unwrap();
         child.wait().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
