@@ -1192,12 +1192,12 @@ class ProxyTokenTest(ProxyTestCase):
         self.assertEqual(grants.new(), 1)
 
     def test_refresh_after_expiry(self):
-        OAuth.control(action="set_expiry", client_id=EXPIRY.client_id, seconds=2)
+        OAuth.control(action="set_expiry", client_id=EXPIRY.client_id, seconds=3)
         grants, introspections = Grants(EXPIRY.client_id), Introspections(EXPIRY.name)
         try:
             self.login_ok(EXPIRY)
             self.assertEqual(grants.new("password"), 1)
-            time.sleep(3)
+            time.sleep(4)
             self.login_ok(EXPIRY)
             self.assertGreaterEqual(grants.new("refresh_token"), 1)
             self.assertEqual(grants.new("password"), 1,
