@@ -276,3 +276,25 @@ fn lenient_mode_accepts_quirks() {
     assert!(Command::parse(b"a LOGIN j\xc3\xb6e x \n", &lenient).is_ok());
     assert!(Command::parse(b"a LOGIN j\xc3\xb6e x \n", &ParserConfig::strict()).is_err());
 }
+
+#[test]
+fn readme_examples() {
+    use mailgate_imap::framer::{Direction, Framer, FramerEvent};
+    let input = b"a1 uid fetch 1:* (flags body.peek[header.fields (subject)])\r\n";
+    let (command, used) = Command::parse(input, &ParserConfig::strict()).unwrap();
+    assert_eq!(used, input.len());
+    assert!(matches!(command.body, CommandBody::Fetch { uid: true, .. }));
+    assert_eq!(
+        command.to_vec(),
+        b"a1 UID FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (subject)])\r\n"
+    );
+
+    let mut framer = Framer::new(Direction::ClientToServer, ParserConfig::strict());
+    framer.push(b"a1 APPEND INBOX {11}\r\n");
+    assert!(
+        matches!(framer.next_event(), Some(FramerEvent::ContinuationNeeded(h)) if h.size == 11)
+    );
+    assert!(framer.next_event().is_none());
+    framer.push(b"Subject: hi\r\n");
+    assert!(matches!(framer.next_event(), Some(FramerEvent::Message(_))));
+}
