@@ -134,3 +134,25 @@ fn simple_examples_encode_to_their_input() {
         );
     }
 }
+
+#[test]
+fn into_owned_keeps_the_value() {
+    let examples = load();
+    let cfg = ParserConfig::lenient();
+    for ex in examples.iter().filter(|e| !e.greeting) {
+        let owned = {
+            let copy = ex.bytes.clone();
+            let (r, _) = parse_response(&copy, &cfg).unwrap();
+            r.into_owned()
+        };
+        let (r, _) = parse_response(&ex.bytes, &cfg).unwrap();
+        assert_eq!(owned, r, "line {}", ex.line);
+    }
+    for ex in examples.iter().filter(|e| e.greeting) {
+        let owned = {
+            let copy = ex.bytes.clone();
+            parse_greeting(&copy, &cfg).unwrap().0.into_owned()
+        };
+        assert_eq!(owned, parse_greeting(&ex.bytes, &cfg).unwrap().0);
+    }
+}

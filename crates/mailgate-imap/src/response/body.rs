@@ -60,6 +60,17 @@ impl<'a> BasicType<'a> {
     pub fn subtype(&self) -> &IString<'a> {
         &self.subtype
     }
+
+    pub(crate) fn into_parts(self) -> (IString<'a>, IString<'a>) {
+        (self.media_type, self.subtype)
+    }
+
+    pub(crate) fn from_parts(media_type: IString<'a>, subtype: IString<'a>) -> Self {
+        Self {
+            media_type,
+            subtype,
+        }
+    }
 }
 
 fn is_text(t: &IString<'_>) -> bool {

@@ -173,6 +173,14 @@ impl<'a> OtherCode<'a> {
     pub fn args(&self) -> Option<&str> {
         self.args.as_deref()
     }
+
+    pub(crate) fn into_parts(self) -> (Atom<'a>, Option<Cow<'a, str>>) {
+        (self.name, self.args)
+    }
+
+    pub(crate) fn from_parts(name: Atom<'a>, args: Option<Cow<'a, str>>) -> Self {
+        Self { name, args }
+    }
 }
 
 const KNOWN_WITH_ARGS: [&str; 11] = [

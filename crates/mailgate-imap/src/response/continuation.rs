@@ -53,6 +53,17 @@ impl<'a> Continue<'a> {
         }
     }
 
+    pub(crate) fn into_text(self) -> Option<RespText<'a>> {
+        match self.0 {
+            Repr::Text(t) => Some(t),
+            Repr::Base64(_) => None,
+        }
+    }
+
+    pub(crate) fn from_text_unchecked(text: RespText<'a>) -> Self {
+        Self(Repr::Text(text))
+    }
+
     /// The decoded SASL challenge, if this is one (`+ ` alone is an empty challenge).
     pub fn as_base64(&self) -> Option<&[u8]> {
         match &self.0 {

@@ -34,6 +34,14 @@ macro_rules! attributes {
                 Self::Extension(name)
             }
 
+            /// Detaches from the input buffer.
+            pub fn into_owned(self) -> MailboxAttribute<'static> {
+                match self {
+                    $(Self::$variant => MailboxAttribute::$variant,)*
+                    Self::Extension(a) => MailboxAttribute::Extension(a.into_owned()),
+                }
+            }
+
             /// The name without backslash.
             pub fn name(&self) -> &str {
                 match self {

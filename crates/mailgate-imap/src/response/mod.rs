@@ -2,7 +2,7 @@
 //!
 //! Parse a complete framed message (the line plus any literal data, as the framer
 //! delivers it) with [`parse_response`] or [`parse_greeting`]; encode with
-//! [`Encode`](crate::Encode). Values borrow from the input where they can.
+//! [`Encode`]. Values borrow from the input where they can.
 //!
 //! ```
 //! use mailgate_imap::response::{Response, Status, StatusKind, parse_response};
@@ -32,6 +32,7 @@ mod lex;
 mod list;
 mod mailbox_status;
 mod misc;
+mod owned;
 pub mod quirks;
 mod search;
 mod section;
