@@ -27,7 +27,10 @@ fuzz_target!(|data: &[u8]| {
             assert!(used <= data.len());
             let wire = greeting.to_vec();
             let (again, _) = parse_greeting(&wire, &config).unwrap_or_else(|e| {
-                panic!("canonical greeting rejected: {e}: {:?}", String::from_utf8_lossy(&wire))
+                panic!(
+                    "canonical greeting rejected: {e}: {:?}",
+                    String::from_utf8_lossy(&wire)
+                )
             });
             assert_eq!(again, greeting);
         }
