@@ -65,7 +65,8 @@ impl TokenRuntime {
             LoginManager::new(config.clone(), store.clone(), http)
                 .with_authorizer(Arc::new(authorizer.clone())),
         );
-        let authenticator = Arc::new(TokenAuthenticator::new(manager.clone(), config));
+        let authenticator =
+            Arc::new(TokenAuthenticator::new(manager.clone(), config).with_store(store.clone()));
         #[cfg(unix)]
         let control = {
             let path = mailgate_proxy::control::socket_path(config_file);

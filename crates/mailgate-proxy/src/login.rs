@@ -101,10 +101,15 @@ pub trait Authenticator: Send + Sync + 'static {
         password: &'a SecretString,
     ) -> BoxFuture<'a, Result<UpstreamCredentials, LoginRejected>>;
 
-    /// Tells the store that the upstream server refused the access token of `username`, so the
-    /// next login fetches a fresh one. The default does nothing.
-    fn token_rejected<'a>(&'a self, username: &'a str) -> BoxFuture<'a, ()> {
-        let _ = username;
+    /// Tells the store that the upstream server refused the access token `username` logged in
+    /// with (using `password`), so the next login refreshes or fetches a fresh one. The default
+    /// does nothing.
+    fn token_rejected<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a SecretString,
+    ) -> BoxFuture<'a, ()> {
+        let _ = (username, password);
         Box::pin(async {})
     }
 }

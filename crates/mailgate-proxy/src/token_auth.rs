@@ -4,7 +4,7 @@
 use std::sync::{Arc, PoisonError, RwLock};
 
 use mailgate_token::config::{ProxyConfig, UpstreamSasl};
-use mailgate_token::login::LoginManager;
+use mailgate_token::login::{LoginManager, LoginStore, TokenUpdate};
 
 use crate::login::{
     Authenticator, BoxFuture, LoginRejected, UpstreamCredentials, UpstreamMechanism,
@@ -16,6 +16,7 @@ use mailgate_sasl::SecretString;
 pub struct TokenAuthenticator {
     manager: Arc<LoginManager>,
     config: RwLock<Arc<ProxyConfig>>,
+    store: Option<Arc<dyn LoginStore>>,
 }
 
 impl std::fmt::Debug for TokenAuthenticator {
@@ -30,7 +31,16 @@ impl TokenAuthenticator {
         TokenAuthenticator {
             manager,
             config: RwLock::new(config),
+            store: None,
         }
+    }
+
+    /// Drops an account's access token from `store` (the manager's store) when the upstream
+    /// server refuses it, so the next login refreshes it instead of reusing it until expiry.
+    #[must_use]
+    pub fn with_store(mut self, store: Arc<dyn LoginStore>) -> Self {
+        self.store = Some(store);
+        self
     }
 
     /// The login manager (e.g. for proactive refresh).
@@ -76,6 +86,44 @@ impl Authenticator for TokenAuthenticator {
                     mechanism: self.mechanism(username),
                 }),
                 Err(error) => Err(LoginRejected::new(format!("mailgate: {error}"))),
+            }
+        })
+    }
+
+    fn token_rejected<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a SecretString,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let Some(store) = self.store.clone() else {
+                return;
+            };
+            let config = self
+                .config
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            let Ok(account) = config.resolve_account(username) else {
+                return;
+            };
+            let password = mailgate_token::SecretString::from(password.expose().as_str());
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            // The store may derive a key or write the file: keep it off the async threads.
+            let dropped = tokio::task::spawn_blocking(move || {
+                store.save(&account, &password, &TokenUpdate::DropAccessToken, now)
+            })
+            .await;
+            match dropped {
+                Ok(Ok(())) => tracing::info!(
+                    "Dropped the access token of account {username} that the server refused"
+                ),
+                Ok(Err(error)) => tracing::info!(
+                    "Unable to drop the refused access token of account {username}: {error}"
+                ),
+                Err(_) => {}
             }
         })
     }

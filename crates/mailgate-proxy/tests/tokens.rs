@@ -24,9 +24,9 @@ use tokio::net::TcpStream;
 const USER: &str = "bob@example.com";
 const PASSWORD: &str = "bob's password";
 
-/// An IMAP upstream accepting any `mock-access-*` token for `USER`.
-async fn upstream(pki: &Pki) -> SocketAddr {
-    fake_upstream(pki, |tcp: TcpStream, acceptor| async move {
+/// An IMAP upstream accepting the `mock-access-N` tokens of `accepted` for `USER`.
+async fn upstream(pki: &Pki, accepted: &'static [u32]) -> SocketAddr {
+    fake_upstream(pki, move |tcp: TcpStream, acceptor| async move {
         let Ok(stream) = acceptor.accept(tcp).await else {
             return;
         };
@@ -49,7 +49,9 @@ async fn upstream(pki: &Pki) -> SocketAddr {
                 }
                 "AUTHENTICATE" => {
                     let ir = words.nth(1).unwrap_or_default();
-                    let ok = (1..=9).any(|n| token_ok(ir, USER, &format!("mock-access-{n}")));
+                    let ok = accepted
+                        .iter()
+                        .any(|n| token_ok(ir, USER, &format!("mock-access-{n}")));
                     let status = if ok { "OK" } else { "NO" };
                     lines.send(&format!("{tag} {status} done\r\n")).await;
                 }
@@ -65,11 +67,13 @@ async fn setup(
     pki: &Pki,
     config_path: &Path,
     mode: RedirectMode,
+    accepted: &'static [u32],
 ) -> (mailgate_proxy::Proxy, SocketAddr, InteractiveAuthorizer) {
     let config = Arc::new(ProxyConfig::load(config_path).unwrap());
     let vault = TokenVault::new(*config.global()).unwrap();
     let storage = Arc::new(IniFileStorage::config_file(config_path));
     let store = Arc::new(EncryptedLoginStore::new(config.clone(), vault, storage));
+    let login_store: Arc<dyn mailgate_token::login::LoginStore> = store.clone();
     let http = HttpClient::new(HttpClientConfig::default()).unwrap();
     let authorizer = InteractiveAuthorizer::new(mode, std::time::Duration::from_secs(60));
     authorizer.set_config(config.clone());
@@ -77,8 +81,8 @@ async fn setup(
         LoginManager::new(config.clone(), store, http)
             .with_authorizer(Arc::new(authorizer.clone())),
     );
-    let authenticator = Arc::new(TokenAuthenticator::new(manager, config));
-    let server = upstream(pki).await;
+    let authenticator = Arc::new(TokenAuthenticator::new(manager, config).with_store(login_store));
+    let server = upstream(pki, accepted).await;
     let (proxy, address) = start_proxy(pki.spec(Protocol::Imap, server), authenticator).await;
     (proxy, address, authorizer)
 }
@@ -106,7 +110,7 @@ async fn hundred_concurrent_logins_make_one_token_request() {
         ),
     )
     .unwrap();
-    let (_proxy, address, _) = setup(&pki, &config_path, RedirectMode::External).await;
+    let (_proxy, address, _) = setup(&pki, &config_path, RedirectMode::External, &[1]).await;
     let logins: Vec<_> = (0..100)
         .map(|n| tokio::spawn(login(address, format!("a{n}"))))
         .collect();
@@ -143,7 +147,8 @@ async fn authorization_code_through_the_shared_redirect_listener() {
         ),
     )
     .unwrap();
-    let (_proxy, address, authorizer) = setup(&pki, &config_path, RedirectMode::LocalServer).await;
+    let (_proxy, address, authorizer) =
+        setup(&pki, &config_path, RedirectMode::LocalServer, &[1]).await;
     let waiting = tokio::spawn(login(address, "z1".to_owned()));
     // The login now waits for the user; find the URL it asks them to visit.
     let mut url = None;
@@ -192,4 +197,27 @@ async fn http_get(port: u16, target: &str) -> String {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).await.unwrap();
     answer
+}
+
+#[tokio::test]
+async fn a_refused_token_is_dropped_and_the_next_login_gets_a_new_one() {
+    let pki = Pki::new();
+    let oauth = MockOAuthServer::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("emailproxy.config");
+    std::fs::write(
+        &config_path,
+        format!(
+            "[{USER}]\ntoken_url = {}\noauth2_scope = mail\noauth2_flow = client_credentials\nclient_id = app\nclient_secret = s3cret\n",
+            oauth.token_url()
+        ),
+    )
+    .unwrap();
+    // The server has revoked the first token.
+    let (_proxy, address, _) = setup(&pki, &config_path, RedirectMode::External, &[2]).await;
+    let reply = login(address, "r1".to_owned()).await;
+    assert!(reply.starts_with("r1 NO"), "{reply}");
+    let reply = login(address, "r2".to_owned()).await;
+    assert!(reply.starts_with("r2 OK"), "{reply}");
+    assert_eq!(oauth.token_requests(), 2);
 }

@@ -658,7 +658,10 @@ pub(crate) async fn pre_auth(
                     "{} Upstream login failed for account {username}: {text}",
                     context.label()
                 );
-                context.authenticator.token_rejected(&username).await;
+                context
+                    .authenticator
+                    .token_rejected(&username, &credentials.password)
+                    .await;
                 client
                     .send(
                         &tagged(&tag, "NO", &format!("[AUTHENTICATIONFAILED] {text}")),

@@ -153,7 +153,10 @@ pub(crate) async fn pre_auth(
                                 context.label()
                             );
                             if matches!(failure, ClientFailure::AuthFailed { .. }) {
-                                context.authenticator.token_rejected(&username).await;
+                                context
+                                    .authenticator
+                                    .token_rejected(&username, &credentials.password)
+                                    .await;
                             }
                             local.reject_login(&format!("Authentication failed. {text}"));
                         }

@@ -244,7 +244,10 @@ pub(crate) async fn pre_auth(
                                 context.label()
                             );
                             if matches!(error, ClientError::AuthRejected { .. }) {
-                                context.authenticator.token_rejected(&username).await;
+                                context
+                                    .authenticator
+                                    .token_rejected(&username, &credentials.password)
+                                    .await;
                             }
                             local.reject_auth(Some(rejection(&text)));
                         }

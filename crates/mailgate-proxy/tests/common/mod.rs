@@ -147,7 +147,11 @@ impl Authenticator for FixedTokens {
         })
     }
 
-    fn token_rejected<'a>(&'a self, _username: &'a str) -> BoxFuture<'a, ()> {
+    fn token_rejected<'a>(
+        &'a self,
+        _username: &'a str,
+        _password: &'a SecretString,
+    ) -> BoxFuture<'a, ()> {
         self.rejected.fetch_add(1, Ordering::SeqCst);
         Box::pin(async {})
     }
