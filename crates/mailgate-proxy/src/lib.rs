@@ -25,6 +25,7 @@ pub mod authorization;
 pub mod control;
 mod error;
 mod limits;
+pub mod manual;
 mod listener_spec;
 pub mod logging;
 mod login;

@@ -1,0 +1,94 @@
+//! The manual: how mailgate protects the mailboxes behind it, and why its defaults are what
+//! they are. This module contains documentation only.
+//!
+//! # Threat model
+//!
+//! mailgate sits between local programs that only know passwords and mail providers that
+//! only accept OAuth 2.0. It holds access and refresh tokens that open whole mailboxes, and it
+//! sits on the path of every notification a system sends. It defends against:
+//!
+//! * **the network**: a peer on the path to the provider (no plain text, no unverified TLS,
+//!   no STARTTLS stripping), and anyone who can reach a listener (loopback by default);
+//! * **hostile or broken clients**: over-long lines, huge literals, garbage, slow clients,
+//!   connection floods, password floods;
+//! * **hostile or broken upstreams**: data injected around STARTTLS, endless responses, a
+//!   peer that stops reading;
+//! * **the logs**: nothing a log reader sees lets them log in.
+//!
+//! It does not defend against a local attacker who can read the process memory or the
+//! configuration file *and* knows the login password, nor against a compromised provider.
+//!
+//! # Defaults
+//!
+//! ## Loopback bind
+//!
+//! `local_address` defaults to `127.0.0.1`. The Python proxy listens on all interfaces by
+//! default, which exposes a password-to-token gateway to the whole network on many hosts.
+//! Listening elsewhere is one explicit line (`local_address = 0.0.0.0` or `::`); do it only
+//! with local TLS (`local_certificate_path`) and a firewall.
+//!
+//! ## Verified TLS upstream, no downgrade
+//!
+//! Every upstream connection is TLS, verified against the operating system's roots (through
+//! `rustls-native-certs`, so `SSL_CERT_FILE` and `SSL_CERT_DIR` work) and the optional
+//! `server_ca_file`; the host name is checked. There is no option to turn verification off.
+//! With `server_starttls` the proxy requires the server to accept STARTTLS/STLS and fails the
+//! login otherwise: a server (or an attacker) that does not offer STARTTLS never receives a
+//! token in plain text.
+//!
+//! ## STARTTLS command injection
+//!
+//! Bytes that arrive after a STARTTLS/STLS command and before the TLS handshake were sent in
+//! plain text and could have been injected by anyone on the path (CVE-2011-0411 and its many
+//! successors). mailgate never acts on them: plain text a client pipelines after `STARTTLS`
+//! is discarded (POP3, SMTP) or ends the connection (IMAP), and a server that sends data after
+//! accepting STARTTLS fails the login. After the handshake the dialogue starts over (capabilities are asked again).
+//!
+//! ## Literal and line limits
+//!
+//! Before login every client line is bounded (16 KiB for IMAP; the RFC limits of POP3 and
+//! SMTP) and an IMAP literal may hold at most 64 KiB (a user name or password needs far less).
+//! Synchronising literals are only invited with `+` after their size was checked, so a client
+//! announcing `{4294967296}` is refused before it sends a byte. Upstream responses before
+//! login are framed with the tolerant limits of `mailgate-imap`. After login the proxy parses
+//! nothing; each direction holds at most one relay buffer.
+//!
+//! ## Backpressure
+//!
+//! The relay writes each chunk completely before reading the next one, so a client that
+//! stops reading stops the proxy reading from the server, and TCP flow control reaches the
+//! server. Memory per session is bounded by the relay buffers (see
+//! [`RelayConfig`](crate::RelayConfig)); nothing polls in a loop.
+//!
+//! ## Timeouts and limits
+//!
+//! A client has `pre_auth_timeout` (600 s, the time a user may take to authorise in a
+//! browser) to log in; `max_connections` and `max_connections_per_address` bound the
+//! connections of a listener; `idle_timeout` closes silent sessions after login.
+//!
+//! ## Encrypted tokens and trust on first use
+//!
+//! Tokens are stored in the configuration file (or the `--cache-store` file) encrypted with a
+//! key derived from the client's login password (PBKDF2-HMAC-SHA256, Fernet), byte-compatible
+//! with the Python proxy. The first password used for an account protects its tokens. With
+//! `delete_account_token_on_password_error` (the default) a login with another password
+//! discards the tokens and starts a new authorisation, so anyone who can reach the listener
+//! can force a re-authorisation (but never obtain the old tokens); accounts using client
+//! credentials or a service account are exempt. A per-account back-off slows password floods
+//! and the CPU cost of key derivation. Deployers who need more: keep the default loopback
+//! bind, set `delete_account_token_on_password_error = False`, and restrict who may run
+//! programs on the host.
+//!
+//! ## Redirects of the authorization code flow
+//!
+//! The redirect listener accepts a redirect only with the `state` of a pending request of this
+//! process; the token store then checks the path, `state` and `code` again. The listener binds
+//! exactly where `redirect_listen_address` (or `redirect_uri`) says. The control socket of
+//! `mailgate authorize` is created with mode 0600.
+//!
+//! ## Logs
+//!
+//! Debug logs show the dialogue before login rendered from parsed messages: `LOGIN` shows the
+//! user name and a placeholder for the password, SASL responses and the proxy's own
+//! credentials are never shown, and after login only byte counts are logged. Secrets are held
+//! in redacting types whose `Debug` and `Display` print a placeholder in every build.
