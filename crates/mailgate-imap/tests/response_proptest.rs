@@ -418,6 +418,14 @@ fn fetch_item() -> impl Strategy<Value = FetchItem<'static>> {
         option::of(atom()).prop_map(FetchItem::ThreadId),
         n64().prop_map(FetchItem::GmailMessageId),
         n64().prop_map(FetchItem::GmailThreadId),
+        vec(
+            prop_oneof![
+                atom().prop_map(GmailLabel::System),
+                astring().prop_map(GmailLabel::Name)
+            ],
+            0..3
+        )
+        .prop_map(FetchItem::GmailLabels),
     ]
 }
 

@@ -13,7 +13,7 @@ use crate::core::atom::{Atom, atom};
 use crate::core::datetime::{DateTime, date_time};
 use crate::core::flag::{FlagFetch, flag_fetch};
 use crate::core::number::{number, number64, nz_number};
-use crate::core::string::{Literal8, NString, literal8};
+use crate::core::string::{AString, Literal8, NString, astring, literal8};
 use crate::encode::{Encode, encode_list, encode_u64};
 use crate::error::{PResult, ParseErrorKind, fail};
 
@@ -76,6 +76,47 @@ pub enum FetchItem<'a> {
     GmailMessageId(u64),
     /// `X-GM-THRID n` (Gmail).
     GmailThreadId(u64),
+    /// `X-GM-LABELS (...)` (Gmail).
+    GmailLabels(Vec<GmailLabel<'a>>),
+}
+
+/// A Gmail label in `X-GM-LABELS`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum GmailLabel<'a> {
+    /// A system label written with a backslash, such as `\Inbox` or `\Important`
+    /// (the name without the backslash).
+    System(Atom<'a>),
+    /// A user label.
+    Name(AString<'a>),
+}
+
+impl GmailLabel<'_> {
+    /// Detaches from the input buffer.
+    pub fn into_owned(self) -> GmailLabel<'static> {
+        match self {
+            Self::System(a) => GmailLabel::System(a.into_owned()),
+            Self::Name(s) => GmailLabel::Name(s.into_owned()),
+        }
+    }
+}
+
+impl Encode for GmailLabel<'_> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::System(a) => {
+                out.push(b'\\');
+                a.encode(out);
+            }
+            Self::Name(s) => s.encode(out),
+        }
+    }
+}
+
+fn gmail_label<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, GmailLabel<'a>> {
+    match i {
+        [b'\\', rest @ ..] => atom(rest, cfg).map(|(r, a)| (r, GmailLabel::System(a))),
+        _ => astring(i, cfg).map(|(r, s)| (r, GmailLabel::Name(s))),
+    }
 }
 
 /// A FETCH response: the message number and its data items.
@@ -167,6 +208,10 @@ impl Encode for FetchItem<'_> {
             Self::ThreadId(None) => out.extend_from_slice(b"THREADID NIL"),
             Self::GmailMessageId(n) => kw_num(out, b"X-GM-MSGID ", *n),
             Self::GmailThreadId(n) => kw_num(out, b"X-GM-THRID ", *n),
+            Self::GmailLabels(l) => {
+                out.extend_from_slice(b"X-GM-LABELS ");
+                encode_list(l, out);
+            }
         }
     }
 }
@@ -280,6 +325,8 @@ fn fetch_item<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, FetchItem<'a>>
         number64(r).map(|(r, n)| (r, FetchItem::GmailMessageId(n)))
     } else if is(b"X-GM-THRID") {
         number64(r).map(|(r, n)| (r, FetchItem::GmailThreadId(n)))
+    } else if is(b"X-GM-LABELS") {
+        list(r, true, cfg, |j| gmail_label(j, cfg)).map(|(r, l)| (r, FetchItem::GmailLabels(l)))
     } else {
         fail(i, ParseErrorKind::Expected("FETCH data item"))
     }

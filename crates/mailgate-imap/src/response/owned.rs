@@ -358,6 +358,9 @@ impl FetchItem<'_> {
             Self::ThreadId(a) => FetchItem::ThreadId(a.map(|a| a.into_owned())),
             Self::GmailMessageId(n) => FetchItem::GmailMessageId(n),
             Self::GmailThreadId(n) => FetchItem::GmailThreadId(n),
+            Self::GmailLabels(l) => {
+                FetchItem::GmailLabels(l.into_iter().map(|l| l.into_owned()).collect())
+            }
         }
     }
 }
