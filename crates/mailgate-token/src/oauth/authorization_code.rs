@@ -454,5 +454,16 @@ mod tests {
             let r = request(Some("http://localhost:8080/"), false);
             let _ = r.parse_redirect(&input);
         }
+
+        #[test]
+        fn code_round_trip(code in ".{1,80}") {
+            // The provider escapes the code once in the query; the reference unquotes it once
+            // more, so a code reaches the token request escaped twice -> decoded twice.
+            let r = request(Some("http://localhost:8080/cb"), false);
+            let twice = oauth2_url_escape(&oauth2_url_escape(&code));
+            let redirect = format!("http://localhost:8080/cb?state={}&code={twice}", r.state);
+            let parsed = r.parse_redirect(&redirect).unwrap();
+            proptest::prop_assert_eq!(parsed.expose(), &code);
+        }
     }
 }
