@@ -34,7 +34,6 @@ from harness import (
     TIMEOUT,
     WRONG,
     free_port,
-    pending,
     require_mailgate,
 )
 
@@ -101,7 +100,6 @@ class ProxyTokenTest(ProxyTestCase):
         finally:
             OAuth.control(action="set_expiry", client_id=EXPIRY.client_id, seconds=3600)
 
-    @pending("a token the server refused is used again for the next login")
     def test_revoked_token_gives_clean_error_then_next_login_works(self):
         self.login_ok(REVOKED)
         grants = Grants(REVOKED.client_id)
