@@ -145,6 +145,29 @@ class ProxyImapTest(ProxyTestCase):
         finally:
             raw.close()
 
+    def test_authenticate_login(self):
+        raw = RawImap("127.0.0.1", self.ports["imap"])
+        try:
+            tag = raw.tag()
+            raw.send(tag + b" AUTHENTICATE LOGIN\r\n")
+            raw.expect_continuation()
+            raw.send(base64.b64encode(SEED.name.encode()) + b"\r\n")
+            raw.expect_continuation()
+            raw.send(base64.b64encode(SEED.password.encode()) + b"\r\n")
+            tagged, _ = raw.until_tagged(tag)
+            self.assertTrue(tagged.startswith(tag + b" OK"), tagged)
+            tagged, _ = raw.command(b"EXAMINE INBOX")
+            self.assertIn(b" OK", tagged)
+        finally:
+            raw.close()
+
+    def test_unknown_account_is_refused(self):
+        with imaplib.IMAP4("127.0.0.1", self.ports["imap"], timeout=TIMEOUT) as imap:
+            with self.assertRaises(imaplib.IMAP4.error) as raised:
+                imap.login("nobody-configured@example.test", "whatever")
+            self.assertIn("nobody-configured@example.test", str(raised.exception))
+            self.assertEqual(imap.noop()[0], "OK")
+
     def test_idle_sees_a_message_appended_elsewhere(self):
         raw = RawImap("127.0.0.1", self.ports["imap"])
         try:
@@ -352,6 +375,24 @@ class ProxySmtpTest(ProxyTestCase):
                 smtp.rset()
         for marker, message in zip(markers, messages):
             assert_relayed(self, message, marker)
+
+    def test_pipelined_transaction(self):
+        """MAIL, both RCPTs and DATA in one write, as pipelining clients send them."""
+        marker = unique("smtp-pipelining")
+        message = make_message(marker, TRICKY_BODY, SENDER.name, "rcpt@example.test")
+        with smtplib.SMTP("127.0.0.1", self.ports["smtp"], timeout=TIMEOUT) as smtp:
+            smtp.ehlo("client.test")
+            self.assertTrue(smtp.has_extn("pipelining"))
+            smtp.login(SENDER.name, SENDER.password)
+            smtp.send(f"MAIL FROM:<{SENDER.name}>\r\nRCPT TO:<rcpt@example.test>\r\n"
+                      f"RCPT TO:<other@example.test>\r\nDATA\r\n".encode())
+            replies = [smtp.getreply()[0] for _ in range(4)]
+            self.assertEqual(replies, [250, 250, 250, 354])
+            stuffed = re.sub(rb"(?m)^\.", b"..", message)
+            smtp.send(stuffed + b".\r\n")
+            self.assertEqual(smtp.getreply()[0], 250)
+        meta = assert_relayed(self, message, marker)
+        self.assertEqual(meta["rcpt_to"], ["rcpt@example.test", "other@example.test"])
 
     def test_wrong_password_gets_535(self):
         with smtplib.SMTP("127.0.0.1", self.ports["smtp"], timeout=TIMEOUT) as smtp:
