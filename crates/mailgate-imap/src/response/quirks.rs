@@ -17,7 +17,7 @@
 //! | `[Error="..." Proxy=...]`: code arguments glued to the name | Outlook 365 | `Code::Other` with those arguments |
 //! | Invalid UTF-8 in status text | Latin-1 greetings | text with replacement characters |
 //! | Spaces before `)` or `]`, and runs of spaces between items (`(UID 5 )`) | QQ Mail, Exchange | as if absent |
-//! | `()` where the grammar wants one or more items (addresses, parameters, namespaces, BADCHARSET) | Exchange, Yahoo | `NIL` |
+//! | `()` where the grammar wants one or more items (addresses, parameters, namespaces, BADCHARSET) | various servers | `NIL` |
 //! | Spaces between concatenated parts of a multipart BODYSTRUCTURE, between addresses, between threads | Exchange, Dovecot | as if absent |
 //! | `NIL` as a `body-fld-param` value (`("boundary" NIL)`) | Mail.ru, Exchange 2010 | empty string |
 //! | `NIL` as `body-fld-enc`, media type or subtype | maddy, broken MIME | empty string |
