@@ -101,3 +101,48 @@ async fn new_tokens_are_stored_encrypted_and_reused() {
     assert!(matches!(e, LoginError::WrongPassword { .. }), "{e:?}");
     assert!(snapshot(&storage).accounts["ccg@example.com"].contains_key("access_token"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_logins_share_one_request_and_one_key() {
+    let server = MockOAuthServer::start().await.unwrap();
+    server.set_default_token_reply(
+        mailgate_token::oauth::mock_server::MockReply::token()
+            .delayed(std::time::Duration::from_millis(100)),
+    );
+    let config = format!(
+        "[ccg@example.com]\noauth2_flow = client_credentials\ntoken_url = {0}\nclient_id = c\n\
+         client_secret = s\noauth2_scope = s\n\n[solo@example.com]\noauth2_flow = client_credentials\n\
+         token_url = {0}\nclient_id = c\nclient_secret = s\noauth2_scope = s\n",
+        server.token_url()
+    );
+    let storage = Arc::new(MemoryStorage::new());
+    let manager = Arc::new(manager(&config, Arc::clone(&storage)));
+    // The cost of one first login (one key derivation plus the token request).
+    let started = std::time::Instant::now();
+    manager
+        .login("solo@example.com", &SecretString::from("pw"))
+        .await
+        .unwrap();
+    let one = started.elapsed();
+    let started = std::time::Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let manager = Arc::clone(&manager);
+        tasks.push(tokio::spawn(async move {
+            manager
+                .login("ccg@example.com", &SecretString::from("pw"))
+                .await
+                .map(|s| s.access_token.expose().clone())
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap(), "mock-access-2");
+    }
+    assert_eq!(server.token_requests(), 2);
+    // One key derivation, not 100: the whole burst costs about one first login.
+    let burst = started.elapsed();
+    assert!(
+        burst < one * 5 + std::time::Duration::from_secs(1),
+        "100 concurrent logins took {burst:?}, one login {one:?}"
+    );
+}
