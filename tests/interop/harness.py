@@ -543,7 +543,8 @@ class MainProxy:
                 account.register()
             ports = {name: free_port() for name in (
                 "imap", "imap_starttls", "imap_tls", "imap_upstream_starttls", "pop", "pop_stls",
-                "pop_upstream_stls", "smtp", "smtp_starttls", "smtp_upstream_tls")}
+                "pop_tls", "pop_upstream_stls", "smtp", "smtp_starttls", "smtp_tls",
+                "smtp_upstream_tls")}
             cls.ports = ports
             upstream = {"server_address": ENV["dovecot_host"], "server_ca_file": ENV["ca"],
                         "local_address": "127.0.0.1"}
@@ -557,6 +558,10 @@ class MainProxy:
                 f"IMAP-{ports['imap_upstream_starttls']}": upstream | {
                     "server_port": str(ENV["imap_port"]), "server_starttls": "True"},
                 f"POP-{ports['pop']}": upstream | {"server_port": str(ENV["pop3s_port"])},
+                f"POP-{ports['pop_tls']}": upstream | local_tls | {
+                    "server_port": str(ENV["pop3s_port"])},
+                f"SMTP-{ports['smtp_tls']}": upstream | local_tls | {
+                    "server_port": str(ENV["submission_port"]), "server_starttls": "True"},
                 f"POP-{ports['pop_upstream_stls']}": upstream | {
                     "server_port": str(ENV["pop3_port"]), "server_starttls": "True"},
                 f"POP-{ports['pop_stls']}": upstream | local_tls | {

@@ -277,6 +277,17 @@ class ProxyPop3Test(ProxyTestCase):
         finally:
             pop.quit()
 
+    def test_local_implicit_tls(self):
+        pop = poplib.POP3_SSL("127.0.0.1", self.ports["pop_tls"], context=tls_context(),
+                              timeout=TIMEOUT)
+        try:
+            pop.user(SEED.name)
+            pop.pass_(SEED.password)
+            _, lines, _ = pop.retr(6)
+            self.assertEqual(b"\r\n".join(lines) + b"\r\n", seed_messages()[5])
+        finally:
+            pop.quit()
+
     def test_upstream_stls(self):
         pop = poplib.POP3("127.0.0.1", self.ports["pop_upstream_stls"], timeout=TIMEOUT)
         try:
@@ -350,6 +361,15 @@ class ProxySmtpTest(ProxyTestCase):
 
     def test_local_starttls(self):
         self.send("smtp_starttls", "PLAIN", TRICKY_BODY, starttls=True)
+
+    def test_local_implicit_tls(self):
+        marker = unique("smtp-implicit-tls")
+        message = make_message(marker, TRICKY_BODY, SENDER.name, "rcpt@example.test")
+        with smtplib.SMTP_SSL("127.0.0.1", self.ports["smtp_tls"], context=tls_context(),
+                              timeout=TIMEOUT) as smtp:
+            smtp.login(SENDER.name, SENDER.password)
+            self.assertEqual(smtp.sendmail(SENDER.name, ["rcpt@example.test"], message), {})
+        assert_relayed(self, message, marker)
 
     def test_oauthbearer_upstream(self):
         before = len(dovecot_logins(BEARER.name))
