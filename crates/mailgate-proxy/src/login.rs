@@ -52,6 +52,7 @@ impl UpstreamMechanism {
 }
 
 /// What the upstream login needs.
+#[derive(Clone)]
 pub struct UpstreamCredentials {
     /// The identity sent upstream (the client's login name).
     pub username: String,

@@ -395,3 +395,43 @@ async fn provider_error_and_local_errors_reach_the_client() {
     client.send("a5 LOGIN\r\n").await;
     assert!(client.line().await.starts_with("a5 BAD"));
 }
+
+#[tokio::test]
+async fn a_login_reconnects_when_the_server_dropped_the_waiting_connection() {
+    let pki = Pki::new();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = connections.clone();
+    let server = fake_upstream(&pki, move |tcp: TcpStream, acceptor| {
+        let counter = counter.clone();
+        async move {
+            let Ok(stream) = acceptor.accept(tcp).await else {
+                return;
+            };
+            if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                // The first connection answers CAPABILITY, then goes away (an idle timeout).
+                let mut lines = Lines::new(stream);
+                lines.send("* OK first\r\n").await;
+                let line = lines.line().await;
+                let tag = line.split(' ').next().unwrap().to_owned();
+                lines
+                    .send(&format!("* CAPABILITY {CAPS}\r\n{tag} OK done\r\n"))
+                    .await;
+                return;
+            }
+            imap_session(Lines::new(stream), true).await;
+        }
+    })
+    .await;
+    let (_proxy, address) = start_proxy(
+        pki.spec(Protocol::Imap, server),
+        FixedTokens::one(USER, PASSWORD, TOKEN),
+    )
+    .await;
+    let mut client = Lines::new(TcpStream::connect(address).await.unwrap());
+    assert!(client.line().await.contains("first"));
+    client
+        .send(&format!("a1 LOGIN {USER} {}\r\n", quoted(PASSWORD)))
+        .await;
+    assert_logged_in(&mut client, "a1").await;
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+}

@@ -249,3 +249,49 @@ async fn a_client_that_never_logs_in_is_closed_at_the_pre_auth_timeout() {
     );
     assert_eq!(client.line().await, "");
 }
+
+/// Relay throughput through the proxy against the same TLS upstream read directly; run with
+/// `cargo test --release -p mailgate-proxy --test operations -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn measure_relay_throughput() {
+    let pki = Pki::new();
+    let server = upstream(&pki, "fast", Arc::default()).await;
+    let (_proxy, address) = start_proxy(
+        pki.spec(Protocol::Imap, server),
+        FixedTokens::one(USER, PASSWORD, TOKEN),
+    )
+    .await;
+    async fn drain<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+        client: &mut Lines<S>,
+    ) -> f64 {
+        let started = std::time::Instant::now();
+        client.send("b1 BIG\r\n").await;
+        client.line().await;
+        let mut body = vec![0u8; 256 * 1024];
+        let mut received = 0u64;
+        while received < BIG {
+            let want = (BIG - received).min(body.len() as u64) as usize;
+            received += client.inner.read(&mut body[..want]).await.unwrap() as u64;
+        }
+        client.line().await;
+        client.line().await;
+        BIG as f64 / 1e6 / started.elapsed().as_secs_f64()
+    }
+    for round in 0..3 {
+        let mut direct = Lines::new(pki.connect_tls(server).await);
+        direct.line().await;
+        let direct_rate = drain(&mut direct).await;
+        let mut proxied = Lines::new(TcpStream::connect(address).await.unwrap());
+        proxied.line().await;
+        proxied
+            .send(&format!("l1 LOGIN {USER} {PASSWORD}\r\n"))
+            .await;
+        assert!(proxied.line().await.starts_with("l1 OK"));
+        let proxied_rate = drain(&mut proxied).await;
+        eprintln!(
+            "round {round}: direct {direct_rate:.0} MB/s, through mailgate {proxied_rate:.0} MB/s ({:.2}x)",
+            proxied_rate / direct_rate
+        );
+    }
+}

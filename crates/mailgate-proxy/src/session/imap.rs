@@ -633,7 +633,20 @@ pub(crate) async fn pre_auth(
             None => connect(context, guard).await?,
         };
         let username = token.username.clone();
-        match upstream_login(context, &mut up, &tag, token, guard).await? {
+        let outcome = match upstream_login(context, &mut up, &tag, token.clone(), guard).await {
+            // The server may have dropped the idle connection while the user was authorising
+            // in a browser: connect again once and log in with the same token.
+            Err(Interrupt::Io(_) | Interrupt::ServerClosed) => {
+                tracing::info!(
+                    "{} The server closed the connection while the login waited; reconnecting",
+                    context.label()
+                );
+                up = connect(context, guard).await?;
+                upstream_login(context, &mut up, &tag, token, guard).await?
+            }
+            other => other?,
+        };
+        match outcome {
             Ok(forward) => {
                 log_authenticated(context, &username);
                 let mut to_client = forward;
