@@ -247,7 +247,9 @@ impl Framer {
         offset: usize,
         resume: usize,
     ) -> FramerEvent<'static> {
-        let tag = self.tag();
+        // Only the bytes up to the violation are looked at, so that the result does
+        // not depend on how the input was chunked.
+        let tag = self.tag(offset.saturating_add(1));
         self.tail.clear();
         if resume == self.buf.len() {
             let line = &self.buf[self.line_start..];
@@ -272,7 +274,7 @@ impl Framer {
         header: LiteralHeader,
         end: usize,
     ) -> FramerEvent<'static> {
-        let tag = self.tag();
+        let tag = self.tag(usize::MAX);
         self.tail.clear();
         self.pos = end;
         self.start = end;
@@ -332,9 +334,11 @@ impl Framer {
         }
     }
 
-    /// The tag at the start of the current message, if valid.
-    fn tag(&self) -> Option<Tag<'static>> {
+    /// The tag at the start of the current message, if valid, looking at no more than
+    /// `visible` bytes.
+    fn tag(&self, visible: usize) -> Option<Tag<'static>> {
         let msg = &self.buf[self.start..];
+        let msg = &msg[..msg.len().min(visible)];
         let n = span(&msg[..msg.len().min(64)], TAG);
         if n == 0 || !matches!(msg.get(n), Some(b' ' | b'\r' | b'\n')) {
             return None;

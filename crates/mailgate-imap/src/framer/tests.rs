@@ -284,3 +284,30 @@ fn memory_stays_bounded_while_discarding() {
     }
     assert_eq!(errors, 1);
 }
+
+#[test]
+fn tag_of_a_long_line_does_not_depend_on_chunking() {
+    // Found by fuzzing: the tag was reported only when its SP had already arrived.
+    let mut cfg = strict();
+    cfg.max_line_length = 8;
+    let evs = frame(
+        C,
+        cfg.clone(),
+        b"ARTTLSRCH TEXT aaaaaaaaaaaaaaaaaa\r\na3 NOOP\r\n",
+    );
+    assert_eq!(
+        evs,
+        vec![
+            Ev::Err(ParseErrorKind::LineTooLong { limit: 8 }, None),
+            Ev::Err(ParseErrorKind::LineTooLong { limit: 8 }, Some("a3".into()))
+        ]
+    );
+    let evs = frame(C, cfg, b"a1 LOGIN xxxxxxxxxxxx\r\n");
+    assert_eq!(
+        evs,
+        vec![Ev::Err(
+            ParseErrorKind::LineTooLong { limit: 8 },
+            Some("a1".into())
+        )]
+    );
+}
