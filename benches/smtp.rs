@@ -25,7 +25,7 @@ fn message(size: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(size + 80);
     let mut n = 0u32;
     while out.len() < size {
-        if n % 50 == 0 {
+        if n.is_multiple_of(50) {
             out.extend_from_slice(b"..a dot-stuffed line\r\n");
         }
         out.extend_from_slice(
