@@ -116,9 +116,10 @@ impl<'a> Reply<'a> {
     pub fn parse(input: &'a [u8], limits: &Limits) -> Result<ReplyStatus<'a>, ReplyError> {
         let mut at = 0;
         let mut code = 0;
-        let mut raw: Vec<&'a str> = Vec::new();
+        let mut lines: Vec<Cow<'a, str>> = Vec::new();
+        let mut status = None;
         loop {
-            let line_no = raw.len();
+            let line_no = lines.len();
             let rest = &input[at..];
             let Some(nl) = memchr::memchr(b'\n', rest) else {
                 if rest.len() >= limits.reply_line {
@@ -168,20 +169,16 @@ impl<'a> Reply<'a> {
             let text = line.get(4..).unwrap_or(&[]);
             let text =
                 std::str::from_utf8(text).map_err(|_| ReplyError::NotUtf8 { line: line_no })?;
-            raw.push(text);
+            if line_no == 0 {
+                status = EnhancedStatus::parse_prefix(text)
+                    .filter(|(s, _)| u16::from(s.class) == code / 100)
+                    .map(|(s, _)| s);
+            }
+            lines.push(Cow::Borrowed(strip_status(text, status)));
             if last {
                 break;
             }
         }
-        let status = raw
-            .first()
-            .and_then(|t| EnhancedStatus::parse_prefix(t))
-            .filter(|(s, _)| u16::from(s.class) == code / 100)
-            .map(|(s, _)| s);
-        let lines = raw
-            .into_iter()
-            .map(|t| Cow::Borrowed(strip_status(t, status)))
-            .collect();
         Ok(ReplyStatus::Complete(
             Reply {
                 code,
