@@ -71,7 +71,10 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("cannot start the runtime: {error}");
@@ -106,7 +109,9 @@ impl Options {
             let key = name
                 .strip_prefix("--")
                 .ok_or_else(|| format!("expected --option, got {name:?}"))?;
-            let value = iter.next().ok_or_else(|| format!("--{key} needs a value"))?;
+            let value = iter
+                .next()
+                .ok_or_else(|| format!("--{key} needs a value"))?;
             map.insert(key.to_owned(), value.clone());
         }
         Ok(Self(map))
@@ -153,7 +158,9 @@ impl Options {
                 let config = rustls::ClientConfig::builder()
                     .with_root_certificates(roots)
                     .with_no_client_auth();
-                let host = addr.rsplit_once(':').map_or(addr.as_str(), |(host, _)| host);
+                let host = addr
+                    .rsplit_once(':')
+                    .map_or(addr.as_str(), |(host, _)| host);
                 let name = ServerName::try_from(self.opt("sni").unwrap_or(host).to_owned())?;
                 Some((tokio_rustls::TlsConnector::from(Arc::new(config)), name))
             }
@@ -189,9 +196,9 @@ async fn connect(target: &Target, buffer: usize) -> Result<Stream> {
     tcp.set_nodelay(true)?;
     let io: Box<dyn Io> = match &target.tls {
         None => Box::new(tcp),
-        Some((connector, name)) => Box::new(
-            tokio::time::timeout(TIMEOUT, connector.connect(name.clone(), tcp)).await??,
-        ),
+        Some((connector, name)) => {
+            Box::new(tokio::time::timeout(TIMEOUT, connector.connect(name.clone(), tcp)).await??)
+        }
     };
     Ok(BufReader::with_capacity(buffer, io))
 }
@@ -200,7 +207,11 @@ async fn line(stream: &mut Stream) -> Result<Vec<u8>> {
     let mut line = Vec::with_capacity(128);
     let read = tokio::time::timeout(TIMEOUT, stream.read_until(b'\n', &mut line)).await??;
     if read == 0 {
-        return Err(format!("connection closed (after {:?})", String::from_utf8_lossy(&line)).into());
+        return Err(format!(
+            "connection closed (after {:?})",
+            String::from_utf8_lossy(&line)
+        )
+        .into());
     }
     Ok(line)
 }
@@ -227,7 +238,7 @@ async fn tagged_ok(stream: &mut Stream, tag: &str) -> Result<()> {
             if line[prefix.len()..].starts_with(b"OK") {
                 return Ok(());
             }
-            return Err(format!("{}", String::from_utf8_lossy(&line).trim_end()).into());
+            return Err(String::from_utf8_lossy(&line).trim_end().to_owned().into());
         }
     }
 }
@@ -241,14 +252,21 @@ async fn imap_open(target: &Target, credential: &Credential, buffer: usize) -> R
     let mut stream = connect(target, buffer).await?;
     let greeting = line(&mut stream).await?;
     if !greeting.starts_with(b"* OK") {
-        return Err(format!("greeting: {}", String::from_utf8_lossy(&greeting).trim_end()).into());
+        return Err(format!(
+            "greeting: {}",
+            String::from_utf8_lossy(&greeting).trim_end()
+        )
+        .into());
     }
     let command = match credential {
         Credential::Password(user, password) => {
             format!("l LOGIN {} {}\r\n", quote(user), quote(password))
         }
         Credential::Token(user, token) => {
-            format!("l AUTHENTICATE XOAUTH2 {}\r\n", Credential::xoauth2(user, token))
+            format!(
+                "l AUTHENTICATE XOAUTH2 {}\r\n",
+                Credential::xoauth2(user, token)
+            )
         }
     };
     send(&mut stream, command.as_bytes()).await?;
@@ -346,7 +364,9 @@ async fn fetch_all(stream: &mut Stream, stall_after: u64, stall: Duration) -> Re
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
 }
 
 // ---- logins -----------------------------------------------------------------------------------
@@ -406,7 +426,9 @@ async fn hold(options: &Options) -> Result<()> {
     let target = options.target()?;
     let credential = Arc::new(options.credential()?);
     let k = options.number("k", 100)? as usize;
-    let gate = Arc::new(Semaphore::new(options.number("concurrency", 200)?.max(1) as usize));
+    let gate = Arc::new(Semaphore::new(
+        options.number("concurrency", 200)?.max(1) as usize
+    ));
     let limit = Duration::from_secs(options.number("session-timeout", 20)?);
     let mut tasks = JoinSet::new();
     for _ in 0..k {
@@ -484,15 +506,20 @@ async fn smtp(options: &Options) -> Result<()> {
         if session.is_none() {
             session = Some(smtp_open(&target, &credential).await?);
         }
-        let Some(stream) = session.as_mut() else { continue };
-        smtp_command(stream, format!("MAIL FROM:<{}>\r\n", credential.user()).as_bytes(), 250).await?;
+        let Some(stream) = session.as_mut() else {
+            continue;
+        };
+        smtp_command(
+            stream,
+            format!("MAIL FROM:<{}>\r\n", credential.user()).as_bytes(),
+            250,
+        )
+        .await?;
         smtp_command(stream, format!("RCPT TO:<{to}>\r\n").as_bytes(), 250).await?;
         smtp_command(stream, b"DATA\r\n", 354).await?;
         smtp_command(stream, &message, 250).await?;
-        if per_session {
-            if let Some(mut stream) = session.take() {
-                smtp_command(&mut stream, b"QUIT\r\n", 221).await?;
-            }
+        if per_session && let Some(mut stream) = session.take() {
+            smtp_command(&mut stream, b"QUIT\r\n", 221).await?;
         }
     }
     if let Some(mut stream) = session.take() {
@@ -526,7 +553,10 @@ async fn smtp_reply(stream: &mut Stream) -> Result<(u16, String)> {
         let line = line(stream).await?;
         let text = String::from_utf8_lossy(&line).trim_end().to_owned();
         if line.len() < 4 || line[3] == b' ' {
-            let code = text.get(..3).and_then(|code| code.parse().ok()).unwrap_or(0);
+            let code = text
+                .get(..3)
+                .and_then(|code| code.parse().ok())
+                .unwrap_or(0);
             return Ok((code, text));
         }
     }
@@ -550,7 +580,10 @@ async fn smtp_open(target: &Target, credential: &Credential) -> Result<Stream> {
     smtp_command(&mut stream, b"EHLO bench.example.test\r\n", 250).await?;
     let auth = match credential {
         Credential::Password(user, password) => {
-            format!("AUTH PLAIN {}\r\n", BASE64.encode(format!("\0{user}\0{password}")))
+            format!(
+                "AUTH PLAIN {}\r\n",
+                BASE64.encode(format!("\0{user}\0{password}"))
+            )
         }
         Credential::Token(user, token) => {
             format!("AUTH XOAUTH2 {}\r\n", Credential::xoauth2(user, token))
@@ -571,15 +604,18 @@ async fn smtp_open(target: &Target, credential: &Credential) -> Result<Stream> {
 // ---- upstream ---------------------------------------------------------------------------------
 
 async fn upstream(options: &Options) -> Result<()> {
-    let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_file_iter(options.get("cert")?)?.collect::<std::result::Result<_, _>>()?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(options.get("cert")?)?
+        .collect::<std::result::Result<_, _>>()?;
     let key = PrivateKeyDer::from_pem_file(options.get("key")?)?;
     let config = rustls::ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(certs, key)?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind(options.get("listen")?).await?;
-    std::fs::write(options.get("port-file")?, listener.local_addr()?.port().to_string())?;
+    std::fs::write(
+        options.get("port-file")?,
+        listener.local_addr()?.port().to_string(),
+    )?;
     loop {
         let (tcp, _) = listener.accept().await?;
         let acceptor = acceptor.clone();
@@ -594,8 +630,11 @@ async fn upstream(options: &Options) -> Result<()> {
 
 async fn serve_imap(mut stream: Stream) -> Result<()> {
     const CAPABILITY: &str = "IMAP4rev1 SASL-IR AUTH=XOAUTH2 AUTH=OAUTHBEARER IDLE";
-    send(&mut stream, format!("* OK [CAPABILITY {CAPABILITY}] bench upstream\r\n").as_bytes())
-        .await?;
+    send(
+        &mut stream,
+        format!("* OK [CAPABILITY {CAPABILITY}] bench upstream\r\n").as_bytes(),
+    )
+    .await?;
     loop {
         let mut request = Vec::with_capacity(256);
         if stream.read_until(b'\n', &mut request).await? == 0 {
@@ -616,7 +655,11 @@ async fn serve_imap(mut stream: Stream) -> Result<()> {
                 format!("{tag} OK [CAPABILITY {CAPABILITY}] logged in\r\n")
             }
             "LOGOUT" => {
-                send(&mut stream, format!("* BYE bye\r\n{tag} OK done\r\n").as_bytes()).await?;
+                send(
+                    &mut stream,
+                    format!("* BYE bye\r\n{tag} OK done\r\n").as_bytes(),
+                )
+                .await?;
                 return Ok(());
             }
             _ => format!("{tag} OK done\r\n"),
