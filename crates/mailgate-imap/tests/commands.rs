@@ -3,7 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use mailgate_imap::command::{AuthenticateData, parse_idle_done};
-use mailgate_imap::{Command, CommandBody, Encode, ParseErrorKind, ParserConfig};
+use mailgate_imap::{
+    Command, CommandBody, Encode, ParseErrorKind, ParserConfig, canonicalize_command,
+};
 
 /// Loads the example corpus (see the header of `data/commands.txt` for the format).
 fn corpus() -> Vec<(usize, Vec<u8>)> {
@@ -297,4 +299,31 @@ fn readme_examples() {
     assert!(framer.next_event().is_none());
     framer.push(b"Subject: hi\r\n");
     assert!(matches!(framer.next_event(), Some(FramerEvent::Message(_))));
+}
+
+#[test]
+fn imap_parse_accepts_the_corpus_and_rejects_the_table() {
+    // What the `imap_parse` example does: exactly one framed message, canonical output.
+    let cfg = ParserConfig::strict();
+    for (line, input) in corpus() {
+        let out = canonicalize_command(&input, &cfg)
+            .unwrap_or_else(|e| panic!("line {line}: {e}: {:?}", show(&input)));
+        assert_eq!(
+            canonicalize_command(&out, &cfg).as_ref(),
+            Ok(&out),
+            "line {line}"
+        );
+    }
+    for line in include_str!("data/invalid.txt").lines() {
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        let (input, reason) = line.split_once(" => ").unwrap();
+        let input = unescape(input);
+        assert!(
+            canonicalize_command(&input, &cfg).is_err(),
+            "accepted ({reason}): {:?}",
+            show(&input)
+        );
+    }
 }
