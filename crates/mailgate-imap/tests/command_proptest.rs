@@ -135,7 +135,10 @@ fn search_key() -> impl Strategy<Value = SearchKey<'static>> {
         small_nz().prop_map(SearchKey::Younger).boxed(),
         (
             prop::option::of((
-                "/flags/[a-z\\\\]{1,6}".prop_map(|s| AString::try_from(s).unwrap()),
+                prop_oneof![
+                    "/flags/[a-z\\\\]{1,6}".prop_map(|s| AString::try_from(s).unwrap()),
+                    astring(),
+                ],
                 prop_oneof![
                     Just(ModSeqEntryType::Private),
                     Just(ModSeqEntryType::Shared),

@@ -7,7 +7,7 @@ use crate::core::datetime::date;
 use crate::core::lex::{keyword, sp};
 use crate::core::number::{number64, nz_number};
 use crate::core::sequence::sequence_set;
-use crate::core::string::{AString, astring, quoted};
+use crate::core::string::{AString, astring, string};
 use crate::core::{Date, NonEmpty, SequenceSet};
 use crate::encode::{Encode, encode_u64};
 use crate::error::{PResult, ParseErrorKind, fail, fatal};
@@ -414,8 +414,8 @@ pub(crate) fn search_key<'a>(
         b"UNSEEN" => (j, K::Unseen),
         b"MODSEQ" => {
             let (j, ()) = sp(j)?;
-            let (j, entry) = if j.first() == Some(&b'"') {
-                let (j, name) = quoted(j)?;
+            let (j, entry) = if matches!(j.first(), Some(b'"' | b'{')) {
+                let (j, name) = string(j, cfg)?;
                 let (j, ()) = sp(j)?;
                 let (j, ty) = atom(j, cfg)?;
                 let ty = match ty.as_str().to_ascii_lowercase().as_str() {
@@ -425,7 +425,7 @@ pub(crate) fn search_key<'a>(
                     _ => return fail(j, ParseErrorKind::Expected("priv, shared or all")),
                 };
                 let (j, ()) = sp(j)?;
-                (j, Some((AString::from_parsed(name), ty)))
+                (j, Some((AString::from(name), ty)))
             } else {
                 (j, None)
             };
