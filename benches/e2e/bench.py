@@ -449,6 +449,8 @@ def main() -> None:
     # A proxy holds two descriptors per session (client and upstream).
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     cap = (soft - 100) // 2
+    if args.reference:  # the reference is tried up to its own maximum: include that level
+        levels = sorted(set(levels) | {args.reference_max_sessions})
     if any(k > cap for k in levels):
         log(f"open files limit {soft}: a proxy can hold at most about {cap} sessions")
         levels = sorted({min(k, cap) for k in levels})
