@@ -258,6 +258,13 @@ async fn connect(context: &SessionContext, guard: &mut Guard) -> Result<Upstream
     Ok(upstream)
 }
 
+/// Whether `byte` may appear in a tag (RFC 3501 `tag`: ASTRING-CHAR except `+`); a tag that
+/// fails this is not echoed back to the client.
+fn is_tag_byte(byte: u8) -> bool {
+    byte.is_ascii_graphic()
+        && !matches!(byte, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b'+')
+}
+
 /// Client-side state of the pre-authentication dialogue.
 struct Local {
     framed: Framed,
@@ -480,7 +487,7 @@ pub(crate) async fn pre_auth(
                 let tag = String::from_utf8_lossy(&message)
                     .split(' ')
                     .next()
-                    .filter(|t| !t.is_empty() && !t.contains(['\r', '\n']))
+                    .filter(|t| !t.is_empty() && t.bytes().all(is_tag_byte))
                     .unwrap_or("*")
                     .to_owned();
                 tracing::debug!("{} --> [ unparsable command: {error} ]", context.label());
