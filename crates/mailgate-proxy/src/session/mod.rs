@@ -389,8 +389,9 @@ pub(crate) async fn upstream_tls(
                 context.label(),
                 prepared.spec.server_host_port()
             );
+            // The client is told why (an untrusted, expired or wrong-host certificate).
             Err(Interrupt::Protocol(format!(
-                "Secure connection to the server {} failed",
+                "Secure connection to the server {} failed: {error}",
                 prepared.spec.server_host_port()
             )))
         }
