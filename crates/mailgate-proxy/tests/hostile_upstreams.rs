@@ -283,3 +283,154 @@ async fn upstream_certificate_for_another_host() {
         "{reply}"
     );
 }
+
+/// An IMAP upstream accepting any `mock-access-N` token of the mock provider for `USER`.
+async fn mock_token_upstream(pki: &Pki) -> SocketAddr {
+    fake_upstream(pki, |tcp: TcpStream, acceptor: TlsAcceptor| async move {
+        let Ok(stream) = acceptor.accept(tcp).await else {
+            return;
+        };
+        let mut lines = Lines::new(stream);
+        lines.send("* OK ready\r\n").await;
+        loop {
+            let mut line = String::new();
+            if !matches!(
+                tokio::io::AsyncBufReadExt::read_line(&mut lines.inner, &mut line).await,
+                Ok(1..)
+            ) {
+                return;
+            }
+            let mut words = line.trim_end().split(' ');
+            let tag = words.next().unwrap_or("*").to_owned();
+            match words.next().unwrap_or_default() {
+                "CAPABILITY" => {
+                    lines
+                        .send(&format!(
+                            "* CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2\r\n{tag} OK done\r\n"
+                        ))
+                        .await
+                }
+                "AUTHENTICATE" => {
+                    let ir = words.nth(1).unwrap_or_default();
+                    let ok = (1..20).any(|n| token_ok(ir, USER, &format!("mock-access-{n}")));
+                    let status = if ok { "OK" } else { "NO" };
+                    lines.send(&format!("{tag} {status} done\r\n")).await;
+                }
+                _ => lines.send(&format!("{tag} OK done\r\n")).await,
+            }
+        }
+    })
+    .await
+}
+
+mod provider {
+    use super::*;
+    use mailgate_proxy::TokenAuthenticator;
+    use mailgate_token::config::ProxyConfig;
+    use mailgate_token::http::{HttpClient, HttpClientConfig};
+    use mailgate_token::login::{EncryptedLoginStore, LoginManager};
+    use mailgate_token::oauth::mock_server::{MockOAuthServer, MockReply};
+    use mailgate_token::store::{IniFileStorage, TokenVault};
+
+    /// The proxy with the production token path against the mock provider.
+    async fn setup(
+        pki: &Pki,
+        oauth: &MockOAuthServer,
+        dir: &tempfile::TempDir,
+    ) -> (mailgate_proxy::Proxy, SocketAddr) {
+        let config_path = dir.path().join("emailproxy.config");
+        std::fs::write(
+            &config_path,
+            format!(
+                "[emailproxy]\n\n[{USER}]\ntoken_url = {}\noauth2_scope = mail\noauth2_flow = client_credentials\nclient_id = app\nclient_secret = s3cret\n",
+                oauth.token_url()
+            ),
+        )
+        .unwrap();
+        let config = Arc::new(ProxyConfig::load(&config_path).unwrap());
+        let vault = TokenVault::new(*config.global()).unwrap();
+        let storage = Arc::new(IniFileStorage::config_file(&config_path));
+        let store = Arc::new(EncryptedLoginStore::new(config.clone(), vault, storage));
+        let http = HttpClient::new(HttpClientConfig::default()).unwrap();
+        let manager = Arc::new(LoginManager::new(config.clone(), store, http));
+        let authenticator = Arc::new(TokenAuthenticator::new(manager, config));
+        let server = mock_token_upstream(pki).await;
+        start_proxy(pki.spec(Protocol::Imap, server), authenticator).await
+    }
+
+    async fn login(address: SocketAddr, tag: &str) -> String {
+        let mut client = Raw::connect(address).await;
+        client.expect_line().await;
+        client
+            .send(format!("{tag} LOGIN {USER} \"{PASSWORD}\"\r\n").as_bytes())
+            .await;
+        client.expect_line().await
+    }
+
+    /// The provider answers the first token request with `reply`: the client gets a NO, and
+    /// the next login (the provider behaving again) works.
+    async fn provider_case(reply: MockReply) -> String {
+        let pki = Pki::new();
+        let oauth = MockOAuthServer::start().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (_proxy, address) = setup(&pki, &oauth, &dir).await;
+        oauth.push_token_reply(reply);
+        let refused = login(address, "a1").await;
+        assert!(
+            refused.starts_with("a1 NO [AUTHENTICATIONFAILED] "),
+            "{refused}"
+        );
+        let next = login(address, "a2").await;
+        assert_eq!(next, "a2 OK done\r\n");
+        refused
+    }
+
+    #[tokio::test]
+    async fn token_endpoint_5xx() {
+        let reply = provider_case(MockReply::Raw {
+            status: 503,
+            body: "<html>down for maintenance</html>".to_owned(),
+        })
+        .await;
+        assert_eq!(
+            reply,
+            "a1 NO [AUTHENTICATIONFAILED] mailgate: token request for account alice@example.com failed: the provider answered HTTP 503 without a usable OAuth 2.0 error - retry later\r\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn token_endpoint_non_json() {
+        let reply = provider_case(MockReply::Raw {
+            status: 200,
+            body: "this is not json".to_owned(),
+        })
+        .await;
+        assert_eq!(
+            reply,
+            "a1 NO [AUTHENTICATIONFAILED] mailgate: token request for account alice@example.com failed: invalid token response (HTTP 200): body is not a JSON object\r\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn token_endpoint_json_without_access_token() {
+        let reply = provider_case(MockReply::Token {
+            access_token: None,
+            expires_in: Some(3600),
+            refresh_token: None,
+        })
+        .await;
+        assert_eq!(
+            reply,
+            "a1 NO [AUTHENTICATIONFAILED] mailgate: token request for account alice@example.com failed: invalid token response (HTTP 200): no access_token\r\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn token_endpoint_invalid_grant() {
+        let reply = provider_case(MockReply::error(400, "invalid_grant")).await;
+        assert_eq!(
+            reply,
+            "a1 NO [AUTHENTICATIONFAILED] mailgate: token request for account alice@example.com failed: the provider refused the token request: invalid_grant (HTTP 400): mock invalid_grant [codes 70000] - the grant is no longer valid: the account must be authorised again\r\n"
+        );
+    }
+}
