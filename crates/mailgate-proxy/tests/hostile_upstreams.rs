@@ -434,3 +434,73 @@ mod provider {
         );
     }
 }
+
+#[tokio::test]
+async fn upstream_resets_mid_fetch() {
+    let pki = Pki::new();
+    let server = fake_upstream(&pki, |tcp: TcpStream, acceptor: TlsAcceptor| async move {
+        let Ok(stream) = acceptor.accept(tcp).await else {
+            return;
+        };
+        let mut lines = Lines::new(stream);
+        lines.send("* OK Fake IMAP ready.\r\n").await;
+        loop {
+            let mut line = String::new();
+            if !matches!(
+                tokio::io::AsyncBufReadExt::read_line(&mut lines.inner, &mut line).await,
+                Ok(1..)
+            ) {
+                return;
+            }
+            let mut words = line.trim_end().splitn(4, ' ');
+            let tag = words.next().unwrap_or("*").to_owned();
+            match words.next().unwrap_or_default() {
+                "CAPABILITY" => {
+                    lines
+                        .send(&format!(
+                            "* CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2\r\n{tag} OK done\r\n"
+                        ))
+                        .await
+                }
+                "FETCH" => {
+                    // Half a literal, then a reset.
+                    lines.send("* 1 FETCH (BODY[] {1000}\r\npartial").await;
+                    let (tcp, _) = lines.inner.into_inner().into_inner();
+                    reset(tcp).await;
+                    return;
+                }
+                _ => lines.send(&format!("{tag} OK Logged in\r\n")).await,
+            }
+        }
+    })
+    .await;
+    let (_proxy, address) = start_proxy(
+        pki.spec(Protocol::Imap, server),
+        FixedTokens::one(USER, PASSWORD, TOKEN),
+    )
+    .await;
+    let mut client = Raw::connect(address).await;
+    client.expect_line().await;
+    client
+        .send(format!("a1 LOGIN {USER} \"{PASSWORD}\"\r\n").as_bytes())
+        .await;
+    assert_eq!(client.expect_line().await, "a1 OK Logged in\r\n");
+    client.send(b"f1 FETCH 1 BODY[]\r\n").await;
+    assert_eq!(client.expect_line().await, "* 1 FETCH (BODY[] {1000}\r\n");
+    // The partial literal arrives, then the connection ends (no line ending follows).
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(
+        BOUND,
+        tokio::io::AsyncReadExt::read_to_end(&mut client.inner, &mut rest),
+    )
+    .await
+    .expect("the client connection was not closed");
+    assert!(rest.starts_with(b"partial") || rest.is_empty(), "{rest:?}");
+    // The next session works.
+    let mut client = Raw::connect(address).await;
+    client.expect_line().await;
+    client
+        .send(format!("a2 LOGIN {USER} \"{PASSWORD}\"\r\n").as_bytes())
+        .await;
+    assert_eq!(client.expect_line().await, "a2 OK Logged in\r\n");
+}
