@@ -411,7 +411,7 @@ def table(results: Results, args: argparse.Namespace, levels: list[int]) -> str:
         rows += [
             (f"{k} idle sessions: answering NOOP", f"k{k}_noop_ok", 0, False),
             (f"{k} idle sessions: proxy RSS, MB", f"k{k}_rss_mb", 1, False),
-            (f"{k} idle sessions: proxy RSS per session, KB", f"k{k}_rss_kb_per_session", 1, False),
+            (f"{k} idle sessions: proxy RSS growth per session while held, KB", f"k{k}_rss_kb_per_session", 1, False),
             (f"{k} idle sessions: proxy threads", f"k{k}_threads", 0, False),
             (f"{k} idle sessions: proxy sockets in CLOSE_WAIT after the clients left",
              f"k{k}_close_wait_after", 0, False),
