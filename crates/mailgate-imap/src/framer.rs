@@ -321,6 +321,8 @@ impl Framer {
             let mut line = std::mem::take(&mut self.tail);
             let piece = &self.buf[self.pos..lf];
             line.extend_from_slice(&piece[piece.len().saturating_sub(TAIL)..]);
+            // Look at exactly the last TAIL bytes of the line, however it was chunked.
+            line.drain(..line.len().saturating_sub(TAIL));
             self.pos = lf + 1;
             self.start = self.pos;
             self.line_start = self.pos;

@@ -311,3 +311,22 @@ fn tag_of_a_long_line_does_not_depend_on_chunking() {
         )]
     );
 }
+
+#[test]
+fn literal_after_a_long_line_does_not_depend_on_chunking() {
+    // Found by fuzzing: the end of a discarded line was looked at through a window
+    // whose width depended on chunking, so a long literal announcement was seen or
+    // not depending on how the bytes arrived.
+    let mut cfg = strict();
+    cfg.max_line_length = 16;
+    cfg.max_literal_size = 2;
+    let input = b"a05 X {1111111111111111111111111111111}\r\nq9 \naa5}L OM";
+    let evs = frame(S, cfg, input);
+    assert_eq!(
+        evs[0],
+        Ev::Err(
+            ParseErrorKind::LineTooLong { limit: 16 },
+            Some("a05".into())
+        )
+    );
+}
