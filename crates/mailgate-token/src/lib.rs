@@ -52,10 +52,11 @@
 
 pub mod config;
 pub mod crypto;
-mod secret;
 pub mod store;
 
-pub use secret::{REDACTED, Secret, SecretBytes, SecretString};
+/// The redacting, zeroizing wrapper for passwords, tokens, client secrets and keys, shared
+/// with the protocol crates.
+pub use mailgate_sasl::{REDACTED, Secret, SecretBytes, SecretString};
 pub mod http;
 pub mod login;
 pub mod oauth;

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::secret::SecretString;
+use crate::SecretString;
 
 /// The OAuth 2.0 grant an account uses to obtain its first tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -11,7 +11,7 @@ use super::lint::{lint_account, read_bool, read_server, warn};
 use super::server::{ServerConfig, match_server_section};
 use super::values::{parse_bool, parse_int};
 use super::{AccountConfig, OAuthFlow, UpstreamSasl};
-use crate::secret::SecretString;
+use crate::SecretString;
 use crate::store::CacheSnapshot;
 
 /// Whether a section name is an account section (any name containing `@`).

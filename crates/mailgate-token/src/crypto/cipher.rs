@@ -7,7 +7,7 @@ use super::fernet::{FernetKey, InvalidToken, token_timestamp};
 use super::kdf::{decode_salt, derive_key, encode_salt, iteration_candidates};
 use super::key_cache::DerivedKeyCache;
 use super::{RandomnessUnavailable, random_bytes};
-use crate::secret::{SecretBytes, SecretString};
+use crate::{SecretBytes, SecretString};
 
 /// A value decrypted by [`AccountCipher::decrypt`].
 #[derive(Debug)]

@@ -13,7 +13,7 @@ use ring::hmac;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::RandomnessUnavailable;
-use crate::secret::SecretBytes;
+use crate::SecretBytes;
 
 const VERSION: u8 = 0x80;
 const HEADER_LEN: usize = 1 + 8 + 16;

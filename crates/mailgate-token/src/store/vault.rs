@@ -5,13 +5,13 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::backoff::{DEFAULT_BACKOFF_CAPACITY, FailureBackoff};
+use crate::SecretString;
 use crate::config::{
     AccountCache, AccountConfig, CacheChanges, CacheKey, GlobalOptions, OAuthFlow,
 };
 use crate::crypto::{
     AccountCipher, DEFAULT_KEY_CACHE_CAPACITY, DerivedKeyCache, RandomnessUnavailable,
 };
-use crate::secret::SecretString;
 
 /// Seconds before expiry at which a cached access token is no longer used (the
 /// reference's `TOKEN_EXPIRY_MARGIN`).
