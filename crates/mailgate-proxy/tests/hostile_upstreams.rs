@@ -5,6 +5,7 @@
 
 mod common;
 mod hostile;
+mod logs;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use common::*;
 use hostile::*;
 use mailgate_proxy::Protocol;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
@@ -35,15 +36,50 @@ async fn reset(tcp: TcpStream) {
     drop(tcp);
 }
 
-/// A server that misbehaves with `fault` on the first connection and is well-behaved after.
-async fn flaky_upstream(pki: &Pki, fault: Fault) -> SocketAddr {
+/// A POP3 or SMTP server after TLS that greets, answers `CAPA`/`EHLO` and waits for the end.
+async fn greeting_session<S: AsyncRead + AsyncWrite + Unpin>(
+    mut lines: Lines<S>,
+    protocol: Protocol,
+) {
+    let greeting = match protocol {
+        Protocol::Smtp => "220 fake.upstream ESMTP ready\r\n",
+        _ => "+OK fake POP3 ready\r\n",
+    };
+    lines.send(greeting).await;
+    loop {
+        let mut line = String::new();
+        if !matches!(
+            tokio::io::AsyncBufReadExt::read_line(&mut lines.inner, &mut line).await,
+            Ok(1..)
+        ) {
+            return;
+        }
+        let upper = line.to_ascii_uppercase();
+        if upper.starts_with("CAPA") {
+            lines.send("+OK\r\nSASL XOAUTH2\r\n.\r\n").await;
+        } else if upper.starts_with("EHLO") {
+            lines
+                .send("250-fake.upstream\r\n250 AUTH XOAUTH2\r\n")
+                .await;
+        } else {
+            lines.send("-ERR unexpected\r\n").await;
+        }
+    }
+}
+
+/// A server of `protocol` that misbehaves with `fault` on the first connection and is
+/// well-behaved after.
+async fn flaky_upstream_of(pki: &Pki, protocol: Protocol, fault: Fault) -> SocketAddr {
     let count = Arc::new(AtomicUsize::new(0));
     fake_upstream(pki, move |tcp: TcpStream, acceptor: TlsAcceptor| {
         let first = count.fetch_add(1, Ordering::SeqCst) == 0;
         async move {
             if !first {
                 if let Ok(stream) = acceptor.accept(tcp).await {
-                    imap_session(Lines::new(stream)).await;
+                    match protocol {
+                        Protocol::Imap => imap_session(Lines::new(stream)).await,
+                        _ => greeting_session(Lines::new(stream), protocol).await,
+                    }
                 }
                 return;
             }
@@ -56,7 +92,12 @@ async fn flaky_upstream(pki: &Pki, fault: Fault) -> SocketAddr {
             match fault {
                 Fault::ResetBeforeTls => {}
                 Fault::ResetMidGreeting => {
-                    let _ = stream.write_all(b"* OK Fake IM").await;
+                    let half: &[u8] = match protocol {
+                        Protocol::Imap => b"* OK Fake IM",
+                        Protocol::Pop => b"+OK fake PO",
+                        Protocol::Smtp => b"220 fake.ups",
+                    };
+                    let _ = stream.write_all(half).await;
                     let _ = stream.flush().await;
                     let (tcp, _) = stream.into_inner();
                     reset(tcp).await;
@@ -82,6 +123,11 @@ async fn flaky_upstream(pki: &Pki, fault: Fault) -> SocketAddr {
     .await
 }
 
+/// A server that misbehaves with `fault` on the first connection and is well-behaved after.
+async fn flaky_upstream(pki: &Pki, fault: Fault) -> SocketAddr {
+    flaky_upstream_of(pki, Protocol::Imap, fault).await
+}
+
 async fn first_reply(address: SocketAddr) -> Vec<String> {
     let mut client = Raw::connect(address).await;
     let mut lines = Vec::new();
@@ -95,6 +141,11 @@ async fn first_reply(address: SocketAddr) -> Vec<String> {
 }
 
 async fn fault_case(fault: Fault) -> Vec<String> {
+    fault_case_with_port(fault).await.0
+}
+
+/// The client's first reply with `fault`, and the server's port.
+async fn fault_case_with_port(fault: Fault) -> (Vec<String>, u16) {
     let pki = Pki::new();
     let server = flaky_upstream(&pki, fault).await;
     let (_proxy, address) = start_proxy(
@@ -104,7 +155,28 @@ async fn fault_case(fault: Fault) -> Vec<String> {
     .await;
     let reply = first_reply(address).await;
     good_login(address).await;
-    reply
+    (reply, server.port())
+}
+
+/// The POP3 or SMTP client's first reply with `fault`, and the server's port; the next
+/// connection gets the server's greeting.
+async fn fault_case_of(protocol: Protocol, fault: Fault) -> (Vec<String>, u16) {
+    let pki = Pki::new();
+    let server = flaky_upstream_of(&pki, protocol, fault).await;
+    let (_proxy, address) = start_proxy(
+        pki.spec(protocol, server),
+        FixedTokens::one(USER, PASSWORD, TOKEN),
+    )
+    .await;
+    let reply = first_reply(address).await;
+    let mut next = Raw::connect(address).await;
+    let greeting = next.expect_line().await;
+    let expected = match protocol {
+        Protocol::Smtp => "220 ",
+        _ => "+OK ",
+    };
+    assert!(greeting.starts_with(expected), "{greeting}");
+    (reply, server.port())
 }
 
 /// Serves the well-behaved IMAP upstream on `listener` with `config`.
@@ -168,21 +240,88 @@ async fn upstream_resets_mid_greeting_closes_the_client() {
     fault_case(Fault::ResetMidGreeting).await;
 }
 
+/// The cause the proxy gives for the server's reset mid-greeting.
+const RESET: &str = "connection reset by the server";
+
 #[tokio::test]
-#[ignore = "an upstream I/O error before login closes the client silently; it should get a * BYE naming the server"]
 async fn upstream_resets_mid_greeting_is_explained() {
-    let reply = fault_case(Fault::ResetMidGreeting).await;
-    assert_eq!(reply.len(), 1, "{reply:?}");
-    assert!(reply[0].starts_with("* BYE "), "{reply:?}");
+    logs::capture();
+    let (reply, port) = fault_case_with_port(Fault::ResetMidGreeting).await;
+    assert_eq!(
+        reply,
+        [format!(
+            "* BYE Lost the connection to the server localhost:{port}: {RESET}\r\n"
+        )]
+    );
+    let logged = logs::line_with(&[&format!("localhost:{port} before login: {RESET}")]).await;
+    assert!(
+        logged.contains("IMAP (") && logged.contains("Lost the connection"),
+        "{logged}"
+    );
 }
 
 #[tokio::test]
-async fn upstream_sends_garbage() {
-    // The garbage greeting is reported as a refusal (with no text of its own).
+async fn pop3_upstream_resets_mid_greeting_is_explained() {
+    logs::capture();
+    let (reply, port) = fault_case_of(Protocol::Pop, Fault::ResetMidGreeting).await;
     assert_eq!(
-        fault_case(Fault::Garbage).await,
-        ["* BYE the server refused the connection: \r\n"]
+        reply,
+        [format!(
+            "-ERR Lost the connection to the server localhost:{port}: {RESET}\r\n"
+        )]
     );
+    let logged = logs::line_with(&[&format!("localhost:{port} before login: {RESET}")]).await;
+    assert!(logged.contains("POP ("), "{logged}");
+}
+
+#[tokio::test]
+async fn smtp_upstream_resets_mid_greeting_is_explained() {
+    logs::capture();
+    let (reply, port) = fault_case_of(Protocol::Smtp, Fault::ResetMidGreeting).await;
+    assert_eq!(
+        reply,
+        [format!(
+            "421 4.7.0 Lost the connection to the server localhost:{port}: {RESET}\r\n"
+        )]
+    );
+    let logged = logs::line_with(&[&format!("localhost:{port} before login: {RESET}")]).await;
+    assert!(logged.contains("SMTP ("), "{logged}");
+}
+
+/// What the proxy quotes of the garbage greeting.
+const GARBAGE: &str = "\\x00\\xff\\x16\\x03garbage{}";
+
+#[tokio::test]
+async fn upstream_sends_garbage() {
+    logs::capture();
+    let (reply, port) = fault_case_with_port(Fault::Garbage).await;
+    let cause =
+        format!("the server localhost:{port} sent a greeting that is not IMAP: \"{GARBAGE}\"");
+    assert_eq!(reply, [format!("* BYE {cause}\r\n")]);
+    let logged = logs::line_with(&[&cause]).await;
+    assert!(logged.contains("IMAP ("), "{logged}");
+}
+
+#[tokio::test]
+async fn pop3_upstream_sends_garbage() {
+    logs::capture();
+    let (reply, port) = fault_case_of(Protocol::Pop, Fault::Garbage).await;
+    let cause =
+        format!("the server localhost:{port} sent a greeting that is not POP3: \"{GARBAGE}\"");
+    assert_eq!(reply, [format!("-ERR {cause}\r\n")]);
+    let logged = logs::line_with(&[&cause]).await;
+    assert!(logged.contains("POP ("), "{logged}");
+}
+
+#[tokio::test]
+async fn smtp_upstream_sends_garbage() {
+    logs::capture();
+    let (reply, port) = fault_case_of(Protocol::Smtp, Fault::Garbage).await;
+    let cause =
+        format!("the server localhost:{port} sent a greeting that is not SMTP: \"{GARBAGE}\"");
+    assert_eq!(reply, [format!("421 4.7.0 {cause}\r\n")]);
+    let logged = logs::line_with(&[&cause]).await;
+    assert!(logged.contains("SMTP ("), "{logged}");
 }
 
 #[tokio::test]

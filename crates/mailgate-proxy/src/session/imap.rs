@@ -18,7 +18,8 @@ use mailgate_sasl::{ClientStep, Credentials, ServerExchange, ServerStep};
 
 use super::{
     Guard, Handoff, Interrupt, Peer, SessionContext, client_starttls, connect_upstream,
-    log_authenticated, obtain_token, offers_starttls, trace_line, upstream_exchange, upstream_tls,
+    log_authenticated, not_a_greeting, obtain_token, offers_starttls, trace_line,
+    upstream_exchange, upstream_tls,
 };
 
 /// Largest literal a client may send before login (a user name or password).
@@ -214,6 +215,9 @@ async fn connect(context: &SessionContext, guard: &mut Guard) -> Result<Upstream
         next_tag: 0,
     };
     let greeting = upstream.message(context, guard).await?;
+    if !greeting.starts_with(b"* ") {
+        return Err(not_a_greeting(context, &greeting));
+    }
     match status_word(&greeting).as_str() {
         "OK" => {}
         "PREAUTH" => {
@@ -221,12 +225,13 @@ async fn connect(context: &SessionContext, guard: &mut Guard) -> Result<Upstream
                 "the server logged the connection in without authentication".to_owned(),
             ));
         }
-        _ => {
+        "BYE" | "NO" | "BAD" => {
             return Err(Interrupt::Protocol(format!(
                 "the server refused the connection: {}",
                 status_text(&greeting)
             )));
         }
+        _ => return Err(not_a_greeting(context, &greeting)),
     }
     upstream.greeting = status_text(&greeting);
     if context.listener.spec.server_starttls {
@@ -643,7 +648,7 @@ pub(crate) async fn pre_auth(
         let outcome = match upstream_login(context, &mut up, &tag, token.clone(), guard).await {
             // The server may have dropped the idle connection while the user was authorising
             // in a browser: connect again once and log in with the same token.
-            Err(Interrupt::Io(_) | Interrupt::ServerClosed) => {
+            Err(Interrupt::ServerIo(_) | Interrupt::ServerClosed) => {
                 tracing::info!(
                     "{} The server closed the connection while the login waited; reconnecting",
                     context.label()
@@ -660,11 +665,7 @@ pub(crate) async fn pre_auth(
                 to_client.extend(up.framed.remaining());
                 to_client.extend(up.peer.take_buffer());
                 let to_server = local.framed.remaining();
-                let placeholder = Peer {
-                    stream: None,
-                    buffer: Vec::new(),
-                };
-                let client_peer = std::mem::replace(client, placeholder);
+                let client_peer = std::mem::replace(client, Peer::placeholder());
                 return Ok(Handoff {
                     client: client_peer.into_stream()?,
                     server: up.peer.into_stream()?,

@@ -61,8 +61,10 @@ pub(crate) enum Interrupt {
     ClientClosed,
     /// The server closed the connection.
     ServerClosed,
-    /// A socket or TLS error.
+    /// A socket or TLS error on the client's connection.
     Io(io::Error),
+    /// A socket or TLS error on the connection to the server (a reset, say).
+    ServerIo(io::Error),
     /// The peer broke the protocol; the text is for the log.
     Protocol(String),
 }
@@ -107,13 +109,44 @@ pub(crate) struct Peer {
     /// `None` only while a TLS upgrade is in progress (or after it failed).
     stream: Option<ProxyStream>,
     pub(crate) buffer: Vec<u8>,
+    /// Whether this is the connection to the server (its I/O errors are
+    /// [`Interrupt::ServerIo`]).
+    upstream: bool,
 }
 
 impl Peer {
+    /// The client's side.
     pub(crate) fn new(stream: ProxyStream) -> Self {
         Peer {
             stream: Some(stream),
             buffer: Vec::new(),
+            upstream: false,
+        }
+    }
+
+    /// The server's side.
+    pub(crate) fn upstream(stream: ProxyStream) -> Self {
+        Peer {
+            upstream: true,
+            ..Peer::new(stream)
+        }
+    }
+
+    /// A peer without a stream, left behind when the stream is handed to the relay.
+    pub(crate) fn placeholder() -> Self {
+        Peer {
+            stream: None,
+            buffer: Vec::new(),
+            upstream: false,
+        }
+    }
+
+    /// The interrupt for an I/O error on this side.
+    fn failed(&self, error: io::Error) -> Interrupt {
+        if self.upstream {
+            Interrupt::ServerIo(error)
+        } else {
+            Interrupt::Io(error)
         }
     }
 
@@ -152,8 +185,13 @@ impl Peer {
     /// Reads more bytes into the buffer; `Ok(0)` at end of stream.
     pub(crate) async fn read_more(&mut self, guard: &mut Guard) -> Result<usize, Interrupt> {
         let mut chunk = [0u8; 8192];
+        let upstream = self.upstream;
         let stream = self.stream()?;
-        let n = guard.run(stream.read(&mut chunk)).await??;
+        let n = match guard.run(stream.read(&mut chunk)).await? {
+            Ok(n) => n,
+            Err(error) if upstream => return Err(Interrupt::ServerIo(error)),
+            Err(error) => return Err(Interrupt::Io(error)),
+        };
         self.buffer
             .extend_from_slice(chunk.get(..n).unwrap_or_default());
         Ok(n)
@@ -162,13 +200,13 @@ impl Peer {
     /// Writes all of `bytes` and flushes.
     pub(crate) async fn send(&mut self, bytes: &[u8], guard: &mut Guard) -> Result<(), Interrupt> {
         let stream = self.stream()?;
-        guard
+        let written = guard
             .run(async {
                 stream.write_all(bytes).await?;
                 stream.flush().await
             })
-            .await??;
-        Ok(())
+            .await?;
+        written.map_err(|error| self.failed(error))
     }
 
     /// Takes one CRLF- or LF-terminated line (with its terminator) from the buffer, reading as
@@ -260,6 +298,16 @@ async fn end_before_login(context: &SessionContext, client: &mut Peer, interrupt
             tracing::info!("{label} Connection error before login: {error}");
             None
         }
+        Interrupt::ServerIo(error) => {
+            let server = context.listener.spec.server_host_port();
+            let cause = io_cause(error);
+            tracing::error!(
+                "{label} Lost the connection to the server {server} before login: {cause}"
+            );
+            Some(protocol.refusal(&format!(
+                "Lost the connection to the server {server}: {cause}"
+            )))
+        }
         Interrupt::Protocol(text) => {
             tracing::info!("{label} Closing connection: {text}");
             Some(protocol.refusal(text))
@@ -274,6 +322,44 @@ async fn end_before_login(context: &SessionContext, client: &mut Peer, interrupt
         })
         .await;
     }
+}
+
+/// A short, stable description of a connection error (no OS error numbers).
+fn io_cause(error: &io::Error) -> String {
+    match error.kind() {
+        io::ErrorKind::ConnectionReset => "connection reset by the server".to_owned(),
+        io::ErrorKind::ConnectionAborted => "connection aborted".to_owned(),
+        io::ErrorKind::BrokenPipe => "the server closed the connection".to_owned(),
+        io::ErrorKind::UnexpectedEof => {
+            "the server closed the connection without ending TLS properly".to_owned()
+        }
+        io::ErrorKind::TimedOut => "the connection timed out".to_owned(),
+        _ => error.to_string(),
+    }
+}
+
+/// What a client is told when the server's first line is not a greeting of the protocol: the
+/// server's name and a bounded, escaped prefix of what it sent.
+pub(crate) fn not_a_greeting(context: &SessionContext, line: &[u8]) -> Interrupt {
+    const SHOWN: usize = 40;
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let shown = line.get(..SHOWN).unwrap_or(line);
+    Interrupt::Protocol(format!(
+        "the server {} sent a greeting that is not {}: \"{}\"{}",
+        context.listener.spec.server_host_port(),
+        match context.protocol() {
+            Protocol::Imap => "IMAP",
+            Protocol::Pop => "POP3",
+            Protocol::Smtp => "SMTP",
+        },
+        shown.escape_ascii(),
+        if shown.len() < line.len() {
+            " [...]"
+        } else {
+            ""
+        }
+    ))
 }
 
 /// Relays an authenticated session and logs its end.
@@ -353,7 +439,7 @@ pub(crate) async fn connect_upstream(
         }
     };
     let _ = tcp.set_nodelay(true);
-    let mut server = Peer::new(ProxyStream::Plain(tcp));
+    let mut server = Peer::upstream(ProxyStream::Plain(tcp));
     if !spec.server_starttls {
         upstream_tls(context, &mut server, guard).await?;
     }

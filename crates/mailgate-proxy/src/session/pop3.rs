@@ -9,7 +9,8 @@ use mailgate_pop3::{
 
 use super::{
     Guard, Handoff, Interrupt, Peer, SessionContext, client_starttls, connect_upstream,
-    log_authenticated, obtain_token, offers_starttls, trace_line, upstream_exchange, upstream_tls,
+    log_authenticated, not_a_greeting, obtain_token, offers_starttls, trace_line,
+    upstream_exchange, upstream_tls,
 };
 
 /// The upstream connection and its session machine.
@@ -54,13 +55,23 @@ async fn drive(
 /// Connects upstream and runs its session up to the point where it needs credentials.
 #[allow(clippy::field_reassign_with_default)] // the config is non-exhaustive
 async fn connect(context: &SessionContext, guard: &mut Guard) -> Result<Upstream, Interrupt> {
-    let peer = connect_upstream(context, guard).await?;
+    let mut peer = connect_upstream(context, guard).await?;
+    let greeting = peer.line(guard, || Interrupt::ServerClosed).await?;
+    trace_line(context, "    <--", &greeting);
+    if !(greeting.starts_with(b"+OK") || greeting.starts_with(b"-ERR")) {
+        return Err(not_a_greeting(context, &greeting));
+    }
     let mut config = ClientConfig::default();
     config.starttls = context.listener.spec.server_starttls;
     let mut upstream = Upstream {
         peer,
         session: ClientSession::new(config),
     };
+    upstream.session.receive(&greeting);
+    let rest = upstream.peer.take_buffer();
+    if !rest.is_empty() {
+        upstream.session.receive(&rest);
+    }
     match drive(context, &mut upstream, guard).await? {
         ClientEvent::NeedCredentials => Ok(upstream),
         ClientEvent::Failed(failure) => {
@@ -173,11 +184,7 @@ pub(crate) async fn pre_auth(
                     };
                     let mut to_server = pipelined;
                     to_server.extend(client.take_buffer());
-                    let placeholder = Peer {
-                        stream: None,
-                        buffer: Vec::new(),
-                    };
-                    let client_peer = std::mem::replace(client, placeholder);
+                    let client_peer = std::mem::replace(client, Peer::placeholder());
                     return Ok(Handoff {
                         client: client_peer.into_stream()?,
                         server: up.peer.into_stream()?,

@@ -11,7 +11,8 @@ use mailgate_smtp::{
 
 use super::{
     Guard, Handoff, Interrupt, Peer, SessionContext, client_starttls, connect_upstream,
-    log_authenticated, obtain_token, offers_starttls, trace_line, upstream_exchange, upstream_tls,
+    log_authenticated, not_a_greeting, obtain_token, offers_starttls, trace_line,
+    upstream_exchange, upstream_tls,
 };
 
 /// The upstream connection and its session machine.
@@ -124,6 +125,19 @@ async fn peek_greeting(
     Ok(Ok((domain.to_owned(), greeting.to_owned())))
 }
 
+/// Whether `reply` is an SMTP refusal worth passing on: `4xx`/`5xx` lines of printable text.
+fn is_refusal(reply: &[u8]) -> bool {
+    reply.split_inclusive(|&b| b == b'\n').all(|line| {
+        let code = line.get(..3).unwrap_or_default();
+        matches!(code.first(), Some(b'4' | b'5'))
+            && code.iter().all(u8::is_ascii_digit)
+            && matches!(line.get(3), Some(b' ' | b'-' | b'\r' | b'\n'))
+            && line
+                .iter()
+                .all(|&b| b.is_ascii_graphic() || matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+    })
+}
+
 pub(crate) async fn pre_auth(
     context: &SessionContext,
     client: &mut Peer,
@@ -133,6 +147,10 @@ pub(crate) async fn pre_auth(
     let (domain, greeting) = match fresh.as_mut() {
         Some(server) => match peek_greeting(server, guard).await? {
             Ok(greeting) => greeting,
+            Err(refusal) if !is_refusal(&refusal) => {
+                let first = refusal.split_inclusive(|&b| b == b'\n').next();
+                return Err(not_a_greeting(context, first.unwrap_or_default()));
+            }
             Err(refusal) => {
                 trace_line(context, "<--", &refusal);
                 client.send(&refusal, guard).await?;
@@ -264,11 +282,7 @@ pub(crate) async fn pre_auth(
                     };
                     let mut to_server = pending;
                     to_server.extend(client.take_buffer());
-                    let placeholder = Peer {
-                        stream: None,
-                        buffer: Vec::new(),
-                    };
-                    let client_peer = std::mem::replace(client, placeholder);
+                    let client_peer = std::mem::replace(client, Peer::placeholder());
                     return Ok(Handoff {
                         client: client_peer.into_stream()?,
                         server: up.peer.into_stream()?,
