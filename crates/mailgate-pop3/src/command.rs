@@ -136,7 +136,11 @@ impl Command {
             .find(|k| k.as_bytes().eq_ignore_ascii_case(keyword))
         else {
             return Err(Pop3Error::UnknownCommand {
-                keyword: String::from_utf8_lossy(keyword.get(..40).unwrap_or(keyword)).into_owned(),
+                keyword: keyword
+                    .get(..40)
+                    .unwrap_or(keyword)
+                    .escape_ascii()
+                    .to_string(),
             });
         };
         // RFC 1939: keyword and arguments are separated by a single SPACE; for

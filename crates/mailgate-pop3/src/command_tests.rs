@@ -91,6 +91,11 @@ fn invalid_table() {
     let rows: &[(&[u8], &str)] = &[
         (b"", "unknown command \"\""),
         (b"HELO x", "unknown command \"HELO\""),
+        // Unknown keywords are echoed as escaped ASCII, never as raw bytes.
+        (b"\xff\xfeNOOP", "unknown command \"\\xff\\xfeNOOP\""),
+        (b"\x01\x02\x03", "unknown command \"\\x01\\x02\\x03\""),
+        (b"\"quoted\"", "unknown command \"\\\"quoted\\\"\""),
+        (b"caf\xc3\xa9", "unknown command \"caf\\xc3\\xa9\""),
         (b"USER", "USER: missing argument"),
         (b"USER ", "USER: missing argument"),
         (b"PASS", "PASS: missing argument"),

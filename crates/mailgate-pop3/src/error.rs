@@ -26,9 +26,11 @@ pub enum Pop3Error {
         offset: usize,
     },
     /// The command keyword is not one this crate knows.
-    #[error("unknown command {keyword:?}")]
+    #[error("unknown command \"{keyword}\"")]
     UnknownCommand {
-        /// The keyword (at most 40 characters of it).
+        /// The keyword (at most 40 octets of it), escaped as printable ASCII
+        /// (`\xff`, `\x00`, `\"`) so that a reply never echoes raw 8-bit or control
+        /// bytes.
         keyword: String,
     },
     /// A required argument is missing.
