@@ -17,6 +17,8 @@ use common::*;
 use hostile::*;
 use mailgate_proxy::{ConnectionLimits, ListenerSpec, Protocol, Proxy};
 
+const SUITE: &str = "hostile IMAP clients";
+
 async fn setup_with(
     pki: &Pki,
     adjust: impl FnOnce(&mut ListenerSpec),
@@ -66,6 +68,10 @@ async fn a_100_mb_line_without_crlf_is_refused_once_and_not_buffered() {
     assert!(sent < total, "the proxy accepted all 100 MB of one line");
     assert_eq!(tokens.calls.load(Ordering::SeqCst), 0);
     good_login(address).await;
+    check_peak_rss(
+        SUITE,
+        "a_100_mb_line_without_crlf_is_refused_once_and_not_buffered",
+    );
 }
 
 /// Sends `bytes` on a fresh, greeted connection and returns the first reply line.
@@ -103,6 +109,7 @@ async fn a_literal_announcing_4_gb_is_refused() {
     client.assert_closed().await;
     assert_eq!(tokens.calls.load(Ordering::SeqCst), 0);
     good_login(address).await;
+    check_peak_rss(SUITE, "a_literal_announcing_4_gb_is_refused");
 }
 
 #[tokio::test]
@@ -132,6 +139,7 @@ async fn ten_thousand_nested_parentheses_are_refused() {
     );
     still_usable(&mut client).await;
     good_login(address).await;
+    check_peak_rss(SUITE, "ten_thousand_nested_parentheses_are_refused");
 }
 
 #[tokio::test]
@@ -165,6 +173,7 @@ async fn nul_and_8_bit_bytes_in_commands() {
     still_usable(&mut client).await;
     assert_eq!(tokens.calls.load(Ordering::SeqCst), 0);
     good_login(address).await;
+    check_peak_rss(SUITE, "nul_and_8_bit_bytes_in_commands");
 }
 
 #[tokio::test]
@@ -186,6 +195,7 @@ async fn bare_lf_line_endings() {
     still_usable(&mut client).await;
     assert_eq!(tokens.calls.load(Ordering::SeqCst), 0);
     good_login(address).await;
+    check_peak_rss(SUITE, "bare_lf_line_endings");
 }
 
 #[tokio::test]
@@ -223,6 +233,7 @@ async fn invalid_base64_in_authenticate() {
     still_usable(&mut client).await;
     assert_eq!(tokens.calls.load(Ordering::SeqCst), 0);
     good_login(address).await;
+    check_peak_rss(SUITE, "invalid_base64_in_authenticate");
 }
 
 #[tokio::test]
@@ -245,6 +256,7 @@ async fn authenticate_started_and_abandoned() {
     drop(client);
     assert_eq!(tokens.calls.load(Ordering::SeqCst), 0);
     good_login(address).await;
+    check_peak_rss(SUITE, "authenticate_started_and_abandoned");
 }
 
 #[tokio::test]
@@ -273,6 +285,7 @@ async fn pipelined_garbage_before_and_after_login() {
     assert_eq!(client.expect_line().await, "b2 OK Select completed\r\n");
     assert_eq!(tokens.calls.load(Ordering::SeqCst), 1);
     good_login(address).await;
+    check_peak_rss(SUITE, "pipelined_garbage_before_and_after_login");
 }
 
 #[tokio::test]
@@ -303,6 +316,7 @@ async fn slowloris_is_closed_by_the_pre_auth_timeout() {
     );
     client.assert_closed().await;
     good_login(address).await;
+    check_peak_rss(SUITE, "slowloris_is_closed_by_the_pre_auth_timeout");
 }
 
 /// Connects until the listener admits a connection again (permits are released
@@ -350,6 +364,7 @@ async fn idle_connections_hit_the_listener_limit() {
     drop(idle);
     wait_for_admission(address).await;
     good_login(address).await;
+    check_peak_rss(SUITE, "idle_connections_hit_the_listener_limit");
 }
 
 async fn connect_from(source: &str, address: SocketAddr) -> Raw {
@@ -398,6 +413,7 @@ async fn idle_connections_hit_the_per_address_limit() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(admitted, "the address was never admitted again");
+    check_peak_rss(SUITE, "idle_connections_hit_the_per_address_limit");
 }
 
 #[tokio::test]
@@ -432,4 +448,8 @@ async fn a_flood_of_wrong_passwords_is_refused_and_the_right_one_still_works() {
         .await;
     assert_eq!(client.expect_line().await, "a1 OK Logged in\r\n");
     good_login(address).await;
+    check_peak_rss(
+        SUITE,
+        "a_flood_of_wrong_passwords_is_refused_and_the_right_one_still_works",
+    );
 }

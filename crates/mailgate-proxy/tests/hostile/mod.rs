@@ -136,3 +136,39 @@ pub async fn good_login(address: SocketAddr) {
     assert_eq!(client.expect_line().await, "* 3 EXISTS\r\n");
     assert_eq!(client.expect_line().await, "g2 OK Select completed\r\n");
 }
+
+/// The most the test process (proxy, upstreams and clients together) may have resident.
+pub const PEAK_RSS_LIMIT: u64 = 200 * 1024 * 1024;
+
+/// The peak resident set size of this process so far (`VmHWM` in `/proc/self/status`), in
+/// bytes; `None` where `/proc` is not available.
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(kib * 1024)
+}
+
+/// Prints the peak RSS of the process so far (the proxy runs in it) and asserts it stayed
+/// below [`PEAK_RSS_LIMIT`]. Called at the end of every case, so the last line printed by a
+/// suite is its peak.
+pub fn check_peak_rss(suite: &str, case: &str) {
+    let Some(peak) = peak_rss() else {
+        eprintln!("{suite}: peak RSS not available on this platform");
+        return;
+    };
+    eprintln!(
+        "{suite}: peak RSS {:.1} MiB after {case}",
+        peak as f64 / (1024.0 * 1024.0)
+    );
+    assert!(
+        peak < PEAK_RSS_LIMIT,
+        "{suite}: peak RSS {peak} bytes after {case}, limit {PEAK_RSS_LIMIT}"
+    );
+}
