@@ -524,6 +524,209 @@ mod provider {
         refused
     }
 
+    /// A loopback port in front of the mock provider that can be closed (connections refused)
+    /// and opened again.
+    struct Gate {
+        port: u16,
+        target: SocketAddr,
+        task: Option<tokio::task::JoinHandle<()>>,
+    }
+
+    impl Gate {
+        /// A closed gate on a free port towards `target`.
+        async fn new(target: SocketAddr) -> Gate {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .await
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            Gate {
+                port,
+                target,
+                task: None,
+            }
+        }
+
+        /// The token URL through the gate.
+        fn token_url(&self) -> String {
+            format!("http://127.0.0.1:{}/token", self.port)
+        }
+
+        /// Accepts connections and forwards each to the provider.
+        async fn open(&mut self) {
+            let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
+            let target = self.target;
+            self.task = Some(tokio::spawn(async move {
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    tokio::spawn(async move {
+                        if let Ok(mut outbound) = TcpStream::connect(target).await {
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                }
+            }));
+        }
+
+        /// Stops listening: new connections are refused.
+        async fn close(&mut self) {
+            if let Some(task) = self.task.take() {
+                task.abort();
+                let _ = task.await;
+            }
+        }
+    }
+
+    /// The proxy with the production token path, a settable clock and `request_timeout`
+    /// for token requests to `token_url`; returns the config file's path too.
+    async fn setup_with(
+        pki: &Pki,
+        token_url: &str,
+        dir: &tempfile::TempDir,
+        clock: Arc<std::sync::atomic::AtomicU64>,
+        request_timeout: std::time::Duration,
+    ) -> (mailgate_proxy::Proxy, SocketAddr, std::path::PathBuf) {
+        let config_path = dir.path().join("emailproxy.config");
+        std::fs::write(
+            &config_path,
+            format!(
+                "[emailproxy]\n\n[{USER}]\ntoken_url = {token_url}\noauth2_scope = mail\noauth2_flow = client_credentials\nclient_id = app\nclient_secret = s3cret\n"
+            ),
+        )
+        .unwrap();
+        let config = Arc::new(ProxyConfig::load(&config_path).unwrap());
+        let vault = TokenVault::new(*config.global()).unwrap();
+        let storage = Arc::new(IniFileStorage::config_file(&config_path));
+        let store = Arc::new(EncryptedLoginStore::new(config.clone(), vault, storage));
+        let mut http_config = HttpClientConfig::default();
+        http_config.connect_timeout = request_timeout;
+        http_config.request_timeout = request_timeout;
+        let http = HttpClient::new(http_config).unwrap();
+        let manager = Arc::new(
+            LoginManager::new(config.clone(), store, http)
+                .with_clock(move || clock.load(Ordering::SeqCst)),
+        );
+        let authenticator = Arc::new(TokenAuthenticator::new(manager, config));
+        let server = mock_token_upstream(pki).await;
+        let (proxy, address) = start_proxy(pki.spec(Protocol::Imap, server), authenticator).await;
+        (proxy, address, config_path)
+    }
+
+    /// Long enough for token requests on a busy machine, short enough to wait for once.
+    const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+    /// The start of the test clock (seconds since the epoch).
+    const T0: u64 = 1_800_000_000;
+
+    /// A login that stores tokens, then the access token expires and the token request for
+    /// the refresh fails through `fault`: the client gets a NO naming the account and the
+    /// cause (returned), the log says the same, the stored tokens stay as they were, and once
+    /// `repair` has run the next login refreshes with the stored refresh token.
+    async fn refresh_fault_case(
+        oauth: &MockOAuthServer,
+        address: SocketAddr,
+        config_path: &std::path::Path,
+        clock: &std::sync::atomic::AtomicU64,
+        fault: impl AsyncFnOnce(),
+        repair: impl AsyncFnOnce(),
+    ) -> String {
+        logs::capture();
+        assert_eq!(login(address, "a1").await, "a1 OK done\r\n");
+        let stored = std::fs::read_to_string(config_path).unwrap();
+        assert!(stored.contains("refresh_token"), "{stored}");
+        clock.store(T0 + 3600, Ordering::SeqCst);
+        fault().await;
+        let refused = login(address, "a2").await;
+        assert!(
+            refused.starts_with(&format!(
+                "a2 NO [AUTHENTICATIONFAILED] mailgate: token request for account {USER} failed: "
+            )),
+            "{refused}"
+        );
+        let cause = refused
+            .trim_end()
+            .strip_prefix("a2 NO [AUTHENTICATIONFAILED] mailgate: ")
+            .unwrap()
+            .to_owned();
+        let logged = logs::line_with(&[&cause]).await;
+        assert!(logged.contains("IMAP ("), "{logged}");
+        assert_eq!(std::fs::read_to_string(config_path).unwrap(), stored);
+        repair().await;
+        assert_eq!(login(address, "a3").await, "a3 OK done\r\n");
+        let last = oauth.requests().pop().unwrap();
+        assert_eq!(last.param("grant_type"), Some("refresh_token"));
+        assert_eq!(last.param("refresh_token"), Some("mock-refresh-1"));
+        refused
+    }
+
+    #[tokio::test]
+    async fn token_endpoint_down() {
+        let pki = Pki::new();
+        let oauth = MockOAuthServer::start().await.unwrap();
+        let mut gate = Gate::new(oauth.addr()).await;
+        gate.open().await;
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(std::sync::atomic::AtomicU64::new(T0));
+        let (_proxy, address, config_path) = setup_with(
+            &pki,
+            &gate.token_url(),
+            &dir,
+            clock.clone(),
+            REQUEST_TIMEOUT,
+        )
+        .await;
+        let port = gate.port;
+        let gate = tokio::sync::Mutex::new(gate);
+        let reply = refresh_fault_case(
+            &oauth,
+            address,
+            &config_path,
+            &clock,
+            async || gate.lock().await.close().await,
+            async || gate.lock().await.open().await,
+        )
+        .await;
+        assert_eq!(
+            reply,
+            format!(
+                "a2 NO [AUTHENTICATIONFAILED] mailgate: token request for account {USER} failed: token request failed: cannot connect to 127.0.0.1:{port}: Connection refused (os error 111) - check the network connection and retry\r\n"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn token_endpoint_slow() {
+        let pki = Pki::new();
+        let oauth = MockOAuthServer::start().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(std::sync::atomic::AtomicU64::new(T0));
+        let (_proxy, address, config_path) = setup_with(
+            &pki,
+            &oauth.token_url(),
+            &dir,
+            clock.clone(),
+            REQUEST_TIMEOUT,
+        )
+        .await;
+        let reply = refresh_fault_case(
+            &oauth,
+            address,
+            &config_path,
+            &clock,
+            // The provider answers long after the request timeout.
+            async || oauth.push_token_reply(MockReply::token().delayed(BOUND)),
+            async || {},
+        )
+        .await;
+        assert_eq!(
+            reply,
+            format!(
+                "a2 NO [AUTHENTICATIONFAILED] mailgate: token request for account {USER} failed: token request failed: HTTP request to 127.0.0.1 timed out after 2 s - check the network connection and retry\r\n"
+            )
+        );
+    }
+
     #[tokio::test]
     async fn token_endpoint_5xx() {
         let reply = provider_case(MockReply::Raw {
