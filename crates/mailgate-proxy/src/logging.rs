@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use tracing::level_filters::LevelFilter;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, Registry, reload};
 
@@ -83,6 +85,30 @@ impl LogHandle {
     }
 }
 
+/// The layer [`init`] installs for a log file, writing `format` lines without colours to
+/// `writer`. Tests use it to capture exactly what a log file would receive.
+pub fn file_layer<S, W>(format: LogFormat, writer: W) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'span> LookupSpan<'span>,
+    W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
+    match format {
+        LogFormat::Text => Box::new(
+            tracing_subscriber::fmt::layer()
+                .with_target(false)
+                .with_ansi(false)
+                .with_writer(writer),
+        ),
+        LogFormat::Json => Box::new(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_target(false)
+                .with_ansi(false)
+                .with_writer(writer),
+        ),
+    }
+}
+
 type Filtered = tracing_subscriber::layer::Layered<reload::Layer<LevelFilter, Registry>, Registry>;
 
 /// Installs the global subscriber. Fails when the log file cannot be opened or a subscriber is
@@ -104,24 +130,13 @@ pub fn init(options: &LogOptions) -> io::Result<LogHandle> {
                 .with_target(false)
                 .with_writer(io::stderr),
         ),
-        (LogFormat::Text, Some(file)) => Box::new(
-            tracing_subscriber::fmt::layer()
-                .with_target(false)
-                .with_ansi(false)
-                .with_writer(Mutex::new(file)),
-        ),
         (LogFormat::Json, None) => Box::new(
             tracing_subscriber::fmt::layer()
                 .json()
                 .with_target(false)
                 .with_writer(io::stderr),
         ),
-        (LogFormat::Json, Some(file)) => Box::new(
-            tracing_subscriber::fmt::layer()
-                .json()
-                .with_target(false)
-                .with_writer(Mutex::<File>::new(file)),
-        ),
+        (format, Some(file)) => file_layer(format, Mutex::<File>::new(file)),
     };
     Registry::default()
         .with(filter)
