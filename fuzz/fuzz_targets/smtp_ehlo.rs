@@ -1,0 +1,86 @@
+//! Parses an EHLO reply and applies a sequence of rewrites (AUTH replaced or removed,
+//! STARTTLS offered or hidden, capabilities dropped): never panics, each rewrite has the
+//! effect it promises, and the rewritten reply encodes to bytes that parse back to the
+//! same capability model.
+//!
+//! Input: byte 0 is the number of rewrite operations `n` (modulo 8), the next `n` bytes
+//! are the operations, the rest is the upstream's EHLO reply.
+#![no_main]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use libfuzzer_sys::fuzz_target;
+use mailgate_smtp::{Capability, EhloReply};
+
+fn apply(ehlo: &mut EhloReply, op: u8) {
+    match op % 8 {
+        0 => {
+            ehlo.set_auth_mechanisms(&["PLAIN", "LOGIN"]);
+            assert_eq!(ehlo.auth_mechanisms(), ["PLAIN", "LOGIN"]);
+        }
+        1 => {
+            ehlo.set_auth_mechanisms(&[]);
+            assert!(ehlo.auth_mechanisms().is_empty());
+        }
+        2 => {
+            ehlo.set_auth_mechanisms(&["XOAUTH2"]);
+            assert!(ehlo.supports_auth("xoauth2"));
+            assert!(!ehlo.supports_auth("PLAIN"));
+        }
+        3 => {
+            ehlo.set_starttls(true);
+            assert!(ehlo.has(&Capability::StartTls));
+        }
+        4 => {
+            ehlo.set_starttls(false);
+            assert!(!ehlo.has(&Capability::StartTls));
+        }
+        5 => {
+            ehlo.retain(|c| !matches!(c, Capability::Other(_)));
+            assert!(
+                !ehlo
+                    .capabilities
+                    .iter()
+                    .any(|c| matches!(c, Capability::Other(_)))
+            );
+        }
+        6 => {
+            ehlo.retain(|c| !matches!(c, Capability::Size(_)));
+            assert_eq!(ehlo.size(), None);
+        }
+        _ => {
+            let _ = ehlo.size();
+            let _ = ehlo.has(&Capability::Pipelining);
+        }
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&count, rest)) = data.split_first() else {
+        return;
+    };
+    let n = usize::from(count % 8).min(rest.len());
+    let (ops, reply) = rest.split_at(n);
+    let Some(mut ehlo) = EhloReply::parse(reply) else {
+        return;
+    };
+    for &op in ops {
+        apply(&mut ehlo, op);
+    }
+    let wire = ehlo.to_reply().to_bytes();
+    assert!(wire.ends_with(b"\r\n"));
+    // Line breaks inside a text are replaced on encoding, so only texts without them
+    // come back unchanged.
+    let texts = std::iter::once(ehlo.domain.clone())
+        .chain(std::iter::once(ehlo.greeting.clone()))
+        .chain(ehlo.capabilities.iter().map(ToString::to_string));
+    if texts.into_iter().any(|t| t.contains(['\r', '\n'])) {
+        return;
+    }
+    let again = EhloReply::parse(&wire).unwrap_or_else(|| {
+        panic!(
+            "rewritten EHLO reply does not parse: {:?}",
+            String::from_utf8_lossy(&wire)
+        )
+    });
+    assert_eq!(again.to_reply().to_bytes(), wire, "encoding is not stable");
+});
