@@ -1,5 +1,7 @@
 //! Answers arbitrary server challenges (split at `\n`) with each client mechanism.
-//! Byte 0 picks the mechanism and whether an initial response is sent.
+//! Byte 0 picks the mechanism (bits 0-1), whether an initial response is sent (bit 2),
+//! whether a challenge arrives before the exchange starts (bit 3) and whether `start` is
+//! called again after the first challenge (bit 4).
 #![no_main]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -21,11 +23,21 @@ fuzz_target!(|data: &[u8]| {
         _ => ClientExchange::login("user", secret),
     };
     let mechanism = exchange.mechanism();
+    if mode & 8 != 0 {
+        // A challenge before the exchange started is refused.
+        assert_eq!(
+            exchange.step(b"").unwrap_err(),
+            mailgate_sasl::SaslError::ExchangeFinished
+        );
+    }
     let ir = exchange.start(mode & 4 != 0).unwrap();
     if let Some(ir) = ir {
         decode_base64(ir.expose().as_bytes()).unwrap();
     }
-    for challenge in rest.split(|&b| b == b'\n') {
+    for (i, challenge) in rest.split(|&b| b == b'\n').enumerate() {
+        if mode & 16 != 0 && i == 1 {
+            assert!(exchange.start(false).is_err(), "started twice");
+        }
         let error = ProviderError::from_challenge(challenge);
         assert!(error.raw.len() <= MAX_RAW_ERROR_LEN);
         let _ = error.to_string();

@@ -1,6 +1,8 @@
 //! Feeds an arbitrary sequence of client responses (split at `\n`) into the PLAIN
-//! and LOGIN server exchanges. Byte 0 picks the mechanism and whether the first
-//! response is an initial response.
+//! and LOGIN server exchanges. Byte 0 picks the mechanism (bit 0), whether the first
+//! response is an initial response (bit 1), whether a response arrives before the
+//! exchange starts (bit 2), whether `start` is called again mid-exchange (bit 3), and
+//! the response length limit (bits 4-7).
 #![no_main]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -16,13 +18,35 @@ fuzz_target!(|data: &[u8]| {
     } else {
         Mechanism::Login
     };
+    let max_response_len = match mode >> 4 {
+        0 => 4096,
+        n => usize::from(n) * 8,
+    };
     let mut exchange = ServerExchange::new(mechanism)
         .unwrap()
-        .with_max_response_len(4096);
+        .with_max_response_len(max_response_len);
+    assert_eq!(exchange.mechanism(), mechanism);
     let mut parts = rest.split(|&b| b == b'\n');
+    if mode & 4 != 0 {
+        // A response before the exchange started is refused and changes nothing.
+        assert_eq!(
+            exchange.step(b"dXNlcg==").unwrap_err(),
+            SaslError::ExchangeFinished
+        );
+        assert!(!exchange.is_finished());
+    }
     let initial = if mode & 2 != 0 { parts.next() } else { None };
     let mut result = exchange.start(initial);
-    for part in parts {
+    for (i, part) in parts.enumerate() {
+        if mode & 8 != 0 && i == 1 {
+            // Starting twice is refused and leaves the exchange where it was.
+            let finished = exchange.is_finished();
+            assert_eq!(
+                exchange.start(None).unwrap_err(),
+                SaslError::ExchangeFinished
+            );
+            assert_eq!(exchange.is_finished(), finished);
+        }
         if exchange.is_finished() {
             assert_eq!(
                 exchange.step(part).unwrap_err(),
