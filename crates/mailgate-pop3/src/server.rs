@@ -258,10 +258,12 @@ impl ServerSession {
         if let State::Sasl(exchange) = &mut self.state {
             let result = match &line {
                 Ok(text) => exchange.step(text),
-                Err(_) => Err(SaslError::TooLong {
-                    len: self.config.limits.auth_line,
-                    max: self.config.limits.auth_line,
-                }),
+                // An over-long continuation ends the exchange; its true length is unknown
+                // (the rest of it is discarded), so say what the framer saw.
+                Err(e) => {
+                    self.state = State::Authorization;
+                    return self.protocol_error(&e.to_string());
+                }
             };
             self.sasl_result(result);
             return;

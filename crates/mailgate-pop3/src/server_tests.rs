@@ -166,6 +166,21 @@ fn long_lines() {
 }
 
 #[test]
+fn overlong_sasl_continuation_is_refused_once() {
+    let mut s = ServerSession::new(ServerConfig::default());
+    run(&mut s, b"");
+    let (out, _) = run(&mut s, b"AUTH PLAIN\r\n");
+    assert_eq!(out, "+ \r\n");
+    let (out, ev) = run(&mut s, &[b'A'; 20_000]);
+    assert_eq!(out, "-ERR line longer than 16384 octets\r\n");
+    assert!(ev.is_empty());
+    // The rest of the line is discarded, the exchange is over and the session goes on.
+    let (out, ev) = run(&mut s, b"AAAA\r\nNOOP\r\n");
+    assert_eq!(out, "-ERR Not logged in.\r\n");
+    assert!(ev.is_empty());
+}
+
+#[test]
 fn too_many_errors_and_failures() {
     let mut s = ServerSession::new(ServerConfig::default());
     run(&mut s, b"");
