@@ -146,6 +146,18 @@ async fn a_100_mb_line_without_crlf_is_refused_once_and_discarded() {
     // The line ends: no second reply for it, and the session goes on.
     client.send(b"\r\n").await;
     still_usable(&mut client).await;
+    // The same for an AUTH continuation line (which may be longer than a command).
+    let (mut client, reply) = exchange(address, b"AUTH PLAIN\r\n").await;
+    assert_eq!(reply, "+ \r\n");
+    for _ in 0..100 * 1024 * 1024 / chunk.len() {
+        assert!(client.send(&chunk).await);
+    }
+    client.send(b"\r\n").await;
+    assert_eq!(
+        client.expect_line().await,
+        "-ERR line longer than 16384 octets\r\n"
+    );
+    still_usable(&mut client).await;
     // Nothing of the line was kept: far below what holding 100 MB would take.
     let peak = peak_rss().unwrap_or(0);
     assert!(
