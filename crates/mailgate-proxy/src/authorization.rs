@@ -8,7 +8,10 @@
 //!   the `redirect_uri`'s host and port), shared by all accounts, opened on first use and kept.
 //!   Requests are routed by their `state` parameter to the login waiting for them; the token
 //!   store then checks path, `state` and `code`. Any path is accepted here, so a reverse proxy
-//!   may forward e.g. `/email-oauth2-proxy-authorize/` unchanged.
+//!   may forward e.g. `/email-oauth2-proxy-authorize/` unchanged. A redirect with an unknown
+//!   `state`, without a `code` or with the provider's `error` (the user denied access) gets a
+//!   page saying so and a log line; the login keeps waiting, so the user can open the
+//!   authorisation URL again (the page links to it) and complete it.
 //! * always (and the only way with `--external-auth`): [`PendingAuthorizations::complete`], which
 //!   the control socket of the binary (`mailgate authorize <account>`) calls with the URL the
 //!   user pasted.
@@ -65,6 +68,49 @@ pub enum CompleteError {
         "several authorisations of {0} are pending; paste the full redirect URL with its state"
     )]
     Ambiguous(String),
+    /// The redirect for a pending login carries no `code`; the login keeps waiting.
+    #[error(
+        "the redirect for account {account} carries no authorisation code - open the authorisation URL again"
+    )]
+    NoCode {
+        /// The account whose login waits.
+        account: String,
+    },
+    /// The provider did not authorise the login (e.g. `access_denied`: the user declined);
+    /// the login keeps waiting.
+    #[error(
+        "the provider did not authorise account {account}: {error}{} - open the authorisation URL again to retry",
+        description.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()
+    )]
+    Denied {
+        /// The account whose login waits.
+        account: String,
+        /// The redirect's `error` (escaped, bounded).
+        error: String,
+        /// The redirect's `error_description`, if any (escaped, bounded).
+        description: Option<String>,
+    },
+}
+
+/// Longest text of a redirect parameter repeated in a log line, page or control reply.
+const MAX_SHOWN: usize = 200;
+
+/// `text` bounded to [`MAX_SHOWN`] characters with control characters escaped, so that a
+/// parameter from the network cannot forge log lines or break the control socket's lines.
+fn shown(text: &str) -> String {
+    let mut out = String::new();
+    for (n, c) in text.chars().enumerate() {
+        if n == MAX_SHOWN {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl PendingAuthorizations {
@@ -113,7 +159,12 @@ impl PendingAuthorizations {
         let state = query_param(redirect, "state");
         let key = match state {
             Some(state) if waiting.contains_key(&state) => state,
-            Some(state) => return Err(CompleteError::NotPending(format!("state {state}"))),
+            Some(state) => {
+                return Err(CompleteError::NotPending(format!(
+                    "state {}",
+                    shown(&state)
+                )));
+            }
             None => {
                 let account = account.unwrap_or_default();
                 let mut matching = waiting
@@ -129,6 +180,19 @@ impl PendingAuthorizations {
                 }
             }
         };
+        let Some(account) = waiting.get(&key).map(|entry| entry.username.clone()) else {
+            return Err(CompleteError::NotPending(key));
+        };
+        if let Some(error) = form_param(redirect, "error") {
+            return Err(CompleteError::Denied {
+                account,
+                error: shown(&error),
+                description: form_param(redirect, "error_description").map(|d| shown(&d)),
+            });
+        }
+        if query_param(redirect, "code").is_none_or(|code| code.is_empty()) {
+            return Err(CompleteError::NoCode { account });
+        }
         let Some(entry) = waiting.remove(&key) else {
             return Err(CompleteError::NotPending(key));
         };
@@ -168,6 +232,18 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
     query.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         (percent_decode(key) == name).then(|| percent_decode(value))
+    })
+}
+
+/// The value of query parameter `name` with form decoding (`+` is a space), for text meant
+/// to be read such as `error_description`.
+fn form_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    let query = query.split('#').next().unwrap_or_default();
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(&key.replace('+', " ")) == name)
+            .then(|| percent_decode(&value.replace('+', " ")))
     })
 }
 
@@ -270,14 +346,14 @@ impl InteractiveAuthorizer {
         let pending = self.pending.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else {
+                let Ok((stream, peer)) = listener.accept().await else {
                     continue;
                 };
                 let pending = pending.clone();
                 tokio::spawn(async move {
                     let _ = tokio::time::timeout(
                         Duration::from_secs(30),
-                        serve_redirect(stream, pending),
+                        serve_redirect(stream, peer, pending),
                     )
                     .await;
                 });
@@ -289,7 +365,11 @@ impl InteractiveAuthorizer {
 }
 
 /// Answers one HTTP request on a redirect listener.
-async fn serve_redirect(mut stream: TcpStream, pending: PendingAuthorizations) {
+async fn serve_redirect(
+    mut stream: TcpStream,
+    peer: std::net::SocketAddr,
+    pending: PendingAuthorizations,
+) {
     let mut head = Vec::new();
     let mut chunk = [0u8; 2048];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < MAX_REQUEST_HEAD {
@@ -316,8 +396,41 @@ async fn serve_redirect(mut stream: TcpStream, pending: PendingAuthorizations) {
                     html_escape(&username)
                 ),
             ),
-            Err(error) => {
+            Err(CompleteError::NoCode { account }) => {
+                let error = CompleteError::NoCode { account };
                 tracing::info!("Local server auth mode: {error}");
+                (
+                    "400 Bad Request",
+                    format!(
+                        "This redirect carries no authorisation code. {}",
+                        try_again(&pending, &target)
+                    ),
+                )
+            }
+            Err(CompleteError::Denied {
+                account,
+                error,
+                description,
+            }) => {
+                let page = format!(
+                    "The provider did not authorise mailgate: {}{}. {}",
+                    html_escape(&error),
+                    description
+                        .as_ref()
+                        .map(|d| format!(" ({})", html_escape(d)))
+                        .unwrap_or_default(),
+                    try_again(&pending, &target)
+                );
+                let error = CompleteError::Denied {
+                    account,
+                    error,
+                    description,
+                };
+                tracing::info!("Local server auth mode: {error}");
+                ("400 Bad Request", page)
+            }
+            Err(error) => {
+                tracing::info!("Local server auth mode: refused a redirect from {peer}: {error}");
                 (
                     "400 Bad Request",
                     "This authorisation request is unknown or has expired.".to_owned(),
@@ -334,6 +447,27 @@ async fn serve_redirect(mut stream: TcpStream, pending: PendingAuthorizations) {
     );
     let _ = stream.write_all(response.as_bytes()).await;
     let _ = stream.shutdown().await;
+}
+
+/// The advice after a redirect that did not complete a pending login: which account still
+/// waits and a link to its authorisation URL.
+fn try_again(pending: &PendingAuthorizations, target: &str) -> String {
+    let waiting = query_param(target, "state").and_then(|state| {
+        pending
+            .lock()
+            .get(&state)
+            .map(|w| (w.username.clone(), w.url.clone()))
+    });
+    match waiting {
+        Some((account, url)) => format!(
+            "The login of account {} is still waiting: <a href=\"{}\">authorise it again</a>.",
+            html_escape(&account),
+            html_escape(&url)
+        ),
+        None => {
+            "The login is no longer waiting; log in again to start a new authorisation.".to_owned()
+        }
+    }
 }
 
 fn html_escape(text: &str) -> String {
@@ -455,5 +589,55 @@ mod tests {
         );
         assert_eq!(first.await.unwrap(), "http://x/?code=c");
         assert!(pending.list().is_empty());
+    }
+
+    #[tokio::test]
+    async fn redirects_without_code_or_with_an_error_keep_the_login_waiting() {
+        let pending = PendingAuthorizations::new();
+        let mut waiting = pending.register("s1", "a@example.com", "https://p/1");
+        assert_eq!(
+            pending.complete(None, "/?state=s1"),
+            Err(CompleteError::NoCode {
+                account: "a@example.com".to_owned()
+            })
+        );
+        assert_eq!(
+            pending.complete(None, "/?code=&state=s1"),
+            Err(CompleteError::NoCode {
+                account: "a@example.com".to_owned()
+            })
+        );
+        let denied = pending
+            .complete(
+                Some("a@example.com"),
+                "/?error=access_denied&error_description=said+no%0D%0Aforged&code=c",
+            )
+            .unwrap_err();
+        assert_eq!(
+            denied.to_string(),
+            "the provider did not authorise account a@example.com: access_denied (said no\\r\\nforged) - open the authorisation URL again to retry"
+        );
+        assert_eq!(pending.list().len(), 1);
+        assert!(waiting.try_recv().is_err());
+        assert_eq!(
+            pending.complete(None, "/?code=c&state=s1").unwrap(),
+            "a@example.com"
+        );
+        assert_eq!(waiting.await.unwrap(), "/?code=c&state=s1");
+    }
+
+    #[test]
+    fn shown_text_is_escaped_and_bounded() {
+        assert_eq!(shown("a\nb\u{1b}c"), "a\\nb\\u{1b}c");
+        let long = "x".repeat(MAX_SHOWN + 10);
+        assert_eq!(shown(&long), format!("{}...", "x".repeat(MAX_SHOWN)));
+        let pending = PendingAuthorizations::new();
+        assert_eq!(
+            pending
+                .complete(None, "/?code=c&state=%0Aforged")
+                .unwrap_err()
+                .to_string(),
+            "no pending authorisation matches: state \\nforged"
+        );
     }
 }
