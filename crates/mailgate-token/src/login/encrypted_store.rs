@@ -8,8 +8,8 @@ use super::login_store::{LoginStore, LoginStoreError, StoredTokens, TokenUpdate}
 use crate::SecretString;
 use crate::config::{AccountCache, AccountConfig, CacheChanges, ProxyConfig, parse_int};
 use crate::store::{
-    CacheSnapshot, Denied, TokenStorage, TokenVault, Unlock, UnlockedAccount,
-    refresh_rejected_changes,
+    AccountLock, CacheSnapshot, Denied, RetryingStorage, TokenStorage, TokenVault, Unlock,
+    UnlockedAccount, refresh_rejected_changes,
 };
 
 /// The production [`LoginStore`].
@@ -17,13 +17,18 @@ use crate::store::{
 pub struct EncryptedLoginStore {
     config: RwLock<Arc<ProxyConfig>>,
     vault: TokenVault,
-    storage: Arc<dyn TokenStorage>,
+    storage: RetryingStorage,
 }
 
 impl EncryptedLoginStore {
     /// A store reading account sections from `config` (for the catch-all chain of
     /// `token_salt`, `token_iterations` and `client_secret_encrypted`), unlocking with `vault`
     /// and persisting through `storage`.
+    ///
+    /// Writes go through a [`RetryingStorage`]: when the disk refuses them (full, read-only,
+    /// the file being edited), the new tokens are kept in memory and used, an error naming the
+    /// account and the cause is logged, the login succeeds, and the write is retried at every
+    /// later login and by [`LoginStore::retry_unsaved`] until it succeeds.
     pub fn new(
         config: Arc<ProxyConfig>,
         vault: TokenVault,
@@ -32,8 +37,13 @@ impl EncryptedLoginStore {
         EncryptedLoginStore {
             config: RwLock::new(config),
             vault,
-            storage,
+            storage: RetryingStorage::new(storage),
         }
+    }
+
+    /// The accounts whose latest tokens the disk has not accepted yet.
+    pub fn unsaved_accounts(&self) -> Vec<String> {
+        self.storage.unsaved_accounts()
     }
 
     /// Replaces the configuration (after a reload).
@@ -186,5 +196,15 @@ impl LoginStore for EncryptedLoginStore {
             }
         };
         self.apply(&account.username, &changes)
+    }
+
+    fn lock_account(&self, account: &AccountConfig) -> Result<AccountLock, LoginStoreError> {
+        self.storage
+            .lock_account(&account.username)
+            .map_err(Self::storage_error)
+    }
+
+    fn retry_unsaved(&self) -> usize {
+        self.storage.retry()
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use crate::SecretString;
 use crate::config::{AccountConfig, GlobalOptions, OAuthFlow};
+use crate::store::AccountLock;
 
 /// An account's cached tokens, decrypted.
 #[derive(Debug, Clone, Default)]
@@ -74,6 +75,9 @@ pub trait LoginStore: Send + Sync + 'static {
     ) -> Result<StoredTokens, LoginStoreError>;
 
     /// Applies `update` to `account.username`'s tokens, encrypting with `password`.
+    ///
+    /// A store whose disk refuses the write may keep the update in memory, return `Ok` and
+    /// retry the write later (see [`LoginStore::retry_unsaved`]).
     fn save(
         &self,
         account: &AccountConfig,
@@ -81,6 +85,21 @@ pub trait LoginStore: Send + Sync + 'static {
         update: &TokenUpdate,
         now: u64,
     ) -> Result<(), LoginStoreError>;
+
+    /// Takes `account.username`'s refresh lock, waiting while another process holds it (see
+    /// [`TokenStorage::lock_account`](crate::store::TokenStorage::lock_account)). The login
+    /// manager holds it from re-reading the stored tokens until the refreshed ones are saved.
+    /// Stores no other process shares need none (the default).
+    fn lock_account(&self, account: &AccountConfig) -> Result<AccountLock, LoginStoreError> {
+        let _ = account;
+        Ok(AccountLock::unshared())
+    }
+
+    /// Retries the writes the disk refused earlier; returns how many accounts' tokens are
+    /// still unsaved (the default store never has any).
+    fn retry_unsaved(&self) -> usize {
+        0
+    }
 }
 
 /// A [`LoginStore`] in memory: tokens are "encrypted" by remembering the password that stored

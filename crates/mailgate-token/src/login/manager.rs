@@ -8,6 +8,7 @@ use crate::SecretString;
 use crate::config::{AccountConfig, ProxyConfig};
 use crate::http::HttpClient;
 use crate::oauth::{TokenRequestError, TokenResponse};
+use crate::store::AccountLock;
 
 use super::acquire::{Acquire, Authorizer, NoAuthorizer};
 use super::error::LoginError;
@@ -30,6 +31,10 @@ pub struct LoginSuccess {
 
 type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
+/// The longest wait for another process's refresh of the same account: longer than a token
+/// request can take (connect and request timeouts).
+const REFRESH_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(150);
+
 /// Turns client logins into access tokens.
 ///
 /// * Reuses a cached access token with at least 600 s left; refreshes otherwise; runs the
@@ -41,6 +46,12 @@ type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 /// * **Single flight**: logins of one account run one at a time, so concurrent logins make at
 ///   most one token request (and one key derivation); the others then find the fresh token.
 ///   Accounts never wait for each other.
+/// * **One refresh across processes**: a refresh runs under the account's refresh lock from
+///   the [`LoginStore`] and re-reads the stored tokens under it, so processes sharing a config
+///   file never present a refresh token another one has already rotated.
+/// * **Writes survive a failing disk**: with [`EncryptedLoginStore`](super::EncryptedLoginStore),
+///   tokens the disk refuses are kept in memory and used, and the write is retried at each
+///   login and by [`LoginManager::retry_unsaved`].
 /// * [`LoginManager::next_deadline`] tells the proxy when a token needs a proactive refresh,
 ///   which [`LoginManager::refresh`] performs with the password of the last successful login
 ///   (kept in memory, zeroized, like the derived key the store caches anyway).
@@ -284,17 +295,75 @@ impl LoginManager {
         }
     }
 
+    /// Takes the account's cross-process refresh lock on the blocking pool. A lock that cannot
+    /// be had (an error, or another process holding it longer than a token request can take)
+    /// is logged and the refresh goes on without it.
+    async fn lock_account(&self, account: &Arc<AccountConfig>) -> Option<AccountLock> {
+        let store = Arc::clone(&self.store);
+        let task_account = Arc::clone(account);
+        let locking = tokio::task::spawn_blocking(move || store.lock_account(&task_account));
+        // If the wait times out, the blocking task keeps waiting and drops the lock as soon as
+        // it gets it.
+        match tokio::time::timeout(REFRESH_LOCK_WAIT, locking).await {
+            Ok(Ok(Ok(lock))) => Some(lock),
+            Ok(Ok(Err(error))) => {
+                tracing::warn!(
+                    account = %account.username,
+                    %error,
+                    "unable to take the account's refresh lock; refreshing without it (another process sharing the token store may refresh at the same time)"
+                );
+                None
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(
+                    account = %account.username,
+                    %error,
+                    "unable to take the account's refresh lock; refreshing without it"
+                );
+                None
+            }
+            Err(_) => {
+                tracing::warn!(
+                    account = %account.username,
+                    "another process has held the account's refresh lock for {} s; refreshing without it",
+                    REFRESH_LOCK_WAIT.as_secs()
+                );
+                None
+            }
+        }
+    }
+
+    /// Retries the token writes the disk refused earlier (call it on a timer, e.g. with the
+    /// proactive refreshes); returns how many accounts' tokens are still unsaved.
+    pub async fn retry_unsaved(&self) -> usize {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || store.retry_unsaved())
+            .await
+            .unwrap_or(0)
+    }
+
     /// Holding the account's flight lock: reuse, refresh (two strikes) or authorise.
+    ///
+    /// A refresh first takes the account's cross-process refresh lock and reads the stored
+    /// tokens again under it: another process sharing the store may have refreshed meanwhile
+    /// (its access token is then reused, or its refresh token used), so a provider that
+    /// rotates refresh tokens never sees one that was already replaced. The lock is held until
+    /// the new tokens are saved, and released before an interactive authorisation.
     async fn obtain(
         &self,
         account: &Arc<AccountConfig>,
         password: &SecretString,
     ) -> Result<LoginSuccess, LoginError> {
         let name = account.username.as_str();
-        // At most: strike one, strike two, then authorise.
-        for _ in 0..3 {
+        let mut refresh_lock: Option<Option<AccountLock>> = None;
+        // At most: the read under the refresh lock, strike one, strike two, then authorise.
+        for _ in 0..4 {
             let tokens = self.store_call(account, password, None).await?;
             let now = (self.clock)();
+            if refresh_lock.is_none() && next_step(&tokens, now) == NextStep::Refresh {
+                refresh_lock = Some(self.lock_account(account).await);
+                continue;
+            }
             let acquire = Acquire {
                 http: &self.http,
                 authorizer: self.authorizer.as_ref(),
@@ -336,6 +405,7 @@ impl LoginManager {
                     }
                 }
                 NextStep::Authorise => {
+                    drop(refresh_lock.take());
                     let response = acquire.authorise().await?;
                     return self.store(account, password, response, now).await;
                 }

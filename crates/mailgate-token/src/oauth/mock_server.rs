@@ -136,6 +136,9 @@ struct State {
     device_replies: VecDeque<MockReply>,
     requests: Vec<RecordedRequest>,
     token_requests: usize,
+    rotation: bool,
+    current_refresh_token: Option<String>,
+    rejected_refresh_tokens: usize,
 }
 
 /// The mock provider; stops when dropped.
@@ -169,6 +172,9 @@ impl MockOAuthServer {
             device_replies: VecDeque::new(),
             requests: Vec::new(),
             token_requests: 0,
+            rotation: false,
+            current_refresh_token: None,
+            rejected_refresh_tokens: 0,
         }));
         let shared = Arc::clone(&state);
         let task = tokio::spawn(async move {
@@ -226,6 +232,24 @@ impl MockOAuthServer {
     /// Every request so far.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.state).requests.clone()
+    }
+
+    /// Rotates refresh tokens as Microsoft and others may: only the refresh token of the
+    /// latest token response that carried one is valid, and a `refresh_token` grant
+    /// presenting any other gets `400 invalid_grant` (counted by
+    /// [`MockOAuthServer::rejected_refresh_tokens`]) instead of the scripted reply.
+    pub fn enable_refresh_token_rotation(&self) {
+        lock(&self.state).rotation = true;
+    }
+
+    /// The refresh token of the latest token response that carried one.
+    pub fn current_refresh_token(&self) -> Option<String> {
+        lock(&self.state).current_refresh_token.clone()
+    }
+
+    /// How many refresh requests presented a replaced refresh token (with rotation).
+    pub fn rejected_refresh_tokens(&self) -> usize {
+        lock(&self.state).rejected_refresh_tokens
     }
 }
 
@@ -288,11 +312,28 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
             (reply, state.requests.len())
         } else {
             state.token_requests += 1;
-            let reply = match state.token_replies.pop_front() {
-                Some(reply) => reply,
-                None => state.default_token_reply.clone(),
+            let n = state.token_requests;
+            let stale = {
+                let record = state.requests.last();
+                let grant = record.and_then(|r| r.param("grant_type"));
+                let presented = record.and_then(|r| r.param("refresh_token"));
+                state.rotation
+                    && grant == Some("refresh_token")
+                    && presented != state.current_refresh_token.as_deref()
             };
-            (reply, state.token_requests)
+            let reply = if stale {
+                state.rejected_refresh_tokens += 1;
+                MockReply::error(400, "invalid_grant")
+            } else {
+                match state.token_replies.pop_front() {
+                    Some(reply) => reply,
+                    None => state.default_token_reply.clone(),
+                }
+            };
+            if let Some(refresh) = issued_refresh_token(&reply, n) {
+                state.current_refresh_token = Some(refresh);
+            }
+            (reply, n)
         }
     };
     let mut reply = reply;
@@ -307,6 +348,19 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resu
     );
     stream.write_all(response.as_bytes()).await?;
     stream.shutdown().await
+}
+
+/// The refresh token `reply` issues as request number `n`.
+fn issued_refresh_token(reply: &MockReply, n: usize) -> Option<String> {
+    match reply {
+        MockReply::Token {
+            access_token: Some(_),
+            refresh_token: Some(token),
+            ..
+        } => Some(token.replace("{n}", &n.to_string())),
+        MockReply::Delayed(_, inner) => issued_refresh_token(inner, n),
+        _ => None,
+    }
 }
 
 fn render(reply: &MockReply, n: usize) -> (u16, String) {

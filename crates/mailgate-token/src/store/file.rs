@@ -12,7 +12,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use super::storage::{CacheSnapshot, StoreError, TokenStorage};
+use super::storage::{AccountLock, CacheSnapshot, StoreError, TokenStorage};
 use crate::config::{
     CacheChange, CacheChanges, IniDocument, MAX_DOCUMENT_BYTES, is_account_section,
 };
@@ -75,6 +75,24 @@ impl IniFileStorage {
         target.with_file_name(name)
     }
 
+    /// The refresh lock file of `account`: `<file>.locks/<hash>.lock`, named by a hash
+    /// so that no username can address another path.
+    fn account_lock_path(target: &Path, account: &str) -> PathBuf {
+        let mut name = target
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
+        name.push(".locks");
+        let digest = ring::digest::digest(&ring::digest::SHA256, account.as_bytes());
+        let hash: String = digest
+            .as_ref()
+            .iter()
+            .take(12)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        target.with_file_name(name).join(format!("{hash}.lock"))
+    }
+
     /// Reads the current document; a missing cache store is empty.
     fn read(&self, target: &Path) -> Result<IniDocument, StoreError> {
         let bytes = match fs::read(target) {
@@ -124,6 +142,20 @@ impl IniFileStorage {
         // Closing the file releases the lock even if unlocking fails.
         let _ = fs4::FileExt::unlock(&lock);
         result
+    }
+}
+
+/// Creates `directory` with mode 0700 unless it exists.
+fn create_private_directory(directory: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    match builder.create(directory) {
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        other => other,
     }
 }
 
@@ -211,6 +243,24 @@ impl TokenStorage for IniFileStorage {
         let target = self.target();
         let document = self.read(&target)?;
         Ok(CacheSnapshot::from_document(&document))
+    }
+
+    /// An exclusive `flock` on `<file>.locks/<hash of the account>.lock` (mode 0600, in a
+    /// directory of mode 0700): one file per account, so accounts never wait for each
+    /// other, and separate from the write lock, so the holder can write.
+    fn lock_account(&self, account: &str) -> Result<AccountLock, StoreError> {
+        let path = Self::account_lock_path(&self.target(), account);
+        let io_error = |source| StoreError::Io {
+            path: path.clone(),
+            source,
+        };
+        if let Some(directory) = path.parent() {
+            create_private_directory(directory).map_err(io_error)?;
+        }
+        let file = open_private(&path, false).map_err(io_error)?;
+        fs4::FileExt::lock(&file).map_err(io_error)?;
+        // Closing the file releases the lock.
+        Ok(AccountLock::new(file))
     }
 
     fn apply(&self, account: &str, changes: &CacheChanges) -> Result<(), StoreError> {

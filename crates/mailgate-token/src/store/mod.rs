@@ -1,9 +1,11 @@
 //! Persistence and login-time handling of the cached tokens: the [`TokenStorage`]
 //! trait with its file implementation (atomic, locked, merging), and the
-//! [`TokenVault`] that decrypts them and applies the wrong-password policy.
+//! [`TokenVault`] that decrypts them and applies the wrong-password policy;
+//! [`RetryingStorage`] keeps writes a failing disk refuses in memory and retries them.
 
 mod backoff;
 mod file;
+mod retry;
 mod storage;
 mod vault;
 
@@ -12,7 +14,8 @@ pub use backoff::{
     RESET_COOLDOWN_SECS,
 };
 pub use file::{FileRole, IniFileStorage};
-pub use storage::{CacheSnapshot, MemoryStorage, StoreError, TokenStorage};
+pub use retry::RetryingStorage;
+pub use storage::{AccountLock, CacheSnapshot, MemoryStorage, StoreError, TokenStorage};
 pub use vault::{
     ClientSecretSource, DEFAULT_TOKEN_LIFETIME_SECS, Denied, TOKEN_EXPIRY_MARGIN_SECS, TokenVault,
     Unlock, UnlockedAccount, refresh_rejected_changes,

@@ -108,6 +108,45 @@ pub trait TokenStorage: Send + Sync + core::fmt::Debug {
     /// Applies this process's changes to one account's cached keys, leaving every other
     /// key, account and line of the store as it currently is.
     fn apply(&self, account: &str, changes: &CacheChanges) -> Result<(), StoreError>;
+
+    /// Takes the account's refresh lock, waiting while another process holds it.
+    ///
+    /// Held from re-reading the stored refresh token until the refreshed tokens are
+    /// written, it keeps processes sharing the store from refreshing one account at the
+    /// same time: with a provider that rotates refresh tokens, the second refresh would
+    /// present a token the first one invalidated. Stores that no other process shares
+    /// need no lock (the default).
+    fn lock_account(&self, account: &str) -> Result<AccountLock, StoreError> {
+        let _ = account;
+        Ok(AccountLock::unshared())
+    }
+}
+
+/// An account's refresh lock (see [`TokenStorage::lock_account`]); released when dropped.
+pub struct AccountLock {
+    _guard: Option<Box<dyn Send + Sync>>,
+}
+
+impl AccountLock {
+    /// A lock held for as long as `guard` lives (e.g. a locked file).
+    pub fn new(guard: impl Send + Sync + 'static) -> Self {
+        Self {
+            _guard: Some(Box::new(guard)),
+        }
+    }
+
+    /// No cross-process lock: for stores that no other process shares.
+    pub fn unshared() -> Self {
+        Self { _guard: None }
+    }
+}
+
+impl core::fmt::Debug for AccountLock {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AccountLock")
+            .field("shared", &self._guard.is_some())
+            .finish()
+    }
 }
 
 /// [`TokenStorage`] in memory, for tests and for running without persistence.
