@@ -229,6 +229,9 @@ pub fn files_under(directory: &Path) -> Vec<(String, String)> {
                 directories.push(path);
                 continue;
             }
+            if !path.is_file() {
+                continue; // e.g. the control socket
+            }
             let content = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
             files.push((path.display().to_string(), content));
         }
