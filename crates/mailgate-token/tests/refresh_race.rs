@@ -1,0 +1,244 @@
+//! Two mailgate processes on one configuration file never lose a refresh token to a provider
+//! that rotates them: every refresh returns a new refresh token and invalidates the old one.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+use mailgate_token::SecretString;
+use mailgate_token::config::ProxyConfig;
+use mailgate_token::http::HttpClient;
+use mailgate_token::login::{EncryptedLoginStore, LoginManager, LoginStore};
+use mailgate_token::oauth::mock_server::{MockOAuthServer, MockReply};
+use mailgate_token::store::{IniFileStorage, TokenVault};
+
+const USER: &str = "notify@example.com";
+const PASSWORD: &str = "local password";
+const CHILD_ENV: &str = "MAILGATE_REFRESH_RACE_CHILD";
+/// Logins per process after the first; each one refreshes.
+const ROUNDS: usize = 250;
+const PROCESSES: usize = 2;
+
+fn manager(path: &Path) -> (LoginManager, Arc<EncryptedLoginStore>) {
+    let config = Arc::new(ProxyConfig::load(path).unwrap());
+    let vault = TokenVault::new(*config.global()).unwrap();
+    let store = Arc::new(EncryptedLoginStore::new(
+        Arc::clone(&config),
+        vault,
+        Arc::new(IniFileStorage::config_file(path)),
+    ));
+    let manager = LoginManager::new(
+        config,
+        Arc::clone(&store) as Arc<dyn LoginStore>,
+        HttpClient::new(Default::default()).unwrap(),
+    );
+    (manager, store)
+}
+
+/// Child process body for the test below (run only when it spawns it): one login, then
+/// `ROUNDS` more once told to go, reporting every failure.
+#[test]
+#[ignore = "spawned by two_processes_never_lose_a_rotated_refresh_token"]
+fn refreshing_child() {
+    let Ok(path) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (manager, _store) = manager(Path::new(&path));
+        let password = SecretString::from(PASSWORD);
+        // The first login derives the key, so that the rounds race at full speed.
+        let first = manager.login(USER, &password).await;
+        println!("@@ ready {}", first.is_ok());
+        let mut go = String::new();
+        std::io::stdin().read_line(&mut go).unwrap();
+        let mut failures = 0;
+        let mut issued = Vec::new();
+        for _ in 0..ROUNDS {
+            match manager.login(USER, &password).await {
+                Ok(login) => issued.push(
+                    login
+                        .access_token
+                        .expose()
+                        .trim_start_matches("mock-access-")
+                        .parse::<usize>()
+                        .unwrap(),
+                ),
+                Err(error) => {
+                    failures += 1;
+                    println!("@@ failed {error}");
+                }
+            }
+        }
+        let first = issued.iter().min().copied().unwrap_or(0);
+        let last = issued.iter().max().copied().unwrap_or(0);
+        println!("@@ done {failures} {first} {last}");
+    });
+}
+
+struct ChildProcess {
+    child: std::process::Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl ChildProcess {
+    fn spawn(path: &Path) -> Self {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--ignored",
+                "--exact",
+                "refreshing_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                // The harness may print the test's name on the same line.
+                if let Some((_, message)) = line.split_once("@@ ")
+                    && sender.send(message.to_owned()).is_err()
+                {
+                    break;
+                }
+            }
+        });
+        ChildProcess { child, lines }
+    }
+
+    /// The child's next message (the timeout only catches a hung child).
+    fn next(&self) -> String {
+        self.lines
+            .recv_timeout(Duration::from_secs(600))
+            .expect("the child answers")
+    }
+}
+
+impl Drop for ChildProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_never_lose_a_rotated_refresh_token() {
+    let server = MockOAuthServer::start().await.unwrap();
+    server.enable_refresh_token_rotation();
+    // Access tokens that are never fresh enough to reuse: every login refreshes.
+    server.set_default_token_reply(MockReply::Token {
+        access_token: Some("mock-access-{n}".into()),
+        expires_in: Some(1),
+        refresh_token: Some("mock-refresh-{n}".into()),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("emailproxy.config");
+    let original = format!(
+        "; shared by {PROCESSES} processes\n[{USER}]\noauth2_flow = client_credentials\n\
+         token_url = {}\nclient_id = app\nclient_secret = app-secret\n\
+         oauth2_scope = https://mail.example.com/.default\n",
+        server.token_url()
+    );
+    std::fs::write(&path, &original).unwrap();
+    // The first tokens, from the client credentials grant.
+    let (seed, _) = manager(&path);
+    seed.login(USER, &SecretString::from(PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(server.token_requests(), 1);
+
+    let child_path = path.clone();
+    let reports = tokio::task::spawn_blocking(move || {
+        let mut children: Vec<ChildProcess> = (0..PROCESSES)
+            .map(|_| ChildProcess::spawn(&child_path))
+            .collect();
+        let ready: Vec<String> = children.iter().map(ChildProcess::next).collect();
+        for child in &mut children {
+            let stdin = child.child.stdin.as_mut().unwrap();
+            writeln!(stdin, "go").unwrap();
+            stdin.flush().unwrap();
+        }
+        let mut reports = Vec::new();
+        for child in &mut children {
+            loop {
+                let message = child.next();
+                let done = message.starts_with("done");
+                reports.push(message);
+                if done {
+                    break;
+                }
+            }
+            assert!(child.child.wait().unwrap().success());
+        }
+        (ready, reports)
+    });
+    let (ready, reports) = reports.await.unwrap();
+    assert_eq!(ready, vec!["ready true"; PROCESSES]);
+    let failures: Vec<&str> = reports.iter().filter_map(|r| r.split(' ').nth(1)).collect();
+    assert_eq!(
+        failures,
+        vec!["0"; PROCESSES],
+        "every login succeeded: {reports:?}"
+    );
+    // The processes really raced: the token numbers each one got overlap.
+    let ranges: Vec<(usize, usize)> = reports
+        .iter()
+        .map(|r| {
+            let fields: Vec<usize> = r.split(' ').skip(2).map(|n| n.parse().unwrap()).collect();
+            (fields[0], fields[1])
+        })
+        .collect();
+    assert!(
+        ranges[0].0 < ranges[1].1 && ranges[1].0 < ranges[0].1,
+        "the processes refreshed at the same time: {ranges:?}"
+    );
+    assert_eq!(
+        server.rejected_refresh_tokens(),
+        0,
+        "no process presented a replaced refresh token"
+    );
+    let requests = server.requests();
+    assert_eq!(
+        requests.len(),
+        1 + PROCESSES * (ROUNDS + 1),
+        "one refresh per login"
+    );
+    assert!(
+        requests[1..]
+            .iter()
+            .all(|r| r.param("grant_type") == Some("refresh_token")),
+        "no login fell back to a new grant"
+    );
+
+    // The file holds the last refresh token issued, and every line it had.
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with(&original), "{text}");
+    let (reader, store) = manager(&path);
+    drop(reader);
+    let config = ProxyConfig::load(&path).unwrap();
+    let account = config.resolve_account(USER).unwrap();
+    let tokens = store
+        .load(&account, &SecretString::from(PASSWORD), 0)
+        .unwrap();
+    assert_eq!(
+        tokens.refresh_token.map(|t| t.expose().clone()),
+        server.current_refresh_token()
+    );
+    println!(
+        "{} refreshes by {PROCESSES} processes on one file, none refused (token numbers per process: {ranges:?})",
+        requests.len() - 1
+    );
+}
