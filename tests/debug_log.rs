@@ -1,10 +1,11 @@
-//! The `mailgate` binary with `--debug` and a log file, in text and in JSON: logins of every
-//! protocol, relayed traffic, a wrong password, the client credentials grant, the authorization
-//! code flow completed through the redirect listener with the URL the log shows, the refresh of
-//! an expired token and a token the server revoked. Afterwards the log file, the program's
-//! standard output and error and every file next to the configuration are searched for each
-//! secret (see `secret_scan`); the configuration must be mode 0600 and the redirect listener
-//! bound to 127.0.0.1 only.
+//! The `mailgate` binary with `--debug` and a log file, in text and in JSON (the JSON run keeps
+//! its tokens in a `--cache-store` file): logins of every protocol, relayed traffic, a wrong
+//! password, the client credentials grant, the authorization code flow completed through the
+//! redirect listener with the URL the log shows, the refresh of an expired token and a token the
+//! server revoked. Afterwards the log file, the program's standard output and error and every
+//! file the proxy wrote next to the configuration are searched for each secret (see
+//! `secret_scan`); the token file must be mode 0600 and the redirect listener bound to 127.0.0.1
+//! only.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 #[path = "../crates/mailgate-proxy/tests/common/mod.rs"]
@@ -77,7 +78,8 @@ async fn logged_state(log: &Path) -> String {
     panic!("no authorization prompt in {}", log.display());
 }
 
-async fn run(format: &str) {
+/// Runs the proxy with a `format` log file; with `cache_store`, tokens go to a separate file.
+async fn run(format: &str, cache_store: bool) {
     let pki = Pki::new();
     let oauth = MockOAuthServer::start().await.unwrap();
     oauth.set_default_token_reply(token_reply(3600));
@@ -90,6 +92,7 @@ async fn run(format: &str) {
     let config_path = dir.path().join("emailproxy.config");
     let log_dir = tempfile::tempdir().unwrap();
     let log_path = log_dir.path().join("mailgate.log");
+    let cache_path = dir.path().join("tokens.cache");
     let ca = pki.ca_file.display();
     let token = oauth.token_url();
     let config = format!(
@@ -107,7 +110,7 @@ async fn run(format: &str) {
         smtp_upstream.port(),
         oauth.authorize_url(),
     );
-    std::fs::write(&config_path, config).unwrap();
+    std::fs::write(&config_path, &config).unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_mailgate"));
     command
         .arg("--config-file")
@@ -115,6 +118,12 @@ async fn run(format: &str) {
         .arg("--log-file")
         .arg(&log_path)
         .args(["--log-format", format, "--debug", "--local-server-auth"])
+        .args(
+            cache_store
+                .then(|| ["--cache-store".into(), cache_path.clone().into_os_string()])
+                .into_iter()
+                .flatten(),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -232,7 +241,17 @@ async fn run(format: &str) {
         ("standard output".to_owned(), stdout),
         ("standard error".to_owned(), stderr),
     ];
-    outputs.extend(files_under(dir.path()));
+    // With a cache store the configuration is the user's file, left as it was (its client
+    // secrets included); everything else the proxy wrote is searched.
+    let config_name = config_path.display().to_string();
+    outputs.extend(
+        files_under(dir.path())
+            .into_iter()
+            .filter(|(path, _)| !(cache_store && *path == config_name)),
+    );
+    if cache_store {
+        assert_eq!(std::fs::read_to_string(&config_path).unwrap(), config);
+    }
     // The log is the debug log of the requested format.
     assert!(log.contains("[ credentials ]"), "{log}");
     assert!(log.contains("DEBUG"), "{log}");
@@ -241,14 +260,15 @@ async fn run(format: &str) {
         format == "json",
         "{log}"
     );
-    let config = std::fs::read_to_string(&config_path).unwrap();
-    assert_eq!(
-        config.matches("client_secret_encrypted = ").count(),
-        2,
-        "{config}"
-    );
+    let token_file = if cache_store {
+        &cache_path
+    } else {
+        &config_path
+    };
+    let tokens = std::fs::read_to_string(token_file).unwrap();
+    assert_eq!(tokens.matches("access_token = ").count(), 2, "{tokens}");
     #[cfg(unix)]
-    assert_eq!(mode(&config_path), 0o600, "config file mode");
+    assert_eq!(mode(token_file), 0o600, "{} mode", token_file.display());
     assert_no_leaks(&outputs, &needles);
     // The scan finds what the binary logged on purpose.
     let canary = search_forms(&[("canary".to_owned(), CANARY.to_owned())], &[]);
@@ -260,10 +280,10 @@ async fn run(format: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_debug_log_holds_no_secret() {
-    run("text").await;
+    run("text", false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn json_debug_log_holds_no_secret() {
-    run("json").await;
+async fn json_debug_log_and_cache_store_hold_no_secret() {
+    run("json", true).await;
 }
