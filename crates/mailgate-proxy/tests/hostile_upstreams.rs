@@ -25,6 +25,8 @@ enum Fault {
     ResetBeforeTls,
     /// Completes TLS, sends half a greeting, then resets.
     ResetMidGreeting,
+    /// Completes TLS, sends half a greeting, then closes cleanly (TLS close_notify, FIN).
+    CloseMidGreeting,
     /// Sends binary garbage as the greeting.
     Garbage,
     /// Sends a greeting line far over the proxy's line limit.
@@ -101,6 +103,10 @@ async fn flaky_upstream_of(pki: &Pki, protocol: Protocol, fault: Fault) -> Socke
                     let _ = stream.flush().await;
                     let (tcp, _) = stream.into_inner();
                     reset(tcp).await;
+                }
+                Fault::CloseMidGreeting => {
+                    let _ = stream.write_all(b"* OK Fake IM").await;
+                    let _ = stream.shutdown().await;
                 }
                 Fault::Garbage => {
                     let _ = stream.write_all(b"\x00\xff\x16\x03garbage{}\r\n").await;
@@ -286,6 +292,23 @@ async fn smtp_upstream_resets_mid_greeting_is_explained() {
     );
     let logged = logs::line_with(&[&format!("localhost:{port} before login: {RESET}")]).await;
     assert!(logged.contains("SMTP ("), "{logged}");
+}
+
+#[tokio::test]
+async fn upstream_closes_mid_greeting_is_explained() {
+    logs::capture();
+    let (reply, port) = fault_case_with_port(Fault::CloseMidGreeting).await;
+    assert_eq!(
+        reply,
+        [format!(
+            "* BYE The server localhost:{port} closed the connection\r\n"
+        )]
+    );
+    let logged = logs::line_with(&[&format!(
+        "The server localhost:{port} closed the connection before login"
+    )])
+    .await;
+    assert!(logged.contains("IMAP ("), "{logged}");
 }
 
 /// What the proxy quotes of the garbage greeting.

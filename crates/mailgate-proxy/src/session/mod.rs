@@ -291,8 +291,9 @@ async fn end_before_login(context: &SessionContext, client: &mut Peer, interrupt
             None
         }
         Interrupt::ServerClosed => {
-            tracing::info!("{label} Server closed the connection before login");
-            Some(protocol.refusal("Server closed the connection"))
+            let server = context.listener.spec.server_host_port();
+            tracing::info!("{label} The server {server} closed the connection before login");
+            Some(protocol.refusal(&format!("The server {server} closed the connection")))
         }
         Interrupt::Io(error) => {
             tracing::info!("{label} Connection error before login: {error}");
