@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 pub mod authorization;
+mod bufpool;
 #[cfg(unix)]
 pub mod control;
 mod error;
@@ -50,6 +51,6 @@ pub use login::{Authenticator, BoxFuture, LoginRejected, UpstreamCredentials, Up
 pub use mailgate_sasl::{Secret, SecretString};
 pub use relay::{DEFAULT_BUFFER_SIZE, RelayConfig, RelayEnd, RelayMeter, relay};
 pub use shutdown::{Shutdown, ShutdownTrigger};
-pub use stream::{ProxyStream, UpgradeError};
+pub use stream::{ProxyStream, ReadAhead, UpgradeError};
 pub use supervisor::Proxy;
 pub use token_auth::TokenAuthenticator;

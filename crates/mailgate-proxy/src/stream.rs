@@ -11,6 +11,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::{TlsAcceptor, TlsConnector, client, server};
 
+use crate::bufpool;
+
 /// A TCP connection, possibly wrapped in TLS (as the server towards a local client, or as the
 /// client towards an upstream server).
 #[derive(Debug)]
@@ -18,9 +20,9 @@ pub enum ProxyStream {
     /// Plain TCP.
     Plain(TcpStream),
     /// TLS where the proxy is the server (local side).
-    Server(Box<server::TlsStream<TcpStream>>),
+    Server(Box<server::TlsStream<ReadAhead>>),
     /// TLS where the proxy is the client (upstream side).
-    Client(Box<client::TlsStream<TcpStream>>),
+    Client(Box<client::TlsStream<ReadAhead>>),
 }
 
 /// Upgrading a connection to TLS failed.
@@ -45,8 +47,8 @@ impl ProxyStream {
     pub fn tcp(&self) -> &TcpStream {
         match self {
             ProxyStream::Plain(tcp) => tcp,
-            ProxyStream::Server(tls) => tls.get_ref().0,
-            ProxyStream::Client(tls) => tls.get_ref().0,
+            ProxyStream::Server(tls) => tls.get_ref().0.get_ref(),
+            ProxyStream::Client(tls) => tls.get_ref().0.get_ref(),
         }
     }
 
@@ -55,7 +57,7 @@ impl ProxyStream {
     pub async fn accept_tls(self, config: Arc<ServerConfig>) -> Result<ProxyStream, UpgradeError> {
         match self {
             ProxyStream::Plain(tcp) => TlsAcceptor::from(config)
-                .accept(tcp)
+                .accept(ReadAhead::new(tcp))
                 .await
                 .map(|tls| ProxyStream::Server(Box::new(tls)))
                 .map_err(UpgradeError::Handshake),
@@ -71,7 +73,7 @@ impl ProxyStream {
     ) -> Result<ProxyStream, UpgradeError> {
         match self {
             ProxyStream::Plain(tcp) => TlsConnector::from(config)
-                .connect(name, tcp)
+                .connect(name, ReadAhead::new(tcp))
                 .await
                 .map(|tls| ProxyStream::Client(Box::new(tls)))
                 .map_err(UpgradeError::Handshake),
@@ -151,5 +153,122 @@ impl AsyncWrite for ProxyStream {
             ProxyStream::Server(s) => Pin::new(s).poll_shutdown(cx),
             ProxyStream::Client(s) => Pin::new(s).poll_shutdown(cx),
         }
+    }
+}
+
+/// A TCP stream under TLS that reads ahead: one system call fetches up to
+/// [`bufpool::BUFFER_SIZE`] bytes, which rustls then takes in its own small reads (it asks for
+/// 4 KiB at a time). The buffer is borrowed from [`bufpool`] only while it holds bytes, so an idle
+/// connection holds none.
+#[derive(Debug)]
+pub struct ReadAhead {
+    inner: TcpStream,
+    buffer: Option<Box<[u8]>>,
+    start: usize,
+    end: usize,
+}
+
+impl ReadAhead {
+    fn new(inner: TcpStream) -> Self {
+        ReadAhead {
+            inner,
+            buffer: None,
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// The TCP stream.
+    pub fn get_ref(&self) -> &TcpStream {
+        &self.inner
+    }
+
+    /// Copies buffered bytes into `out`; gives the buffer back once it is drained.
+    fn drain_into(&mut self, out: &mut ReadBuf<'_>) {
+        if let Some(buffer) = &self.buffer {
+            let n = out.remaining().min(self.end - self.start);
+            out.put_slice(buffer.get(self.start..self.start + n).unwrap_or_default());
+            self.start += n;
+        }
+        if self.start >= self.end {
+            self.release();
+        }
+    }
+
+    fn release(&mut self) {
+        if let Some(buffer) = self.buffer.take() {
+            bufpool::give(buffer);
+        }
+        self.start = 0;
+        self.end = 0;
+    }
+}
+
+impl AsyncRead for ReadAhead {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.start < this.end {
+            this.drain_into(out);
+            return Poll::Ready(Ok(()));
+        }
+        if out.remaining() >= bufpool::BUFFER_SIZE {
+            return Pin::new(&mut this.inner).poll_read(cx, out);
+        }
+        let mut buffer = this.buffer.take().unwrap_or_else(bufpool::take);
+        let mut read = ReadBuf::new(&mut buffer);
+        match Pin::new(&mut this.inner).poll_read(cx, &mut read) {
+            Poll::Ready(Ok(())) => {
+                let n = read.filled().len();
+                this.buffer = Some(buffer);
+                this.start = 0;
+                this.end = n;
+                this.drain_into(out);
+                Poll::Ready(Ok(()))
+            }
+            other => {
+                bufpool::give(buffer);
+                other
+            }
+        }
+    }
+}
+
+impl AsyncWrite for ReadAhead {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        self.release();
     }
 }
