@@ -101,11 +101,13 @@ impl TokenRuntime {
     }
 }
 
-/// Refreshes tokens shortly before they expire, for accounts whose key is cached.
+/// Refreshes tokens shortly before they expire, for accounts whose key is cached, and retries
+/// token writes the disk refused (full or read-only).
 async fn refresh_due(manager: Arc<LoginManager>) {
     let mut ticker = tokio::time::interval(REFRESH_INTERVAL);
     loop {
         ticker.tick().await;
+        manager.retry_unsaved().await;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
