@@ -1,7 +1,7 @@
 //! No secret reaches a log or the configuration file.
 //!
 //! Every login form of the three protocols (IMAP LOGIN with strings and literals, an unparsable
-//! LOGIN, AUTHENTICATE PLAIN and LOGIN; POP3 USER/PASS, AUTH PLAIN and LOGIN; SMTP AUTH PLAIN and
+//! LOGIN, AUTHENTICATE PLAIN and LOGIN, malformed SASL responses carrying the password; POP3 USER/PASS, AUTH PLAIN and LOGIN; SMTP AUTH PLAIN and
 //! LOGIN with and without initial responses), relayed traffic, wrong passwords, and every grant:
 //! client credentials with a client secret and with an RS256 client assertion, the
 //! authorization code flow with PKCE through the redirect listener (a forged `state` and a
@@ -127,6 +127,43 @@ async fn pending_state(authorizer: &InteractiveAuthorizer) -> String {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("the login did not ask for authorisation");
+}
+
+/// Malformed SASL responses and out-of-order commands carrying the password: each is refused,
+/// and neither the refusal nor its log line may repeat what the client sent.
+async fn refused_logins(imap_at: SocketAddr, pop3_at: SocketAddr, smtp_at: SocketAddr) {
+    let not_base64 = CC_PASSWORD;
+    let no_separators = STANDARD.encode(format!("{CC_USER}{CC_PASSWORD}"));
+    let mut client = connect(imap_at).await;
+    for (n, response) in [not_base64, no_separators.as_str()].into_iter().enumerate() {
+        client
+            .send(&format!("x{n} AUTHENTICATE PLAIN {response}\r\n"))
+            .await;
+        let reply = until(&mut client, &format!("x{n} ")).await;
+        assert!(!reply.starts_with(&format!("x{n} OK")), "{reply}");
+    }
+    let mut client = connect(pop3_at).await;
+    for command in [
+        format!("PASS {CC_PASSWORD}"),
+        format!("AUTH PLAIN {not_base64}"),
+        format!("AUTH PLAIN {no_separators}"),
+    ] {
+        client.send(&format!("{command}\r\n")).await;
+        let reply = client.line().await;
+        assert!(reply.starts_with("-ERR"), "{command}: {reply}");
+    }
+    let mut client = connect(smtp_at).await;
+    client.send("EHLO client.example\r\n").await;
+    smtp_reply(&mut client).await;
+    for command in [
+        format!("AUTH PLAIN {not_base64}"),
+        format!("AUTH PLAIN {no_separators}"),
+        format!("AUTH LOGIN {not_base64}"),
+    ] {
+        client.send(&format!("{command}\r\n")).await;
+        let reply = smtp_reply(&mut client).await;
+        assert!(reply.starts_with('5'), "{command}: {reply}");
+    }
 }
 
 fn config_text(oauth: &MockOAuthServer, redirect_port: u16, service_account_key: &Path) -> String {
@@ -267,6 +304,7 @@ async fn no_secret_reaches_the_logs_or_the_config_file() {
     }
     let reply = imap_malformed(imap_at, CC_USER, CC_PASSWORD).await;
     assert!(reply.starts_with("m1 BAD"), "{reply}");
+    refused_logins(imap_at, pop3_at, smtp_at).await;
     for form in [Form::Password, Form::PlainInitial, Form::Plain, Form::Login] {
         let reply = pop3(pop3_at, form, CC_USER, CC_PASSWORD).await;
         assert!(reply.starts_with("+OK"), "POP3 {form:?}: {reply}");
