@@ -116,7 +116,12 @@ async fn flaky_upstream_of(pki: &Pki, protocol: Protocol, fault: Fault) -> Socke
                 }
                 Fault::OverLongLine => {
                     let chunk = vec![b'x'; 64 * 1024];
-                    let _ = stream.write_all(b"* OK ").await;
+                    let start: &[u8] = match protocol {
+                        Protocol::Imap => b"* OK ",
+                        Protocol::Pop => b"+OK ",
+                        Protocol::Smtp => b"220 ",
+                    };
+                    let _ = stream.write_all(start).await;
                     for _ in 0..64 {
                         if stream.write_all(&chunk).await.is_err() {
                             break;
@@ -349,12 +354,14 @@ async fn smtp_upstream_sends_garbage() {
 
 #[tokio::test]
 async fn upstream_sends_an_over_long_line() {
-    assert_eq!(
-        fault_case(Fault::OverLongLine).await,
-        [
-            "* BYE server sent an invalid response: line longer than 1048576 bytes at byte 1048576\r\n"
-        ]
+    logs::capture();
+    let (reply, port) = fault_case_with_port(Fault::OverLongLine).await;
+    let cause = format!(
+        "the server localhost:{port} sent an invalid response: line longer than 1048576 bytes at byte 1048576"
     );
+    assert_eq!(reply, [format!("* BYE {cause}\r\n")]);
+    let logged = logs::line_with(&[&cause]).await;
+    assert!(logged.contains("IMAP ("), "{logged}");
 }
 
 /// A new CA and a server configuration with a certificate for `names` it signed (valid in
@@ -868,4 +875,26 @@ async fn upstream_resets_mid_fetch() {
         .send(format!("a2 LOGIN {USER} \"{PASSWORD}\"\r\n").as_bytes())
         .await;
     assert_eq!(client.expect_line().await, "a2 OK Logged in\r\n");
+}
+
+#[tokio::test]
+async fn pop3_upstream_sends_an_over_long_line() {
+    let (reply, port) = fault_case_of(Protocol::Pop, Fault::OverLongLine).await;
+    assert_eq!(
+        reply,
+        [format!(
+            "-ERR the server localhost:{port} sent a line longer than 65536 bytes\r\n"
+        )]
+    );
+}
+
+#[tokio::test]
+async fn smtp_upstream_sends_an_over_long_line() {
+    let (reply, port) = fault_case_of(Protocol::Smtp, Fault::OverLongLine).await;
+    assert_eq!(
+        reply,
+        [format!(
+            "421 4.7.0 the server localhost:{port} sent a line longer than 65536 bytes\r\n"
+        )]
+    );
 }

@@ -104,7 +104,8 @@ impl Upstream {
                 }
                 Some(Event::Error { text, .. }) => {
                     return Err(Interrupt::Protocol(format!(
-                        "server sent an invalid response: {text}"
+                        "the server {} sent an invalid response: {text}",
+                        context.listener.spec.server_host_port()
                     )));
                 }
                 Some(Event::Continuation) => {}

@@ -109,9 +109,9 @@ pub(crate) struct Peer {
     /// `None` only while a TLS upgrade is in progress (or after it failed).
     stream: Option<ProxyStream>,
     pub(crate) buffer: Vec<u8>,
-    /// Whether this is the connection to the server (its I/O errors are
-    /// [`Interrupt::ServerIo`]).
-    upstream: bool,
+    /// The server's `host:port` when this is the connection to the server (its I/O errors
+    /// are [`Interrupt::ServerIo`]).
+    server: Option<String>,
 }
 
 impl Peer {
@@ -120,14 +120,14 @@ impl Peer {
         Peer {
             stream: Some(stream),
             buffer: Vec::new(),
-            upstream: false,
+            server: None,
         }
     }
 
-    /// The server's side.
-    pub(crate) fn upstream(stream: ProxyStream) -> Self {
+    /// The side of the server at `host:port`.
+    pub(crate) fn upstream(stream: ProxyStream, server: String) -> Self {
         Peer {
-            upstream: true,
+            server: Some(server),
             ..Peer::new(stream)
         }
     }
@@ -137,13 +137,13 @@ impl Peer {
         Peer {
             stream: None,
             buffer: Vec::new(),
-            upstream: false,
+            server: None,
         }
     }
 
     /// The interrupt for an I/O error on this side.
     fn failed(&self, error: io::Error) -> Interrupt {
-        if self.upstream {
+        if self.server.is_some() {
             Interrupt::ServerIo(error)
         } else {
             Interrupt::Io(error)
@@ -185,7 +185,7 @@ impl Peer {
     /// Reads more bytes into the buffer; `Ok(0)` at end of stream.
     pub(crate) async fn read_more(&mut self, guard: &mut Guard) -> Result<usize, Interrupt> {
         let mut chunk = [0u8; 8192];
-        let upstream = self.upstream;
+        let upstream = self.server.is_some();
         let stream = self.stream()?;
         let n = match guard.run(stream.read(&mut chunk)).await? {
             Ok(n) => n,
@@ -222,9 +222,12 @@ impl Peer {
                 return Ok(std::mem::replace(&mut self.buffer, rest));
             }
             if self.buffer.len() > MAX_LINE {
-                return Err(Interrupt::Protocol(format!(
-                    "line longer than {MAX_LINE} bytes"
-                )));
+                return Err(Interrupt::Protocol(match &self.server {
+                    Some(server) => {
+                        format!("the server {server} sent a line longer than {MAX_LINE} bytes")
+                    }
+                    None => format!("line longer than {MAX_LINE} bytes"),
+                }));
             }
             if self.read_more(guard).await? == 0 {
                 return Err(closed());
@@ -440,7 +443,7 @@ pub(crate) async fn connect_upstream(
         }
     };
     let _ = tcp.set_nodelay(true);
-    let mut server = Peer::upstream(ProxyStream::Plain(tcp));
+    let mut server = Peer::upstream(ProxyStream::Plain(tcp), spec.server_host_port());
     if !spec.server_starttls {
         upstream_tls(context, &mut server, guard).await?;
     }
