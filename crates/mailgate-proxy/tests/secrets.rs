@@ -529,6 +529,8 @@ async fn no_secret_reaches_the_logs_or_the_config_file() {
             STANDARD.encode(format!("{prefix}{canary}"))
         );
     }
+    let hex: String = canary.bytes().map(|b| format!("{b:02X}")).collect();
+    tracing::debug!("deliberate leak {hex} {:?}", canary.as_bytes());
     let outputs = [
         ("text log".to_owned(), text_log.text()),
         ("JSON log".to_owned(), json_log.text()),
@@ -541,6 +543,8 @@ async fn no_secret_reaches_the_logs_or_the_config_file() {
             "base64 at offset 0",
             "base64 at offset 1",
             "base64 at offset 2",
+            "HEX",
+            "byte list",
         ] {
             let needle = format!("({form}) in {output}:");
             assert!(

@@ -1,6 +1,6 @@
 //! The secret scan shared by the secrets tests: fake IMAP, POP3 and SMTP upstreams that accept
 //! the mock provider's tokens, clients for every login form, and a search for secrets in plain
-//! text and in base64 at every alignment.
+//! text, in base64 at every alignment, in hex and as a `Debug` byte list.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -84,7 +84,15 @@ pub fn search_forms(secrets: &[(String, String)], encoded: &[(String, String)]) 
             form: "plain text".to_owned(),
             needle: secret.clone(),
         });
-        for (form, needle) in base64_fragments(secret.as_bytes()) {
+        let bytes = secret.as_bytes();
+        let mut other_forms = base64_fragments(bytes);
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        other_forms.push(("hex".to_owned(), hex.clone()));
+        other_forms.push(("HEX".to_owned(), hex.to_ascii_uppercase()));
+        let debug = format!("{bytes:?}");
+        let debug = debug.trim_start_matches('[').trim_end_matches(']');
+        other_forms.push(("byte list".to_owned(), debug.to_owned()));
+        for (form, needle) in other_forms {
             forms.push(Needle {
                 secret: name.clone(),
                 form,
