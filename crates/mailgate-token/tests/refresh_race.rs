@@ -242,3 +242,57 @@ async fn two_processes_never_lose_a_rotated_refresh_token() {
         requests.len() - 1
     );
 }
+
+#[test]
+fn refresh_locks_are_per_account_private_and_exclusive() {
+    use mailgate_token::store::TokenStorage as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("emailproxy.config");
+    std::fs::write(&path, "[a@example.com]\n").unwrap();
+    let first = IniFileStorage::config_file(&path);
+    let second = IniFileStorage::config_file(&path);
+    let held = first.lock_account("a@example.com").unwrap();
+    // Another account's lock is another file: taken at once, whatever its name holds.
+    let other = second.lock_account("../../b/@example.com").unwrap();
+    let locks = dir.path().join("emailproxy.config.locks");
+    let mut names: Vec<String> = std::fs::read_dir(&locks)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    for name in &names {
+        let hash = name.strip_suffix(".lock").unwrap();
+        assert!(hash.len() == 24 && hash.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+    let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(entries.len(), 2, "nothing escaped the lock directory");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&locks), 0o700);
+        for name in &names {
+            assert_eq!(mode(&locks.join(name)), 0o600);
+        }
+    }
+    // The held account's file is locked for every other open file (another process's
+    // included) until the lock is dropped.
+    let try_each = || {
+        names
+            .iter()
+            .filter(|name| {
+                let file = std::fs::File::open(locks.join(name)).unwrap();
+                fs4::FileExt::try_lock(&file).is_err()
+            })
+            .count()
+    };
+    assert_eq!(try_each(), 2, "both locks are held");
+    drop(other);
+    assert_eq!(try_each(), 1, "only a@example.com's lock is held");
+    drop(held);
+    assert_eq!(try_each(), 0);
+    let again = second.lock_account("a@example.com").unwrap();
+    assert_eq!(try_each(), 1);
+    drop(again);
+}
