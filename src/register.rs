@@ -131,6 +131,13 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
         options.mode(0o600);
     }
     let mut file = options.open(path)?;
+    // The mode above applies only when the file is created: narrow a replaced file too, before
+    // the secret is written.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
     file.write_all(text.as_bytes())?;
     file.sync_all()
 }
@@ -202,6 +209,30 @@ mod tests {
                 .unwrap()
                 .contains("[IMAP-2993]")
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_replaced_file_is_made_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("emailproxy.config");
+        std::fs::write(&path, "old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        register(
+            &parse(&[
+                "--imap-server-address=imap.example.com",
+                "--oauth2-token-url=https://auth.example.com/token",
+                "--oauth2-scope=mail",
+                "--oauth2-client-id=id",
+                "--oauth2-client-secret=CS-ZQX-register-secret",
+                "--force",
+            ]),
+            &path,
+        )
+        .unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
     }
 
     #[test]
