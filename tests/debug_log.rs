@@ -287,3 +287,46 @@ async fn text_debug_log_holds_no_secret() {
 async fn json_debug_log_and_cache_store_hold_no_secret() {
     run("json", true).await;
 }
+
+/// `mailgate register` writes the client secret to a private file (also when it replaces a
+/// readable one) and prints no secret, warnings included.
+#[cfg(unix)]
+#[test]
+fn register_writes_a_private_file_and_prints_no_secret() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("emailproxy.config");
+    std::fs::write(&config_path, "old").unwrap();
+    std::fs::set_permissions(&config_path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_mailgate"))
+        .arg("--config-file")
+        .arg(&config_path)
+        .args([
+            "register",
+            "--force",
+            "--smtp-server-address=smtp.example.com",
+            "--oauth2-token-url=https://auth.example.com/token",
+            // A known typo, so that a warning is printed too.
+            "--oauth2-scope=https://outlook.office.com/SMPT.Send offline_access",
+            "--oauth2-client-id=app",
+        ])
+        .arg(format!("--oauth2-client-secret={CC_SECRET}"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(stderr.contains("warning"), "{stderr}");
+    let config = std::fs::read_to_string(&config_path).unwrap();
+    assert!(config.contains(CC_SECRET), "{config}");
+    assert_eq!(mode(&config_path), 0o600, "config file mode");
+    let mut secrets = SecretList::default();
+    secrets.add("client secret", CC_SECRET);
+    assert_no_leaks(
+        &[
+            ("standard output".to_owned(), stdout),
+            ("standard error".to_owned(), stderr),
+        ],
+        &secrets.needles(),
+    );
+}
