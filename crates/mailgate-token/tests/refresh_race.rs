@@ -296,3 +296,120 @@ fn refresh_locks_are_per_account_private_and_exclusive() {
     assert_eq!(try_each(), 1);
     drop(again);
 }
+
+/// A store on which "another process" refreshes the account while this one waits for the
+/// refresh lock: taking the lock installs that process's tokens.
+struct RefreshedMeanwhile {
+    inner: mailgate_token::login::MemoryLoginStore,
+    other: std::sync::Mutex<Option<mailgate_token::login::StoredTokens>>,
+}
+
+impl LoginStore for RefreshedMeanwhile {
+    fn load(
+        &self,
+        account: &mailgate_token::config::AccountConfig,
+        password: &SecretString,
+        now: u64,
+    ) -> Result<mailgate_token::login::StoredTokens, mailgate_token::login::LoginStoreError> {
+        self.inner.load(account, password, now)
+    }
+
+    fn save(
+        &self,
+        account: &mailgate_token::config::AccountConfig,
+        password: &SecretString,
+        update: &mailgate_token::login::TokenUpdate,
+        now: u64,
+    ) -> Result<(), mailgate_token::login::LoginStoreError> {
+        self.inner.save(account, password, update, now)
+    }
+
+    fn lock_account(
+        &self,
+        account: &mailgate_token::config::AccountConfig,
+    ) -> Result<mailgate_token::store::AccountLock, mailgate_token::login::LoginStoreError> {
+        if let Some(tokens) = self.other.lock().unwrap().take() {
+            self.inner.insert(&account.username, PASSWORD, tokens);
+        }
+        Ok(mailgate_token::store::AccountLock::unshared())
+    }
+}
+
+fn tokens(access: &str, expiry: u64, refresh: &str) -> mailgate_token::login::StoredTokens {
+    let mut tokens = mailgate_token::login::StoredTokens::default();
+    tokens.access_token = Some(access.into());
+    tokens.access_token_expiry = Some(expiry);
+    tokens.refresh_token = Some(refresh.into());
+    tokens
+}
+
+#[tokio::test]
+async fn a_refresh_reads_the_stored_tokens_again_under_the_lock() {
+    const NOW: u64 = 1_800_000_000;
+    let server = MockOAuthServer::start().await.unwrap();
+    server.enable_refresh_token_rotation();
+    let config = Arc::new(
+        ProxyConfig::parse(&format!(
+            "[{USER}]\noauth2_flow = client_credentials\ntoken_url = {}\nclient_id = app\n\
+             client_secret = s\noauth2_scope = x\n",
+            server.token_url()
+        ))
+        .unwrap(),
+    );
+    let store = Arc::new(RefreshedMeanwhile {
+        inner: mailgate_token::login::MemoryLoginStore::new(*config.global()),
+        other: std::sync::Mutex::new(None),
+    });
+    let manager = LoginManager::new(
+        Arc::clone(&config),
+        Arc::clone(&store) as Arc<dyn LoginStore>,
+        HttpClient::new(Default::default()).unwrap(),
+    )
+    .with_clock(|| NOW);
+    let password = SecretString::from(PASSWORD);
+
+    // The other process's access token is fresh: it is used, with no token request.
+    store
+        .inner
+        .insert(USER, PASSWORD, tokens("AT-old", NOW, "RT-old"));
+    *store.other.lock().unwrap() = Some(tokens("AT-other", NOW + 3600, "RT-other"));
+    let login = manager.login(USER, &password).await.unwrap();
+    assert_eq!(login.access_token.expose(), "AT-other");
+    assert_eq!(server.token_requests(), 0);
+
+    // Its access token is about to expire too: its refresh token is the one refreshed.
+    store
+        .inner
+        .insert(USER, PASSWORD, tokens("AT-old", NOW, "RT-old"));
+    // The other process refreshed at the provider, which now accepts only its refresh token.
+    let endpoint = mailgate_token::oauth::TokenEndpoint::new(
+        &server.token_url(),
+        "app",
+        mailgate_token::oauth::ClientAuth::None,
+    )
+    .unwrap();
+    let issued = endpoint
+        .exchange(
+            &HttpClient::new(Default::default()).unwrap(),
+            &mailgate_token::oauth::Grant::ClientCredentials {
+                scope: Some("x"),
+                redirect_uri: None,
+            },
+        )
+        .await
+        .unwrap();
+    let other_refresh = issued.refresh_token.unwrap().expose().clone();
+    assert_eq!(
+        server.current_refresh_token().as_deref(),
+        Some(other_refresh.as_str())
+    );
+    *store.other.lock().unwrap() = Some(tokens("AT-other", NOW + 10, &other_refresh));
+    let login = manager.login(USER, &password).await.unwrap();
+    assert_eq!(login.access_token.expose(), "mock-access-2");
+    let requests = server.requests();
+    assert_eq!(
+        requests.last().unwrap().param("refresh_token"),
+        Some(other_refresh.as_str())
+    );
+    assert_eq!(server.rejected_refresh_tokens(), 0);
+}
