@@ -18,9 +18,17 @@ use mailgate_token::store::{IniFileStorage, TokenVault};
 const USER: &str = "notify@example.com";
 const PASSWORD: &str = "local password";
 const CHILD_ENV: &str = "MAILGATE_REFRESH_RACE_CHILD";
-/// Logins per process after the first; each one refreshes.
+/// Logins per process after the first; each one refreshes. `MAILGATE_REFRESH_RACE_ROUNDS`
+/// sets another number for a longer run.
 const ROUNDS: usize = 250;
 const PROCESSES: usize = 2;
+
+fn rounds() -> usize {
+    std::env::var("MAILGATE_REFRESH_RACE_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(ROUNDS)
+}
 
 fn manager(path: &Path) -> (LoginManager, Arc<EncryptedLoginStore>) {
     let config = Arc::new(ProxyConfig::load(path).unwrap());
@@ -39,7 +47,7 @@ fn manager(path: &Path) -> (LoginManager, Arc<EncryptedLoginStore>) {
 }
 
 /// Child process body for the test below (run only when it spawns it): one login, then
-/// `ROUNDS` more once told to go, reporting every failure.
+/// [`rounds`] more once told to go, reporting every failure.
 #[test]
 #[ignore = "spawned by two_processes_never_lose_a_rotated_refresh_token"]
 fn refreshing_child() {
@@ -61,7 +69,7 @@ fn refreshing_child() {
         std::io::stdin().read_line(&mut go).unwrap();
         let mut failures = 0;
         let mut issued = Vec::new();
-        for _ in 0..ROUNDS {
+        for _ in 0..rounds() {
             match manager.login(USER, &password).await {
                 Ok(login) => issued.push(
                     login
@@ -213,7 +221,7 @@ async fn two_processes_never_lose_a_rotated_refresh_token() {
     let requests = server.requests();
     assert_eq!(
         requests.len(),
-        1 + PROCESSES * (ROUNDS + 1),
+        1 + PROCESSES * (rounds() + 1),
         "one refresh per login"
     );
     assert!(
