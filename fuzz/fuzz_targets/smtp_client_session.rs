@@ -1,5 +1,7 @@
 //! Client session machine driven by an arbitrary sequence of server input and driver
-//! actions: never panics, events stay consistent.
+//! actions (server chunks, TLS completion, XOAUTH2/OAUTHBEARER/PLAIN/LOGIN credentials at
+//! any time, time passing): never panics, events stay consistent, nothing happens after
+//! the hand-off or failure.
 #![no_main]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -25,11 +27,24 @@ fuzz_target!(|data: &[u8]| {
                 rest = &rest[n..];
             }
             4 => c.tls_established(now),
-            5 => c.authenticate(ClientExchange::xoauth2("u@example.com", SecretString::from("t")), now),
-            6 => c.authenticate(
-                ClientExchange::oauthbearer("u@example.com", Some("h"), Some(587), SecretString::from("t")),
+            5 if op & 0x80 == 0 => c.authenticate(
+                ClientExchange::xoauth2("u@example.com", SecretString::from("t")),
                 now,
             ),
+            5 => c.authenticate(
+                ClientExchange::plain(None, "u", SecretString::from("p")),
+                now,
+            ),
+            6 if op & 0x80 == 0 => c.authenticate(
+                ClientExchange::oauthbearer(
+                    "u@example.com",
+                    Some("h"),
+                    Some(587),
+                    SecretString::from("t"),
+                ),
+                now,
+            ),
+            6 => c.authenticate(ClientExchange::login("u", SecretString::from("p")), now),
             _ => {
                 now += Duration::from_secs(u64::from(op));
                 c.handle_timeout(now);

@@ -1,5 +1,7 @@
 //! Server session machine driven by an arbitrary sequence of client input and driver
-//! actions: never panics, output stays bounded, events stay consistent.
+//! actions (client chunks, TLS completion, a fixed or fuzzed upstream EHLO reply,
+//! accept/reject at any time, time passing): never panics, output stays bounded, events
+//! stay consistent.
 #![no_main]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -13,7 +15,12 @@ fuzz_target!(|data: &[u8]| {
     let mut config = ServerConfig::new("proxy.test");
     config.starttls = data.first().is_some_and(|b| b & 1 == 1);
     config.require_tls_for_auth = data.first().is_some_and(|b| b & 2 == 2);
-    config.limits = Limits { command_line: 64, auth_line: 256, commands: 50, ..Limits::default() };
+    config.limits = Limits {
+        command_line: 64,
+        auth_line: 256,
+        commands: 50,
+        ..Limits::default()
+    };
     let mut s = ServerSession::new(config, now);
     let mut rest = data.get(1..).unwrap_or_default();
     let mut sent = 0usize;
@@ -27,7 +34,17 @@ fuzz_target!(|data: &[u8]| {
                 rest = &rest[n..];
             }
             4 => s.tls_established(now),
-            5 => s.set_capabilities(EhloReply::parse(b"250-up\r\n250-PIPELINING\r\n250 AUTH XOAUTH2\r\n").unwrap()),
+            5 if op & 0x80 == 0 => s.set_capabilities(
+                EhloReply::parse(b"250-up\r\n250-PIPELINING\r\n250 AUTH XOAUTH2\r\n").unwrap(),
+            ),
+            5 => {
+                // The upstream's own EHLO reply, from the next bytes of the input.
+                let n = usize::from(op & 0x78).min(rest.len());
+                if let Some(ehlo) = EhloReply::parse(&rest[..n]) {
+                    s.set_capabilities(ehlo);
+                }
+                rest = &rest[n..];
+            }
             6 => {
                 if op & 0x80 == 0 {
                     s.accept_auth()
