@@ -373,3 +373,37 @@ fn catch_all_login_of_the_user_guide_config_adds_the_users_section() {
         "the rest still comes from [@]"
     );
 }
+
+#[test]
+fn loads_are_cached_until_the_file_changes_by_any_means() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = copy_sample(dir.path());
+    let storage = IniFileStorage::config_file(&path);
+    let first = storage.load().unwrap();
+    assert_eq!(storage.load().unwrap(), first);
+
+    // A write through another storage on the same file (another process, in effect).
+    IniFileStorage::config_file(&path)
+        .apply(ACCOUNT, &token_changes("one"))
+        .unwrap();
+    let after_write = storage.load().unwrap();
+    assert_eq!(after_write.accounts[ACCOUNT]["access_token"], "one");
+
+    // An edit in place that keeps the length: the change time still differs.
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("access_token = one", "access_token = two"),
+    )
+    .unwrap();
+    assert_eq!(
+        storage.load().unwrap().accounts[ACCOUNT]["access_token"],
+        "two"
+    );
+
+    // The file replaced by another one (a new inode), as editors and the reference do.
+    let replacement = dir.path().join("replacement");
+    std::fs::write(&replacement, SAMPLE).unwrap();
+    std::fs::rename(&replacement, &path).unwrap();
+    assert_eq!(storage.load().unwrap(), first);
+}

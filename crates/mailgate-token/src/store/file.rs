@@ -11,6 +11,8 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use super::storage::{AccountLock, CacheSnapshot, StoreError, TokenStorage};
 use crate::config::{
@@ -28,10 +30,62 @@ pub enum FileRole {
 }
 
 /// [`TokenStorage`] in an INI file.
-#[derive(Debug, Clone)]
+///
+/// Loads are cached: while the file's identity, size and change times stay the same, the
+/// last snapshot is reused instead of reading and parsing the file again (every login loads
+/// it). Any write, by this process or another, replaces the file with a new one and so
+/// invalidates the cache.
+#[derive(Clone)]
 pub struct IniFileStorage {
     path: PathBuf,
     role: FileRole,
+    /// The last snapshot loaded and the stamp of the file it came from (shared by clones).
+    loaded: Arc<Mutex<Option<(FileStamp, CacheSnapshot)>>>,
+}
+
+impl std::fmt::Debug for IniFileStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IniFileStorage")
+            .field("path", &self.path)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What tells two versions of a file apart without reading them: which file it is, its size
+/// and when it last changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    device: u64,
+    inode: u64,
+    len: u64,
+    modified: Option<SystemTime>,
+    changed: (i64, i64),
+}
+
+impl FileStamp {
+    /// The stamp of the file `path` names (through symbolic links).
+    fn of(path: &Path) -> io::Result<FileStamp> {
+        let metadata = fs::metadata(path)?;
+        #[cfg(unix)]
+        let (device, inode, changed) = {
+            use std::os::unix::fs::MetadataExt as _;
+            (
+                metadata.dev(),
+                metadata.ino(),
+                (metadata.ctime(), metadata.ctime_nsec()),
+            )
+        };
+        #[cfg(not(unix))]
+        let (device, inode, changed) = (0, 0, (0, 0));
+        Ok(FileStamp {
+            device,
+            inode,
+            len: metadata.len(),
+            modified: metadata.modified().ok(),
+            changed,
+        })
+    }
 }
 
 impl IniFileStorage {
@@ -40,6 +94,7 @@ impl IniFileStorage {
         Self {
             path: path.into(),
             role: FileRole::Config,
+            loaded: Arc::default(),
         }
     }
 
@@ -48,6 +103,7 @@ impl IniFileStorage {
         Self {
             path: path.into(),
             role: FileRole::CacheStore,
+            loaded: Arc::default(),
         }
     }
 
@@ -240,9 +296,25 @@ fn remove_stale_temporaries(directory: &Path, name: &str) {
 
 impl TokenStorage for IniFileStorage {
     fn load(&self) -> Result<CacheSnapshot, StoreError> {
+        let before = FileStamp::of(&self.path).ok();
+        if let Some(stamp) = before
+            && let Ok(loaded) = self.loaded.lock()
+            && let Some((cached, snapshot)) = loaded.as_ref()
+            && *cached == stamp
+        {
+            return Ok(snapshot.clone());
+        }
         let target = self.target();
-        let document = self.read(&target)?;
-        Ok(CacheSnapshot::from_document(&document))
+        let snapshot = CacheSnapshot::from_document(&self.read(&target)?);
+        // Cache only what is known to come from the stamped version: a file replaced while it
+        // was read has another stamp afterwards.
+        if let Some(stamp) = before
+            && FileStamp::of(&self.path).ok() == Some(stamp)
+            && let Ok(mut loaded) = self.loaded.lock()
+        {
+            *loaded = Some((stamp, snapshot.clone()));
+        }
+        Ok(snapshot)
     }
 
     /// An exclusive `flock` on `<file>.locks/<hash of the account>.lock` (mode 0600, in a
