@@ -58,7 +58,10 @@
 //! The relay writes each chunk completely before reading the next one, so a client that
 //! stops reading stops the proxy reading from the server, and TCP flow control reaches the
 //! server. Memory per session is bounded by the relay buffers (see
-//! [`RelayConfig`](crate::RelayConfig)); nothing polls in a loop.
+//! [`RelayConfig`](crate::RelayConfig)); nothing polls in a loop. Relay buffers and the
+//! read-ahead buffers of TLS connections come from a per-thread pool and are held only while
+//! bytes are in flight: an idle or stalled-and-drained session holds none, so thousands of
+//! idle IMAP sessions cost about 11 KB each (sockets, TLS state, the session's own state).
 //!
 //! ## Timeouts and limits
 //!
