@@ -191,8 +191,29 @@ impl IniDocument {
 
     /// Re-derives the section structure after the lines changed.
     pub(crate) fn reparse(&mut self) -> Result<(), ParseError> {
+        self.keep_line_breaks_apart();
         self.blocks = parse_blocks(&self.lines)?;
         Ok(())
+    }
+
+    /// After an edit, an empty line ending in `\n` may follow a line ending in a lone `\r`
+    /// (a line inserted or uncovered there): written out, the two breaks would read back as
+    /// one `\r\n` and the empty line would vanish. Such an empty line ends in `\r` instead,
+    /// so that the text reads back as the lines it was written from.
+    fn keep_line_breaks_apart(&mut self) {
+        for index in 1..self.lines.len() {
+            let after_cr = self
+                .lines
+                .get(index - 1)
+                .is_some_and(|l| l.end == LineEnd::Cr);
+            if let Some(line) = self.lines.get_mut(index)
+                && after_cr
+                && line.text.is_empty()
+                && line.end == LineEnd::Lf
+            {
+                line.end = LineEnd::Cr;
+            }
+        }
     }
 
     /// The names of all sections except `[DEFAULT]`, in file order.

@@ -308,6 +308,18 @@ mod tests {
         assert_eq!(out, "[u@d]\nk = t\n");
     }
 
+    /// Found by fuzzing (`token_config`): an empty line ending in `\n` right after a line
+    /// ending in a lone `\r` was written as one `\r\n` and read back without the empty line.
+    #[test]
+    fn edits_after_a_lone_carriage_return_read_back_the_same() {
+        let out = edit("\n#\r", |d| d.set("u@d", "access_token", "t").unwrap());
+        assert_eq!(out, "\n#\r\r[u@d]\naccess_token = t\n");
+        let out = edit("[a]\rk = v\n\nx = 1\n", |d| {
+            assert!(d.remove("a", "k").unwrap());
+        });
+        assert_eq!(out, "[a]\r\rx = 1\n");
+    }
+
     #[test]
     fn multi_line_values_round_trip() {
         let out = edit("[c]\nx=1\n", |d| d.set("c", "doc", "a\nb").unwrap());

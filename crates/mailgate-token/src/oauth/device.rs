@@ -162,12 +162,23 @@ pub struct DevicePoll {
     deadline: Instant,
 }
 
+/// The longest a device code is polled for, whatever `expires_in` the provider sent (providers
+/// give 15 to 30 minutes).
+pub const MAX_DEVICE_CODE_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The longest polling interval, whatever `interval` or `slow_down` answers ask for.
+pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(60 * 60);
+
 impl DevicePoll {
-    /// Starts polling for `auth`, received at `now`.
+    /// Starts polling for `auth`, received at `now`. The provider's `interval` is kept between
+    /// 1 s and [`MAX_POLL_INTERVAL`], its `expires_in` at most [`MAX_DEVICE_CODE_LIFETIME`].
     pub fn new(auth: &DeviceAuthorization, now: Instant) -> Self {
+        let lifetime = auth.expires_in.min(MAX_DEVICE_CODE_LIFETIME);
         DevicePoll {
-            interval: auth.interval.max(Duration::from_secs(1)),
-            deadline: now + auth.expires_in,
+            interval: auth
+                .interval
+                .clamp(Duration::from_secs(1), MAX_POLL_INTERVAL),
+            deadline: now.checked_add(lifetime).unwrap_or(now),
         }
     }
 
@@ -183,7 +194,7 @@ impl DevicePoll {
 
     /// When to send the first poll, given the start time `now`.
     pub fn first_poll(&self, now: Instant) -> Instant {
-        now + self.interval
+        now.checked_add(self.interval).unwrap_or(now)
     }
 
     /// Feeds the result of one poll that completed at `now`.
@@ -201,16 +212,17 @@ impl DevicePoll {
             .map(|e: &ProviderError| e.error.as_str());
         match code {
             Some("authorization_pending") => {}
-            Some("slow_down") => self.interval += SLOW_DOWN_STEP,
+            Some("slow_down") => {
+                self.interval = (self.interval + SLOW_DOWN_STEP).min(MAX_POLL_INTERVAL);
+            }
             Some("expired_token") => return DevicePollStep::Failed(DeviceFlowError::Expired),
             Some("access_denied") => return DevicePollStep::Failed(DeviceFlowError::Denied),
             _ => return DevicePollStep::Failed(DeviceFlowError::Request(error)),
         }
-        let next = now + self.interval;
-        if next >= self.deadline {
-            return DevicePollStep::Failed(DeviceFlowError::Expired);
+        match now.checked_add(self.interval) {
+            Some(next) if next < self.deadline => DevicePollStep::Wait(next),
+            _ => DevicePollStep::Failed(DeviceFlowError::Expired),
         }
-        DevicePollStep::Wait(next)
     }
 }
 
@@ -252,6 +264,40 @@ mod tests {
             error_description: None,
             error_codes: vec![],
         }))
+    }
+
+    /// Found by fuzzing (`token_device`): huge `expires_in` or `interval` values overflowed
+    /// `Instant` arithmetic.
+    #[test]
+    fn hostile_lifetimes_and_intervals_are_bounded() {
+        let t0 = Instant::now();
+        let huge = DeviceAuthorization::from_json(
+            200,
+            br#"{"device_code":"D","user_code":"X","verification_uri":"https://e/","expires_in":18446744073709551615}"#,
+        )
+        .unwrap();
+        let poll = DevicePoll::new(&huge, t0);
+        assert_eq!(poll.deadline(), t0 + MAX_DEVICE_CODE_LIFETIME);
+        assert_eq!(poll.first_poll(t0), t0 + DEFAULT_INTERVAL);
+
+        let slow = DeviceAuthorization::from_json(
+            200,
+            br#"{"device_code":"D","user_code":"X","verification_uri":"https://e/","expires_in":60,"interval":18446744073709551615}"#,
+        )
+        .unwrap();
+        let mut poll = DevicePoll::new(&slow, t0);
+        assert_eq!(poll.interval(), MAX_POLL_INTERVAL);
+        // An hour between polls is past the 60 s lifetime: expired, not a panic.
+        assert!(matches!(
+            poll.on_result(rejected("slow_down"), t0),
+            DevicePollStep::Failed(DeviceFlowError::Expired)
+        ));
+
+        let mut poll = DevicePoll::new(&huge, t0);
+        for _ in 0..2_000 {
+            let _ = poll.on_result(rejected("slow_down"), t0);
+        }
+        assert_eq!(poll.interval(), MAX_POLL_INTERVAL);
     }
 
     #[test]

@@ -30,7 +30,8 @@ pub use authorization_code::{
 };
 pub use device::{
     DEFAULT_INTERVAL, DeviceAuthorization, DeviceFlowError, DevicePoll, DevicePollStep,
-    SLOW_DOWN_STEP, poll_device_token, request_device_authorization,
+    MAX_DEVICE_CODE_LIFETIME, MAX_POLL_INTERVAL, SLOW_DOWN_STEP, poll_device_token,
+    request_device_authorization,
 };
 pub use endpoint::TokenEndpoint;
 pub use error::{ProviderError, TokenRequestError};
