@@ -269,6 +269,8 @@ async fn run(format: &str, cache_store: bool) {
     assert_eq!(tokens.matches("access_token = ").count(), 2, "{tokens}");
     #[cfg(unix)]
     assert_eq!(mode(token_file), 0o600, "{} mode", token_file.display());
+    #[cfg(unix)]
+    assert_eq!(mode(&log_path), 0o600, "a new log file is its owner's only");
     assert_no_leaks(&outputs, &needles);
     // The scan finds what the binary logged on purpose.
     let canary = search_forms(&[("canary".to_owned(), CANARY.to_owned())], &[]);

@@ -109,6 +109,19 @@ where
     }
 }
 
+/// Opens the log file for appending; a new one is created readable by its owner only: the log
+/// names accounts and holds authorisation URLs, whose `state` must stay private until used.
+fn open_log_file(path: &std::path::Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
 type Filtered = tracing_subscriber::layer::Layered<reload::Layer<LevelFilter, Registry>, Registry>;
 
 /// Installs the global subscriber. Fails when the log file cannot be opened or a subscriber is
@@ -121,7 +134,7 @@ pub fn init(options: &LogOptions) -> io::Result<LogHandle> {
     };
     let (filter, handle) = reload::Layer::new(level);
     let file = match &options.file {
-        Some(path) => Some(OpenOptions::new().create(true).append(true).open(path)?),
+        Some(path) => Some(open_log_file(path)?),
         None => None,
     };
     let output: Box<dyn Layer<Filtered> + Send + Sync> = match (options.format, file) {
