@@ -319,19 +319,6 @@ async fn slowloris_is_closed_by_the_pre_auth_timeout() {
     check_peak_rss(SUITE, "slowloris_is_closed_by_the_pre_auth_timeout");
 }
 
-/// Connects until the listener admits a connection again (permits are released
-/// asynchronously when a session ends), bounded.
-async fn wait_for_admission(address: SocketAddr) {
-    for _ in 0..300 {
-        let mut client = Raw::connect(address).await;
-        if client.line().await.is_some_and(|l| l.starts_with("* OK")) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the listener never admitted a connection again");
-}
-
 #[tokio::test]
 async fn idle_connections_hit_the_listener_limit() {
     let pki = Pki::new();
@@ -362,17 +349,9 @@ async fn idle_connections_hit_the_listener_limit() {
         refused.assert_closed().await;
     }
     drop(idle);
-    wait_for_admission(address).await;
+    wait_for_admission("127.0.0.1", address, |l| l.starts_with("* OK")).await;
     good_login(address).await;
     check_peak_rss(SUITE, "idle_connections_hit_the_listener_limit");
-}
-
-async fn connect_from(source: &str, address: SocketAddr) -> Raw {
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
-    Raw {
-        inner: tokio::io::BufReader::new(socket.connect(address).await.unwrap()),
-    }
 }
 
 #[tokio::test]
@@ -387,11 +366,11 @@ async fn idle_connections_hit_the_per_address_limit() {
     .await;
     let mut idle = Vec::new();
     for _ in 0..5 {
-        let mut client = connect_from("127.0.0.2", address).await;
+        let mut client = Raw::connect_from("127.0.0.2", address).await;
         assert!(client.expect_line().await.starts_with("* OK"));
         idle.push(client);
     }
-    let mut refused = connect_from("127.0.0.2", address).await;
+    let mut refused = Raw::connect_from("127.0.0.2", address).await;
     let line = refused.expect_line().await;
     assert!(
         line.ends_with(
@@ -405,7 +384,7 @@ async fn idle_connections_hit_the_per_address_limit() {
     drop(idle);
     let mut admitted = false;
     for _ in 0..300 {
-        let mut again = connect_from("127.0.0.2", address).await;
+        let mut again = Raw::connect_from("127.0.0.2", address).await;
         if again.line().await.is_some_and(|l| l.starts_with("* OK")) {
             admitted = true;
             break;

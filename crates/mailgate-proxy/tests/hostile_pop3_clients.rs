@@ -361,28 +361,6 @@ async fn slowloris_is_closed_by_the_pre_auth_timeout() {
     good_login(address, "slowloris").await;
 }
 
-/// Connects from `source` (a loopback address) to `address`.
-async fn connect_from(source: &str, address: SocketAddr) -> Raw {
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
-    Raw {
-        inner: tokio::io::BufReader::new(socket.connect(address).await.unwrap()),
-    }
-}
-
-/// Connects from `source` until the listener admits a connection again (permits are
-/// released asynchronously when a session ends), bounded.
-async fn wait_for_admission(source: &str, address: SocketAddr) {
-    for _ in 0..300 {
-        let mut client = connect_from(source, address).await;
-        if client.line().await.is_some_and(|l| l == GREETING) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the listener never admitted a connection from {source} again");
-}
-
 #[tokio::test]
 async fn idle_connections_hit_the_listener_limit() {
     let pki = Pki::new();
@@ -413,7 +391,7 @@ async fn idle_connections_hit_the_listener_limit() {
         refused.assert_closed().await;
     }
     drop(idle);
-    wait_for_admission("127.0.0.1", address).await;
+    wait_for_admission("127.0.0.1", address, |l| l == GREETING).await;
     good_login(address, "listener connection limit").await;
 }
 
@@ -429,11 +407,11 @@ async fn idle_connections_hit_the_per_address_limit() {
     .await;
     let mut idle = Vec::new();
     for _ in 0..5 {
-        let mut client = connect_from("127.0.0.2", address).await;
+        let mut client = Raw::connect_from("127.0.0.2", address).await;
         assert_eq!(client.expect_line().await, GREETING);
         idle.push(client);
     }
-    let mut refused = connect_from("127.0.0.2", address).await;
+    let mut refused = Raw::connect_from("127.0.0.2", address).await;
     let line = refused.expect_line().await;
     assert!(line.starts_with("-ERR POP server at "), "{line}");
     assert!(
@@ -446,7 +424,7 @@ async fn idle_connections_hit_the_per_address_limit() {
     // Another address is still served while the first one is at its limit.
     good_login(address, "per-address connection limit").await;
     drop(idle);
-    wait_for_admission("127.0.0.2", address).await;
+    wait_for_admission("127.0.0.2", address, |l| l == GREETING).await;
 }
 
 #[tokio::test]

@@ -446,28 +446,6 @@ async fn slowloris_is_closed_by_the_pre_auth_timeout() {
     good_login(s.address, "slowloris").await;
 }
 
-/// Connects from `source` (a loopback address) to `address`.
-async fn connect_from(source: &str, address: SocketAddr) -> Raw {
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
-    Raw {
-        inner: tokio::io::BufReader::new(socket.connect(address).await.unwrap()),
-    }
-}
-
-/// Connects from `source` until the listener admits a connection again (permits are
-/// released asynchronously when a session ends), bounded.
-async fn wait_for_admission(source: &str, address: SocketAddr) {
-    for _ in 0..300 {
-        let mut client = connect_from(source, address).await;
-        if client.line().await.is_some_and(|l| l == GREETING) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the listener never admitted a connection from {source} again");
-}
-
 #[tokio::test]
 async fn idle_connections_hit_the_listener_limit() {
     let pki = Pki::new();
@@ -500,7 +478,7 @@ async fn idle_connections_hit_the_listener_limit() {
         refused.assert_closed().await;
     }
     drop(idle);
-    wait_for_admission("127.0.0.1", s.address).await;
+    wait_for_admission("127.0.0.1", s.address, |l| l == GREETING).await;
     good_login(s.address, "listener connection limit").await;
 }
 
@@ -516,11 +494,11 @@ async fn idle_connections_hit_the_per_address_limit() {
     .await;
     let mut idle = Vec::new();
     for _ in 0..5 {
-        let mut client = connect_from("127.0.0.2", s.address).await;
+        let mut client = Raw::connect_from("127.0.0.2", s.address).await;
         assert_eq!(client.expect_line().await, GREETING);
         idle.push(client);
     }
-    let mut refused = connect_from("127.0.0.2", s.address).await;
+    let mut refused = Raw::connect_from("127.0.0.2", s.address).await;
     let line = refused.expect_line().await;
     assert!(line.starts_with("421 4.7.0 SMTP server at "), "{line}");
     assert!(
@@ -533,7 +511,7 @@ async fn idle_connections_hit_the_per_address_limit() {
     // Another address is still served while the first one is at its limit.
     good_login(s.address, "per-address connection limit").await;
     drop(idle);
-    wait_for_admission("127.0.0.2", s.address).await;
+    wait_for_admission("127.0.0.2", s.address, |l| l == GREETING).await;
 }
 
 #[tokio::test]

@@ -91,6 +91,15 @@ impl Raw {
         }
     }
 
+    /// Connects from `source` (a loopback address) to `address`.
+    pub async fn connect_from(source: &str, address: SocketAddr) -> Raw {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+        Raw {
+            inner: BufReader::new(socket.connect(address).await.unwrap()),
+        }
+    }
+
     /// The next line (lossy UTF-8), or `None` at end of stream or on a connection error.
     pub async fn line(&mut self) -> Option<String> {
         let mut line = Vec::new();
@@ -171,4 +180,18 @@ pub fn check_peak_rss(suite: &str, case: &str) {
         peak < PEAK_RSS_LIMIT,
         "{suite}: peak RSS {peak} bytes after {case}, limit {PEAK_RSS_LIMIT}"
     );
+}
+
+/// Connects from `source` until the listener admits a connection again, that is until the
+/// first line is a greeting (`greeted` says which); permits are released asynchronously when
+/// a session ends. Bounded.
+pub async fn wait_for_admission(source: &str, address: SocketAddr, greeted: impl Fn(&str) -> bool) {
+    for _ in 0..300 {
+        let mut client = Raw::connect_from(source, address).await;
+        if client.line().await.is_some_and(|line| greeted(&line)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the listener never admitted a connection from {source} again");
 }
