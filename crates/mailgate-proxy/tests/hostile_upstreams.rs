@@ -720,7 +720,7 @@ mod provider {
         assert_eq!(
             reply,
             format!(
-                "a2 NO [AUTHENTICATIONFAILED] mailgate: token request for account {USER} failed: token request failed: cannot connect to 127.0.0.1:{port}: Connection refused (os error 111) - check the network connection and retry\r\n"
+                "a2 NO [AUTHENTICATIONFAILED] mailgate: token request for account {USER} failed: could not reach the token endpoint: cannot connect to 127.0.0.1:{port}: Connection refused (os error 111) - check the network connection and retry\r\n"
             )
         );
     }
@@ -752,7 +752,7 @@ mod provider {
         assert_eq!(
             reply,
             format!(
-                "a2 NO [AUTHENTICATIONFAILED] mailgate: token request for account {USER} failed: token request failed: HTTP request to 127.0.0.1 timed out after 2 s - check the network connection and retry\r\n"
+                "a2 NO [AUTHENTICATIONFAILED] mailgate: token request for account {USER} failed: could not reach the token endpoint: HTTP request to 127.0.0.1 timed out after 2 s - check the network connection and retry\r\n"
             )
         );
     }

@@ -124,7 +124,7 @@ impl HttpClient {
             Ok(result) => result,
             Err(_) => Err(HttpError::Timeout {
                 host: request.url.host_str().unwrap_or_default().to_owned(),
-                seconds: timeout.as_secs(),
+                timeout,
             }),
         }
     }

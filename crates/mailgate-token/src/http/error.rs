@@ -62,12 +62,12 @@ pub enum HttpError {
         port: u16,
     },
     /// The whole exchange took longer than the request timeout (network or server fault).
-    #[error("HTTP request to {host} timed out after {seconds} s")]
+    #[error("HTTP request to {host} timed out after {}", human_duration(*.timeout))]
     Timeout {
         /// Host of the request.
         host: String,
-        /// The timeout that elapsed, in seconds.
-        seconds: u64,
+        /// The timeout that elapsed.
+        timeout: std::time::Duration,
     },
     /// The TLS handshake failed, e.g. an untrusted certificate (network or configuration fault:
     /// check `SSL_CERT_FILE` or the extra CA file).
@@ -107,4 +107,45 @@ pub enum HttpError {
         #[source]
         source: HttpParseError,
     },
+}
+
+/// `2 s`, `1.5 s` or `250 ms`: a timeout as a person would write it.
+fn human_duration(duration: std::time::Duration) -> String {
+    if duration < std::time::Duration::from_secs(1) {
+        format!("{} ms", duration.as_millis())
+    } else if duration.subsec_millis() == 0 {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{:.1} s", duration.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn timeouts_read_as_a_person_would_write_them() {
+        let text = |timeout| {
+            HttpError::Timeout {
+                host: "login.example".into(),
+                timeout,
+            }
+            .to_string()
+        };
+        assert_eq!(
+            text(Duration::from_secs(60)),
+            "HTTP request to login.example timed out after 60 s"
+        );
+        assert_eq!(
+            text(Duration::from_millis(250)),
+            "HTTP request to login.example timed out after 250 ms"
+        );
+        assert_eq!(
+            text(Duration::from_millis(1500)),
+            "HTTP request to login.example timed out after 1.5 s"
+        );
+    }
 }

@@ -66,7 +66,7 @@ impl fmt::Display for ProviderError {
 #[non_exhaustive]
 pub enum TokenRequestError {
     /// The request did not complete: network, TLS, proxy or timeout (retry later).
-    #[error("token request failed: {0} - check the network connection and retry")]
+    #[error("could not reach the token endpoint: {0} - check the network connection and retry")]
     Http(#[from] HttpError),
     /// The provider refused the request with an OAuth 2.0 error.
     #[error("the provider refused the token request: {0}")]
