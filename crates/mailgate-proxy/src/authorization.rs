@@ -566,6 +566,39 @@ mod tests {
         assert_eq!(query_param("/no-query", "state"), None);
     }
 
+    /// Every byte outside the unreserved set percent-encoded, as a browser or provider may.
+    fn encode(text: &str) -> String {
+        text.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn redirect_targets_never_panic(target in ".{0,200}", name in "[a-z_]{0,12}") {
+            let _ = query_param(&target, &name);
+            let _ = form_param(&target, &name);
+            let _ = listen_address(&target);
+            let _ = shown(&target);
+        }
+
+        #[test]
+        fn encoded_parameters_round_trip(code in ".{0,100}", state in "[A-Za-z0-9_-]{1,43}") {
+            let target = format!(
+                "/email-oauth2-proxy-authorize/?state={state}&code={}&x=1#frag",
+                encode(&code)
+            );
+            proptest::prop_assert_eq!(query_param(&target, "code"), Some(code.clone()));
+            proptest::prop_assert_eq!(query_param(&target, "state"), Some(state));
+        }
+    }
+
     #[tokio::test]
     async fn completion_routes_by_state_and_account() {
         let pending = PendingAuthorizations::new();
