@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use mailgate_imap::response::{parse_greeting, parse_response};
-use mailgate_imap::{ParseErrorKind, ParserConfig};
+use mailgate_imap::{Encode, ParseErrorKind, ParserConfig};
 
 /// Rejected in strict mode; `lenient` says whether lenient mode rejects it too.
 const INVALID: &[(&[u8], bool, &str)] = &[
@@ -61,6 +61,10 @@ const INVALID: &[(&[u8], bool, &str)] = &[
     (b"* SEARCH 1 (MODSEQ)\r\n", true, "MODSEQ without value"),
     (b"* ESEARCH (TAG) MIN 1\r\n", true, "TAG without value"),
     (b"* ESEARCH MIN 0\r\n", true, "zero MIN"),
+    // Found by fuzzing: taken as return data named UID, written back as the UID flag.
+    (b"* ESEARCH  UID 4444317\r\n", true, "UID then a number"),
+    (b"* ESEARCH (TAG \"a\")  UID 4444317\r\n", true, "TAG, UID then a number"),
+    (b"* ESEARCH MIN 1 UID 5\r\n", true, "UID after return data"),
     (b"* THREAD (1 (2))\r\n", false, "single sub-thread"),
     (b"* THREAD ()\r\n", true, "empty thread"),
     (b"* CAPABILITY\r\n", false, "no capabilities"),
@@ -191,4 +195,18 @@ fn deep_message_parts_fit_the_stack() {
     let (r, _) = parse_response(input.as_bytes(), &cfg).unwrap();
     let wire = mailgate_imap::Encode::to_vec(&r);
     assert_eq!(parse_response(&wire, &cfg).unwrap().0, r);
+}
+
+/// Extra spaces before `UID` are a quirk like extra spaces between return data, and what
+/// lenient mode reads writes back in a form both modes read the same.
+#[test]
+fn lenient_extra_spaces_before_the_esearch_uid_flag() {
+    let lenient = ParserConfig::lenient();
+    let (response, used) = parse_response(b"* ESEARCH  UID  MIN 3\r\n", &lenient).unwrap();
+    assert_eq!(used, 23);
+    let wire = response.to_vec();
+    assert_eq!(wire, b"* ESEARCH UID MIN 3\r\n");
+    for config in [ParserConfig::strict(), lenient] {
+        assert_eq!(parse_response(&wire, &config).unwrap().0, response);
+    }
 }

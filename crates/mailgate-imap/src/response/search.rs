@@ -129,6 +129,14 @@ fn return_data<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, SearchReturnD
     let (r, name) = atom(i, cfg)?;
     let (r, ()) = sp(r, cfg)?;
     let is = |k: &str| name.as_str().eq_ignore_ascii_case(k);
+    if is("UID") {
+        // `UID` is the flag that comes before any return data, never an item of it: taken as
+        // one, it would be written back as the flag.
+        return fail(
+            i,
+            ParseErrorKind::Expected("search return data other than UID"),
+        );
+    }
     if is("MIN") {
         nz_number(r).map(|(r, n)| (r, SearchReturnData::Min(n)))
     } else if is("MAX") {
@@ -157,6 +165,12 @@ pub(crate) fn esearch<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, ESearc
         let (r, ()) = close(r, b')', cfg)?;
         tag = Some(IString::from(t));
         i = r;
+    }
+    if quirks(cfg) {
+        // Extra spaces before `UID` too (they are skipped between return data below).
+        while let [b' ', b' ', ..] = i {
+            i = i.get(1..).unwrap_or_default();
+        }
     }
     let mut uid = false;
     if let Some(r) = starts_with_ci(i, b" UID")
