@@ -335,7 +335,12 @@ impl ServerSession {
                 }
                 Frame::Discarded { consumed } => (consumed, None),
             };
-            self.input.drain(..consumed);
+            // A refusal above may have ended the session (too many failed logins), which
+            // clears the input.
+            if matches!(self.mode, Mode::Done) {
+                return;
+            }
+            self.input.drain(..consumed.min(self.input.len()));
             if let Some(line) = line {
                 if let Mode::Sasl(_) = self.mode {
                     self.sasl_line(&line);

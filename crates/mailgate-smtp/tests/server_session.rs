@@ -303,3 +303,42 @@ fn custom_rejection_reply() {
     };
     assert_eq!(b, b"454 4.7.0 Upstream unavailable\r\n");
 }
+
+/// Found by fuzzing: an over-long SASL response that was the last allowed failure ended the
+/// session, which cleared the input, and then the session dropped the line from the cleared
+/// input (a slice out of range, a panic).
+#[test]
+fn an_over_long_sasl_line_that_ends_the_session_is_refused_cleanly() {
+    let now = Instant::now();
+    let mut config = ServerConfig::new("proxy.test");
+    config.limits.auth_line = 64;
+    config.limits.command_line = 64;
+    config.limits.auth_failures = 1;
+    let mut s = ServerSession::new(config, now);
+    s.receive(b"EHLO c\r\n", now);
+    while let Some(event) = s.poll_event() {
+        if let ServerEvent::NeedCapabilities { .. } = event {
+            s.set_capabilities(EhloReply::parse(DOVECOT_EHLO).unwrap());
+        }
+    }
+    s.receive(b"AUTH LOGIN\r\n", now);
+    while s.poll_event().is_some() {}
+    s.receive(&[b'A'; 200], now);
+    let mut sent = Vec::new();
+    let mut closed = false;
+    while let Some(event) = s.poll_event() {
+        match event {
+            ServerEvent::Send(bytes) => sent.extend(bytes),
+            ServerEvent::Close => closed = true,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&sent),
+        "500 5.5.6 Authentication exchange line too long\r\n421 4.7.0 Too many authentication failures\r\n"
+    );
+    assert!(closed);
+    // Nothing more happens, whatever arrives.
+    s.receive(b"\r\nNOOP\r\n", now);
+    assert!(s.poll_event().is_none());
+}
