@@ -185,13 +185,9 @@ impl Peer {
     /// Reads more bytes into the buffer; `Ok(0)` at end of stream.
     pub(crate) async fn read_more(&mut self, guard: &mut Guard) -> Result<usize, Interrupt> {
         let mut chunk = [0u8; 8192];
-        let upstream = self.server.is_some();
         let stream = self.stream()?;
-        let n = match guard.run(stream.read(&mut chunk)).await? {
-            Ok(n) => n,
-            Err(error) if upstream => return Err(Interrupt::ServerIo(error)),
-            Err(error) => return Err(Interrupt::Io(error)),
-        };
+        let read = guard.run(stream.read(&mut chunk)).await?;
+        let n = read.map_err(|error| self.failed(error))?;
         self.buffer
             .extend_from_slice(chunk.get(..n).unwrap_or_default());
         Ok(n)
