@@ -29,6 +29,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
+use crate::accept::AcceptBackoff;
+
 /// How long a login waits for the user (the reference's `AUTHENTICATION_TIMEOUT`).
 pub const DEFAULT_AUTHORIZATION_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -344,11 +346,18 @@ impl InteractiveAuthorizer {
             "Local server auth mode: listening for authorisation redirects on {address}"
         );
         let pending = self.pending.clone();
+        let described = format!("the redirect listener on {address}");
         let task = tokio::spawn(async move {
+            let mut backoff = AcceptBackoff::default();
             loop {
-                let Ok((stream, peer)) = listener.accept().await else {
-                    continue;
+                let (stream, peer) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        backoff.failed(&described, &error).await;
+                        continue;
+                    }
                 };
+                backoff.accepted(|| described.clone());
                 let pending = pending.clone();
                 tokio::spawn(async move {
                     let _ = tokio::time::timeout(

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
+use crate::accept::AcceptBackoff;
 use crate::authorization::PendingAuthorizations;
 
 /// Longest request line accepted.
@@ -50,11 +51,18 @@ pub fn serve(path: &Path, pending: PendingAuthorizations) -> io::Result<ControlS
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     }
+    let described = format!("the control socket {}", path.display());
     let task = tokio::spawn(async move {
+        let mut backoff = AcceptBackoff::default();
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    backoff.failed(&described, &error).await;
+                    continue;
+                }
             };
+            backoff.accepted(|| described.clone());
             let pending = pending.clone();
             tokio::spawn(async move {
                 let _ = answer(stream, pending).await;

@@ -20,6 +20,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod accept;
 pub mod authorization;
 mod bufpool;
 #[cfg(unix)]

@@ -67,7 +67,11 @@
 //!
 //! A client has `pre_auth_timeout` (600 s, the time a user may take to authorise in a
 //! browser) to log in; `max_connections` and `max_connections_per_address` bound the
-//! connections of a listener; `idle_timeout` closes silent sessions after login.
+//! connections of a listener; `idle_timeout` closes silent sessions after login. When the
+//! process runs out of file descriptors, every listener (the proxy's, the redirect listener
+//! and the control socket) retries `accept` every 100 ms, logs when such a run of failures
+//! starts (then at most every 10 s) and when it ends, and serves the waiting connections once
+//! descriptors are free; it never spins.
 //!
 //! ## Encrypted tokens and trust on first use
 //!

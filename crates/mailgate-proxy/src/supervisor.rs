@@ -11,6 +11,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::accept::AcceptBackoff;
 use crate::error::ListenError;
 use crate::limits::ConnectionGate;
 use crate::listener_spec::{ListenerSpec, PreparedListener};
@@ -245,22 +246,25 @@ async fn accept_loop(
     gate: ConnectionGate,
     shared: Arc<Shared>,
 ) {
+    let mut backoff = AcceptBackoff::default();
     loop {
         let accepted = tokio::select! {
             () = stop.wait() => return,
             accepted = listener.accept() => accepted,
         };
+        let prepared = settings.borrow().clone();
+        let spec = &prepared.spec;
         let (tcp, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(error) => {
-                // Out of file descriptors and similar: wait a little instead of spinning.
-                tracing::error!("Unable to accept a connection: {error}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
+                let described = spec.describe();
+                tokio::select! {
+                    () = stop.wait() => return,
+                    () = backoff.failed(&described, &error) => continue,
+                }
             }
         };
-        let prepared = settings.borrow().clone();
-        let spec = &prepared.spec;
+        backoff.accepted(|| spec.describe());
         match gate.admit(peer.ip(), spec.limits) {
             Ok(permit) => {
                 tracing::info!(

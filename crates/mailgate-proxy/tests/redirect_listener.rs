@@ -1,14 +1,17 @@
 //! The redirect listener of `--local-server-auth` (authorization code flow) receiving bad
 //! redirects while a login waits: a wrong `state`, no `code`, and the provider's `error`.
 //! Each gets a clear page and a log line, stores nothing and leaves the login waiting; the
-//! right redirect then completes it.
+//! right redirect then completes it. Out of file descriptors, the redirect listener and the
+//! proxy's listener wait instead of spinning, and serve their backlog once descriptors are free.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
 mod logs;
 
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,6 +78,7 @@ async fn upstream(pki: &Pki) -> SocketAddr {
 /// free loopback port, a client login waiting for the user, and that login's `state`.
 struct Waiting {
     _proxy: mailgate_proxy::Proxy,
+    proxy_address: SocketAddr,
     _dir: tempfile::TempDir,
     oauth: MockOAuthServer,
     config_path: PathBuf,
@@ -147,6 +151,7 @@ async fn waiting_login() -> Waiting {
     }
     Waiting {
         _proxy: proxy,
+        proxy_address: address,
         _dir: dir,
         oauth,
         config_path,
@@ -305,4 +310,151 @@ async fn provider_error_is_shown_and_the_login_still_completes() {
             .all(|line| line.contains("access_denied"))
     );
     completes_afterwards(waiting, &before).await;
+}
+
+// Out of file descriptors. A failed `accept` leaves the connection in the backlog, so an
+// accept loop that retries at once spins on a core until descriptors are free. The test
+// lowers the soft RLIMIT_NOFILE of a child process running the proxy (with `prlimit`) to the
+// descriptors it holds, connects to both listeners, and measures the child's CPU time.
+
+const CHILD_ENV: &str = "MAILGATE_TEST_OUT_OF_DESCRIPTORS_CHILD";
+
+/// Child process body for the test below (run only when it spawns it): a waiting login;
+/// once told on stdin, completes it and reports the accept log lines.
+#[test]
+#[ignore = "spawned by out_of_descriptors_the_listeners_wait_then_serve_their_backlog"]
+fn out_of_descriptors_child() {
+    if std::env::var_os(CHILD_ENV).is_none() {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let waiting = waiting_login().await;
+        let before = stored(&waiting.config_path);
+        println!(
+            "@@ ready {} {}",
+            waiting.proxy_address.port(),
+            waiting.redirect_port
+        );
+        let _ =
+            tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await;
+        completes_afterwards(waiting, &before).await;
+        let failed =
+            logs::lines_with(&["Unable to accept a connection on ", "Too many open files"]);
+        let recovered = logs::lines_with(&["Accepting connections on ", " again after "]);
+        println!("@@ done {} {}", failed.len(), recovered.len());
+    });
+}
+
+/// User and system CPU time of process `pid` so far, in clock ticks (1/100 s).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    // After the command name: state is field 3 of the line, utime 14 and stime 15.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+fn set_soft_nofile(pid: u32, limit: &str) {
+    let status = Command::new("prlimit")
+        .arg(format!("--pid={pid}"))
+        .arg(format!("--nofile={limit}:"))
+        .status()
+        .expect("prlimit (util-linux) runs");
+    assert!(status.success());
+}
+
+#[test]
+fn out_of_descriptors_the_listeners_wait_then_serve_their_backlog() {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "out_of_descriptors_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // The harness may print the test's name on the same line.
+    let mut message = || loop {
+        let line = lines.next().expect("the child answers").unwrap();
+        if let Some((_, message)) = line.split_once("@@ ") {
+            break message.to_owned();
+        }
+    };
+    let ready = message();
+    let ports: Vec<u16> = ready
+        .strip_prefix("ready ")
+        .unwrap()
+        .split(' ')
+        .map(|port| port.parse().unwrap())
+        .collect();
+    let (proxy_port, redirect_port) = (ports[0], ports[1]);
+
+    // The lowest free descriptor number is the one the next `accept` would get: as the limit,
+    // it leaves none.
+    let held: std::collections::BTreeSet<u64> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .map(|entry| {
+            entry
+                .unwrap()
+                .file_name()
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    let lowest_free = (0..).find(|fd| !held.contains(fd)).unwrap();
+    set_soft_nofile(pid, &lowest_free.to_string());
+    let mut waiting = Vec::new();
+    for port in [proxy_port, redirect_port] {
+        for _ in 0..3 {
+            waiting.push(std::net::TcpStream::connect(("127.0.0.1", port)).unwrap());
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(2));
+    let spent = cpu_ticks(pid) - before;
+    // A spinning accept loop takes a whole core: about 200 ticks in these 2 s.
+    assert!(
+        spent < 50,
+        "the child used {spent}/100 s of CPU in 2 s without descriptors"
+    );
+
+    set_soft_nofile(pid, "4096");
+    // The backlog is served: the proxy's waiting clients get the server's greeting.
+    let client = &mut waiting[0];
+    client.set_read_timeout(Some(BOUND)).unwrap();
+    let mut greeting = [0; 4];
+    client.read_exact(&mut greeting).unwrap();
+    assert_eq!(&greeting, b"* OK");
+    drop(waiting);
+
+    // The login that waited all along completes with the right redirect.
+    let stdin = child.stdin.as_mut().unwrap();
+    writeln!(stdin, "go").unwrap();
+    stdin.flush().unwrap();
+    let done = message();
+    let counts: Vec<usize> = done
+        .strip_prefix("done ")
+        .unwrap_or_else(|| panic!("{done}"))
+        .split(' ')
+        .map(|count| count.parse().unwrap())
+        .collect();
+    // One line when each listener's run of failures starts (the run lasts under 10 s), and
+    // one when it ends.
+    assert!((2..=4).contains(&counts[0]), "{done}");
+    assert!((2..=4).contains(&counts[1]), "{done}");
+    assert!(child.wait().unwrap().success());
 }
