@@ -401,21 +401,30 @@ fn out_of_descriptors_the_listeners_wait_then_serve_their_backlog() {
     let (proxy_port, redirect_port) = (ports[0], ports[1]);
 
     // The lowest free descriptor number is the one the next `accept` would get: as the limit,
-    // it leaves none.
-    let held: std::collections::BTreeSet<u64> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .map(|entry| {
-            entry
-                .unwrap()
-                .file_name()
-                .to_str()
-                .unwrap()
-                .parse()
-                .unwrap()
-        })
-        .collect();
-    let lowest_free = (0..).find(|fd| !held.contains(fd)).unwrap();
-    set_soft_nofile(pid, &lowest_free.to_string());
+    // it leaves none. (Let the connections of the readiness probe close first, and check that
+    // no descriptor was freed meanwhile.)
+    std::thread::sleep(Duration::from_millis(500));
+    let lowest_free = || {
+        let held: std::collections::BTreeSet<u64> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .map(|entry| {
+                entry
+                    .unwrap()
+                    .file_name()
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            })
+            .collect();
+        (0..).find(|fd| !held.contains(fd)).unwrap()
+    };
+    let mut limit = lowest_free();
+    set_soft_nofile(pid, &limit.to_string());
+    while lowest_free() < limit {
+        limit = lowest_free();
+        set_soft_nofile(pid, &limit.to_string());
+    }
     let mut waiting = Vec::new();
     for port in [proxy_port, redirect_port] {
         for _ in 0..3 {
