@@ -192,6 +192,44 @@ fn symlinked_config_keeps_its_link() {
     }
 }
 
+/// A symbolic link planted where a lock file or the lock directory goes (by someone who can
+/// write to the configuration's directory) is refused: nothing is created or locked at the
+/// link's target, the error names the path, and the configuration is unchanged.
+#[cfg(unix)]
+#[test]
+fn planted_symlinks_for_lock_files_are_refused() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let path = copy_sample(dir.path());
+    let elsewhere = tempfile::tempdir().unwrap();
+
+    // The write lock `<file>.lock`, pointing at a file that does not exist yet.
+    let victim = elsewhere.path().join("victim");
+    symlink(&victim, dir.path().join("emailproxy.config.lock")).unwrap();
+    let storage = IniFileStorage::config_file(&path);
+    let error = storage
+        .apply(ACCOUNT, &token_changes("never-written"))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("emailproxy.config.lock"), "{error}");
+    assert!(!victim.exists());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), SAMPLE);
+    std::fs::remove_file(dir.path().join("emailproxy.config.lock")).unwrap();
+
+    // The refresh-lock directory `<file>.locks`, pointing at another directory.
+    symlink(elsewhere.path(), dir.path().join("emailproxy.config.locks")).unwrap();
+    let error = storage.lock_account(ACCOUNT).unwrap_err().to_string();
+    assert!(error.contains("emailproxy.config.locks"), "{error}");
+    assert!(error.contains("not a directory"), "{error}");
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+    std::fs::remove_file(dir.path().join("emailproxy.config.locks")).unwrap();
+
+    // Without the links, both work.
+    storage.apply(ACCOUNT, &token_changes("written")).unwrap();
+    drop(storage.lock_account(ACCOUNT).unwrap());
+    assert!(std::fs::read_to_string(&path).unwrap().contains("written"));
+}
+
 /// Child process body for the tests below (run only when they spawn it).
 #[test]
 #[ignore = "spawned by crash_safety_under_sigkill and writers_never_lose_updates"]

@@ -201,7 +201,8 @@ impl IniFileStorage {
     }
 }
 
-/// Creates `directory` with mode 0700 unless it exists.
+/// Creates `directory` with mode 0700 unless it exists; an existing one must be a directory
+/// itself, not a symbolic link (which could point the lock files anywhere).
 fn create_private_directory(directory: &Path) -> io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     #[cfg(unix)]
@@ -210,12 +211,22 @@ fn create_private_directory(directory: &Path) -> io::Result<()> {
         builder.mode(0o700);
     }
     match builder.create(directory) {
-        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+            if fs::symlink_metadata(directory)?.is_dir() {
+                Ok(())
+            } else {
+                Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "not a directory (a symbolic link or a file is in the way of the lock files)",
+                ))
+            }
+        }
         other => other,
     }
 }
 
-/// Opens (creating with mode 0600) a file for writing.
+/// Opens (creating with mode 0600) a file for writing. A symbolic link in its place is
+/// refused (`O_NOFOLLOW`): it could make the proxy create or lock a file elsewhere.
 fn open_private(path: &Path, create_new: bool) -> io::Result<File> {
     let mut options = OpenOptions::new();
     options.write(true);
@@ -227,7 +238,7 @@ fn open_private(path: &Path, create_new: bool) -> io::Result<File> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     }
     options.open(path)
 }
