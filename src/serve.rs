@@ -30,6 +30,7 @@ pub(crate) fn serve(cli: &Cli, config_file: PathBuf) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    raise_open_files_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -42,6 +43,43 @@ pub(crate) fn serve(cli: &Cli, config_file: PathBuf) -> ExitCode {
     };
     runtime.block_on(run(cli, config_file, log))
 }
+
+/// Most the soft limit on open files is raised to.
+#[cfg(unix)]
+const OPEN_FILES_CEILING: u64 = 1 << 20;
+
+/// Raises the soft limit on open files to the hard limit (at most [`OPEN_FILES_CEILING`]),
+/// as Go programs and most servers do: a session holds two descriptors, so the usual soft
+/// limit of 1024 would leave the proxy unable to accept connections at about 500 sessions.
+/// The hard limit, which only an administrator can raise, is left as it is.
+#[cfg(unix)]
+fn raise_open_files_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let wanted = limit
+        .maximum
+        .map_or(OPEN_FILES_CEILING, |hard| hard.min(OPEN_FILES_CEILING));
+    let current = limit.current.unwrap_or(u64::MAX);
+    if current >= wanted {
+        tracing::debug!("Open files limit: {current}");
+        return;
+    }
+    let raised = Rlimit {
+        current: Some(wanted),
+        maximum: limit.maximum,
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => tracing::debug!("Raised the open files limit from {current} to {wanted}"),
+        Err(error) => {
+            tracing::warn!(
+                "Unable to raise the open files limit from {current} to {wanted}: {error}"
+            )
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn raise_open_files_limit() {}
 
 /// Loads the configuration and the listener specs, logging every warning.
 fn load_specs(

@@ -71,7 +71,9 @@
 //! process runs out of file descriptors, every listener (the proxy's, the redirect listener
 //! and the control socket) retries `accept` every 100 ms, logs when such a run of failures
 //! starts (then at most every 10 s) and when it ends, and serves the waiting connections once
-//! descriptors are free; it never spins.
+//! descriptors are free; it never spins. The `mailgate` binary raises its soft limit on open
+//! files to the hard limit (at most 1,048,576) when it starts serving: each session holds two
+//! descriptors, and the common soft limit of 1024 would run out at about 500 sessions.
 //!
 //! ## Encrypted tokens and trust on first use
 //!
