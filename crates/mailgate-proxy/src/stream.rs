@@ -156,10 +156,9 @@ impl AsyncWrite for ProxyStream {
     }
 }
 
-/// A TCP stream under TLS that reads ahead: one system call fetches up to
-/// [`bufpool::BUFFER_SIZE`] bytes, which rustls then takes in its own small reads (it asks for
-/// 4 KiB at a time). The buffer is borrowed from [`bufpool`] only while it holds bytes, so an idle
-/// connection holds none.
+/// A TCP stream under TLS that reads ahead: one system call fetches up to 64 KiB, which
+/// rustls then takes in its own small reads (it asks for 4 KiB at a time). The buffer is
+/// borrowed from a per-thread pool only while it holds bytes, so an idle connection holds none.
 #[derive(Debug)]
 pub struct ReadAhead {
     inner: TcpStream,
