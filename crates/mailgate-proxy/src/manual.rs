@@ -81,8 +81,10 @@
 //! key derived from the client's login password (PBKDF2-HMAC-SHA256, Fernet), byte-compatible
 //! with the Python proxy. The first password used for an account protects its tokens. With
 //! `delete_account_token_on_password_error` (the default) a login with another password
-//! discards the tokens and starts a new authorisation, so anyone who can reach the listener
-//! can force a re-authorisation (but never obtain the old tokens); accounts using client
+//! starts a new authorisation, and only if it succeeds do its tokens replace the stored ones:
+//! nothing is deleted on a wrong password (the reference deletes the tokens at once), so the
+//! right password keeps working, and anyone who can reach the listener can at most make a
+//! new authorisation prompt appear (and never obtain the old tokens); accounts using client
 //! credentials or a service account are exempt. A per-account back-off slows password floods
 //! and the CPU cost of key derivation. Deployers who need more: keep the default loopback
 //! bind, set `delete_account_token_on_password_error = False`, and restrict who may run

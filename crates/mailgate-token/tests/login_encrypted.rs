@@ -7,8 +7,11 @@ use std::sync::Arc;
 use mailgate_token::SecretString;
 use mailgate_token::config::ProxyConfig;
 use mailgate_token::http::HttpClient;
-use mailgate_token::login::{EncryptedLoginStore, LoginError, LoginManager};
-use mailgate_token::oauth::mock_server::MockOAuthServer;
+use mailgate_token::login::{
+    AuthorizationFuture, AuthorizationPrompt, Authorizer, EncryptedLoginStore, LoginError,
+    LoginManager,
+};
+use mailgate_token::oauth::mock_server::{MockOAuthServer, MockReply};
 use mailgate_token::store::{CacheSnapshot, MemoryStorage, TokenStorage, TokenVault};
 
 const NOW: u64 = 1_800_000_000;
@@ -59,8 +62,10 @@ async fn reference_tokens_are_used_without_a_request() {
         .unwrap();
     assert_eq!(login.access_token.expose(), "AT-1");
     assert_eq!(server.token_requests(), 0);
-    // A wrong password on an interactive account resets the tokens (trust on first use);
-    // without an authoriser the login then asks for authorisation.
+    // A wrong password on an interactive account starts a new authorisation (trust on first
+    // use; without an authoriser the login asks for one), but deletes nothing: the stored
+    // tokens stay, and the right password keeps working without a request.
+    let before = snapshot(&storage).accounts["user@example.com"].clone();
     let e = manager
         .login("user@example.com", &SecretString::from("wrong"))
         .await
@@ -69,8 +74,13 @@ async fn reference_tokens_are_used_without_a_request() {
         matches!(e, LoginError::AuthorizationRequired { .. }),
         "{e:?}"
     );
-    let values = &snapshot(&storage).accounts["user@example.com"];
-    assert!(!values.contains_key("access_token"), "{values:?}");
+    assert_eq!(snapshot(&storage).accounts["user@example.com"], before);
+    let login = manager
+        .login("user@example.com", &SecretString::from("pw1"))
+        .await
+        .unwrap();
+    assert_eq!(login.access_token.expose(), "AT-1");
+    assert_eq!(server.token_requests(), 0);
 }
 
 #[tokio::test]
@@ -145,4 +155,70 @@ async fn concurrent_first_logins_share_one_request_and_one_key() {
         burst < one * 5 + std::time::Duration::from_secs(1),
         "100 concurrent logins took {burst:?}, one login {one:?}"
     );
+}
+
+/// Completes every authorisation at once, as a user would in the browser.
+struct Browser;
+
+impl Authorizer for Browser {
+    fn authorize(&self, prompt: AuthorizationPrompt) -> AuthorizationFuture {
+        Box::pin(async move {
+            match prompt {
+                AuthorizationPrompt::Visit { request, .. } => {
+                    Ok(format!("/?code=granted&state={}", request.state))
+                }
+                _ => Err("unexpected prompt".into()),
+            }
+        })
+    }
+}
+
+/// Trust on first use without deletion: a login with another password authorises anew, and
+/// only when that succeeds do its tokens (encrypted with the new password) replace the old
+/// ones whole, the old refresh token included when the provider sends none.
+#[tokio::test]
+async fn a_completed_authorisation_with_another_password_replaces_the_tokens() {
+    let server = MockOAuthServer::start().await.unwrap();
+    let config = format!(
+        "[user@example.com]
+permission_url = https://login.invalid/auth
+token_url = {}
+         redirect_uri = http://localhost:8080
+client_id = c
+client_secret = s
+oauth2_scope = s
+",
+        server.token_url()
+    );
+    let storage = Arc::new(MemoryStorage::new());
+    let manager = manager(&config, Arc::clone(&storage)).with_authorizer(Arc::new(Browser));
+    let first = manager
+        .login("user@example.com", &SecretString::from("old-pw"))
+        .await
+        .unwrap();
+    assert_eq!(first.access_token.expose(), "mock-access-1");
+    let old = snapshot(&storage).accounts["user@example.com"].clone();
+    assert!(old.contains_key("refresh_token"), "{old:?}");
+
+    server.push_token_reply(MockReply::token_without_refresh());
+    let second = manager
+        .login("user@example.com", &SecretString::from("new-pw"))
+        .await
+        .unwrap();
+    assert_eq!(second.access_token.expose(), "mock-access-2");
+    assert_eq!(server.token_requests(), 2);
+    assert_eq!(
+        server.requests()[1].param("grant_type"),
+        Some("authorization_code")
+    );
+    let new = snapshot(&storage).accounts["user@example.com"].clone();
+    assert_ne!(new["access_token"], old["access_token"]);
+    assert!(!new.contains_key("refresh_token"), "{new:?}");
+    // The new password now unlocks them without a request.
+    let again = manager
+        .login("user@example.com", &SecretString::from("new-pw"))
+        .await
+        .unwrap();
+    assert_eq!(again.access_token.expose(), "mock-access-2");
+    assert_eq!(server.token_requests(), 2);
 }

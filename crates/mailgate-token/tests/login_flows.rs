@@ -165,7 +165,7 @@ async fn other_errors_keep_tokens_and_are_retryable() {
 }
 
 #[tokio::test]
-async fn wrong_password_resets_interactive_accounts() {
+async fn wrong_password_authorises_anew_and_keeps_the_tokens() {
     let h = harness(AUTH_CODE, "").await;
     h.vault
         .insert(USER, "pw", tokens(Some(("AT", NOW + 3600)), Some("RT")));
@@ -174,7 +174,18 @@ async fn wrong_password_resets_interactive_accounts() {
         matches!(e, LoginError::AuthorizationRequired { .. }),
         "{e:?}"
     );
-    assert!(h.vault.peek(USER).is_none());
+    // Nothing is deleted: the right password still logs in.
+    assert!(h.vault.peek(USER).is_some());
+    assert_eq!(
+        h.manager
+            .login(USER, &pw("pw"))
+            .await
+            .unwrap()
+            .access_token
+            .expose(),
+        "AT"
+    );
+    assert_eq!(h.server.token_requests(), 0);
 }
 
 #[tokio::test]

@@ -126,23 +126,15 @@ fn wrong_password_resets_tokens_once_then_backs_off() {
     let Unlock::Reset(mut reset) = vault.unlock(&account, &cache, b"typo", NOW) else {
         panic!("reset expected")
     };
-    let removed: Vec<_> = reset
-        .take_pending_changes()
-        .iter()
-        .map(|c| c.key())
-        .collect();
-    assert_eq!(
-        removed,
-        vec![
-            CacheKey::AccessToken,
-            CacheKey::AccessTokenExpiry,
-            CacheKey::TokenSalt,
-            CacheKey::TokenIterations,
-            CacheKey::RefreshToken
-        ]
-    );
+    // Nothing is deleted at unlock: the stored tokens stay until new ones replace them.
+    assert!(reset.take_pending_changes().is_empty());
     assert!(reset.access_token().is_none() && reset.refresh_token().is_none());
-    // New tokens from the new authorisation are encrypted with the new password (trust on first use).
+    // Storing the new authorisation's tokens is not a failed login (no throttling), and
+    // they are encrypted with the new password (trust on first use).
+    let Unlock::Reset(mut reset) = vault.unlock_for_new_tokens(&account, &cache, b"typo", NOW)
+    else {
+        panic!("reset expected")
+    };
     let stored = reset
         .store_tokens("AT-new", Some(3599), Some("RT-new"), NOW)
         .unwrap();

@@ -8,8 +8,9 @@ pub const GLOBAL_SECTION: &str = "emailproxy";
 #[non_exhaustive]
 pub struct GlobalOptions {
     /// `delete_account_token_on_password_error` (default `true`): a login whose password
-    /// does not decrypt the stored tokens deletes them and authorises anew (trust on
-    /// first use), except for client-credentials and service-account accounts.
+    /// does not decrypt the stored tokens authorises anew, and the new tokens replace the
+    /// stored ones once that succeeds (trust on first use; nothing is deleted before), except
+    /// for client-credentials and service-account accounts.
     pub delete_account_token_on_password_error: bool,
     /// `encrypt_client_secret_on_first_use` (default `false`): after a token request,
     /// replace the user section's `client_secret` with `client_secret_encrypted`.

@@ -72,12 +72,14 @@ impl EncryptedLoginStore {
             .map_err(Self::storage_error)
     }
 
-    /// Unlocks the account, persisting the changes decided at unlock (rotation or reset).
+    /// Unlocks the account for a login (or, with `new_tokens`, to store the tokens a new
+    /// authorisation obtained), persisting the changes decided at unlock (rotation).
     fn unlock(
         &self,
         account: &AccountConfig,
         password: &SecretString,
         now: u64,
+        new_tokens: bool,
     ) -> Result<UnlockedAccount, LoginStoreError> {
         let snapshot = self.storage.load().map_err(Self::storage_error)?;
         let config = Arc::clone(
@@ -87,20 +89,30 @@ impl EncryptedLoginStore {
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         );
         let cache = account_cache(&config, &snapshot, &account.username);
-        match self
-            .vault
-            .unlock(account, &cache, password.expose().as_bytes(), now)
-        {
+        let password = password.expose().as_bytes();
+        let unlock = if new_tokens {
+            self.vault
+                .unlock_for_new_tokens(account, &cache, password, now)
+        } else {
+            self.vault.unlock(account, &cache, password, now)
+        };
+        match unlock {
             Unlock::Unlocked(mut unlocked) => {
                 self.apply(&account.username, &unlocked.take_pending_changes())?;
                 Ok(unlocked)
             }
-            Unlock::Reset(mut unlocked) => {
-                tracing::info!(
-                    account = %account.username,
-                    "the password does not decrypt the stored tokens: resetting them (delete_account_token_on_password_error)"
-                );
-                self.apply(&account.username, &unlocked.take_pending_changes())?;
+            Unlock::Reset(unlocked) => {
+                if new_tokens {
+                    tracing::info!(
+                        account = %account.username,
+                        "the new authorisation succeeded: its tokens replace those of the other password"
+                    );
+                } else {
+                    tracing::info!(
+                        account = %account.username,
+                        "the password does not decrypt the stored tokens: authorising anew with it (delete_account_token_on_password_error); the stored tokens are kept until that succeeds"
+                    );
+                }
                 Ok(unlocked)
             }
             Unlock::Denied(Denied::ResetCoolingDown { retry_after_secs })
@@ -157,7 +169,7 @@ impl LoginStore for EncryptedLoginStore {
         password: &SecretString,
         now: u64,
     ) -> Result<StoredTokens, LoginStoreError> {
-        let unlocked = self.unlock(account, password, now)?;
+        let unlocked = self.unlock(account, password, now, false)?;
         Ok(StoredTokens {
             access_token: unlocked.access_token().cloned(),
             access_token_expiry: unlocked
@@ -183,7 +195,7 @@ impl LoginStore for EncryptedLoginStore {
                 access_token_expiry,
                 refresh_token,
             } => {
-                let mut unlocked = self.unlock(account, password, now)?;
+                let mut unlocked = self.unlock(account, password, now, true)?;
                 let expires_in = i64::try_from(access_token_expiry.saturating_sub(now)).ok();
                 unlocked
                     .store_tokens(

@@ -58,8 +58,9 @@ pub enum LoginStoreError {
     Storage(String),
 }
 
-/// Decrypts and persists one account's tokens, applying the wrong-password policy (a reset
-/// returns empty tokens, to be replaced by new ones encrypted with the new password).
+/// Decrypts and persists one account's tokens, applying the wrong-password policy (a wrong
+/// password that may authorise anew gets empty tokens; the stored ones stay until a
+/// [`TokenUpdate::Store`] with that password replaces them).
 ///
 /// [`EncryptedLoginStore`](super::EncryptedLoginStore) implements it over the encrypted
 /// config or cache-store file; [`MemoryLoginStore`] keeps plain tokens in memory for tests.
@@ -162,7 +163,7 @@ impl LoginStore for MemoryLoginStore {
         _now: u64,
     ) -> Result<StoredTokens, LoginStoreError> {
         let client_secret = self.client_secret(account, password);
-        let mut accounts = self.lock();
+        let accounts = self.lock();
         let Some((stored_password, tokens)) = accounts.get(&account.username) else {
             return Ok(StoredTokens {
                 client_secret,
@@ -175,7 +176,7 @@ impl LoginStore for MemoryLoginStore {
             return Ok(tokens);
         }
         if self.options.delete_account_token_on_password_error && !account.flow.is_unattended() {
-            accounts.remove(&account.username);
+            // The stored tokens stay until new ones are stored with this password.
             return Ok(StoredTokens {
                 client_secret,
                 ..StoredTokens::default()
@@ -207,10 +208,17 @@ impl LoginStore for MemoryLoginStore {
                 access_token_expiry,
                 refresh_token,
             } => {
-                let mut tokens = accounts
-                    .remove(&account.username)
-                    .map(|(_, t)| t)
-                    .unwrap_or_default();
+                // Tokens of another password are replaced whole, where the policy allows it.
+                let mut tokens = match accounts.get(&account.username) {
+                    Some((stored, tokens)) if stored == password => tokens.clone(),
+                    Some(_)
+                        if !self.options.delete_account_token_on_password_error
+                            || account.flow.is_unattended() =>
+                    {
+                        return Err(LoginStoreError::WrongPassword);
+                    }
+                    _ => StoredTokens::default(),
+                };
                 tokens.access_token = Some(access_token.clone());
                 tokens.access_token_expiry = Some(*access_token_expiry);
                 if let Some(refresh) = refresh_token {

@@ -43,13 +43,13 @@ pub enum Denied {
     /// service-account account, whose tokens are never reset by a login).
     #[error("the password is incorrect")]
     WrongPassword,
-    /// The password does not decrypt the cached tokens; they would be reset, but they
-    /// were reset less than the cool-down ago, so they are kept this time.
+    /// The password does not decrypt the cached tokens; it would start a new authorisation,
+    /// but a wrong password started one less than the cool-down ago.
     #[error(
-        "the password is incorrect; the account's tokens were reset recently, so they are kept: retry in {retry_after_secs} s with the password used then"
+        "the password is incorrect; a new authorisation with another password started recently: retry in {retry_after_secs} s"
     )]
     ResetCoolingDown {
-        /// Seconds until a reset is allowed again.
+        /// Seconds until a new authorisation may start again.
         retry_after_secs: u64,
     },
     /// The password does not decrypt `client_secret_encrypted` (never reset).
@@ -64,9 +64,11 @@ pub enum Unlock {
     /// The password is right, or nothing is encrypted yet. Persist
     /// [`UnlockedAccount::take_pending_changes`] (rotation) first.
     Unlocked(UnlockedAccount),
-    /// The password is wrong and the policy resets the account (trust on first use):
-    /// persist [`UnlockedAccount::take_pending_changes`] (the token deletion), then
-    /// authorise anew; the new tokens are encrypted with this password.
+    /// The password is wrong and the policy lets it authorise anew (trust on first use):
+    /// the account comes without tokens, and the stored ones are kept until
+    /// [`UnlockedAccount::store_tokens`] replaces them all with new ones encrypted with this
+    /// password (persist its changes only once a new authorisation succeeded). A wrong
+    /// password therefore never deletes tokens: the right one keeps working meanwhile.
     Reset(UnlockedAccount),
     /// Refused; the cached values are kept.
     Denied(Denied),
@@ -91,6 +93,8 @@ pub struct UnlockedAccount {
     client_secret_source: ClientSecretSource,
     encrypt_client_secret: bool,
     pending: CacheChanges,
+    /// The stored tokens belong to another password: new ones replace them all.
+    replaces_tokens: bool,
 }
 
 impl UnlockedAccount {
@@ -139,8 +143,8 @@ impl UnlockedAccount {
         &self.cipher
     }
 
-    /// Changes decided at unlock (rotation to the current iteration count, or the
-    /// token deletion of a reset); persist them before anything else.
+    /// Changes decided at unlock (rotation to the current iteration count); persist them
+    /// before anything else.
     pub fn take_pending_changes(&mut self) -> CacheChanges {
         core::mem::take(&mut self.pending)
     }
@@ -149,7 +153,8 @@ impl UnlockedAccount {
     /// and returns the changes to persist: the encrypted tokens, their expiry
     /// (`expires_in`, else [`DEFAULT_TOKEN_LIFETIME_SECS`]), the salt and iteration
     /// count, and with `encrypt_client_secret_on_first_use` the client secret moved to
-    /// `client_secret_encrypted`. A response without a refresh token keeps the old one.
+    /// `client_secret_encrypted`. A response without a refresh token keeps the old one,
+    /// unless the account came from [`Unlock::Reset`]: then the old one goes.
     pub fn store_tokens(
         &mut self,
         access_token: &str,
@@ -187,6 +192,9 @@ impl UnlockedAccount {
         if let Some(refresh) = refresh_token {
             changes.set(CacheKey::RefreshToken, self.cipher.encrypt(refresh, now)?);
             self.refresh_token = Some(SecretString::from(refresh));
+        } else if self.replaces_tokens {
+            changes.remove(CacheKey::RefreshToken);
+            self.refresh_token = None;
         }
         self.access_token = Some(SecretString::from(access_token));
         self.access_token_expiry = Some(expiry);
@@ -213,15 +221,13 @@ pub fn refresh_rejected_changes(had_access_token: bool) -> CacheChanges {
 }
 
 /// The changes that delete an account's tokens after a wrong password.
-fn reset_changes() -> CacheChanges {
-    let mut changes = CacheChanges::new();
-    changes
-        .remove(CacheKey::AccessToken)
-        .remove(CacheKey::AccessTokenExpiry)
-        .remove(CacheKey::TokenSalt)
-        .remove(CacheKey::TokenIterations)
-        .remove(CacheKey::RefreshToken);
-    changes
+/// Why an account is unlocked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// A login: wrong passwords are throttled and counted.
+    Login,
+    /// Storing tokens a new authorisation obtained.
+    NewTokens,
 }
 
 /// Decrypts accounts' cached values at login and applies the wrong-password policy.
@@ -285,8 +291,37 @@ impl TokenVault {
         password: &[u8],
         now: u64,
     ) -> Unlock {
+        self.unlock_for(Purpose::Login, account, cache, password, now)
+    }
+
+    /// Unlocks `account` to store the tokens a new authorisation just obtained for a login
+    /// with `password` (after [`Unlock::Reset`], or when another process replaced the
+    /// tokens meanwhile). Like [`TokenVault::unlock`], except that a password that does not
+    /// decrypt the stored values is neither throttled nor counted as a failure: under the
+    /// same policy it yields [`Unlock::Reset`], whose [`UnlockedAccount::store_tokens`]
+    /// replaces every stored token.
+    pub fn unlock_for_new_tokens(
+        &self,
+        account: &AccountConfig,
+        cache: &AccountCache,
+        password: &[u8],
+        now: u64,
+    ) -> Unlock {
+        self.unlock_for(Purpose::NewTokens, account, cache, password, now)
+    }
+
+    fn unlock_for(
+        &self,
+        purpose: Purpose,
+        account: &AccountConfig,
+        cache: &AccountCache,
+        password: &[u8],
+        now: u64,
+    ) -> Unlock {
         let username = account.username.as_str();
-        if let Some(retry_after_secs) = self.backoff().retry_after(username, now) {
+        if purpose == Purpose::Login
+            && let Some(retry_after_secs) = self.backoff().retry_after(username, now)
+        {
             return Unlock::Throttled { retry_after_secs };
         }
         let cipher = AccountCipher::new(
@@ -387,22 +422,28 @@ impl TokenVault {
             client_secret_source,
             encrypt_client_secret: self.options.encrypt_client_secret_on_first_use,
             pending,
+            replaces_tokens: false,
         };
 
         if wrong_password {
-            let mut backoff = self.backoff();
-            backoff.record_failure(username, now);
             let policy_resets = self.options.delete_account_token_on_password_error
                 && !account.flow.is_unattended();
-            if !policy_resets {
+            if purpose == Purpose::Login {
+                let mut backoff = self.backoff();
+                backoff.record_failure(username, now);
+                if !policy_resets {
+                    return Unlock::Denied(Denied::WrongPassword);
+                }
+                if let Some(retry_after_secs) = backoff.reset_retry_after(username, now) {
+                    return Unlock::Denied(Denied::ResetCoolingDown { retry_after_secs });
+                }
+                backoff.record_reset(username, now);
+            } else if !policy_resets {
                 return Unlock::Denied(Denied::WrongPassword);
             }
-            if let Some(retry_after_secs) = backoff.reset_retry_after(username, now) {
-                return Unlock::Denied(Denied::ResetCoolingDown { retry_after_secs });
-            }
-            backoff.record_reset(username, now);
-            // Rotation of values that did not decrypt is moot: they are deleted.
-            unlocked.pending = reset_changes();
+            // Nothing is deleted now; rotation of values that did not decrypt is moot.
+            unlocked.pending = CacheChanges::new();
+            unlocked.replaces_tokens = true;
             return Unlock::Reset(unlocked);
         }
         if verified {
