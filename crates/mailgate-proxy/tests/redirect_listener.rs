@@ -189,7 +189,7 @@ fn stored(config_path: &Path) -> String {
 
 /// After a bad redirect: nothing was requested or stored, and the login still waits; the
 /// right redirect then completes it and stores the tokens.
-async fn completes_afterwards(waiting: Waiting, before: &str) {
+async fn completes_afterwards(waiting: &mut Waiting, before: &str) {
     assert_eq!(waiting.oauth.token_requests(), 0);
     assert_eq!(stored(&waiting.config_path), before);
     assert!(!before.contains("access_token"), "{before}");
@@ -209,7 +209,7 @@ async fn completes_afterwards(waiting: Waiting, before: &str) {
             "mailgate received the authorisation for account {USER}. You can close this window."
         )
     );
-    let reply = tokio::time::timeout(BOUND, waiting.login)
+    let reply = tokio::time::timeout(BOUND, &mut waiting.login)
         .await
         .expect("the login did not complete")
         .unwrap();
@@ -223,7 +223,7 @@ async fn completes_afterwards(waiting: Waiting, before: &str) {
 
 #[tokio::test]
 async fn wrong_state_is_refused_and_the_login_still_completes() {
-    let waiting = waiting_login().await;
+    let mut waiting = waiting_login().await;
     let before = stored(&waiting.config_path);
     let answer = http_get(
         waiting.redirect_port,
@@ -244,12 +244,12 @@ async fn wrong_state_is_refused_and_the_login_still_completes() {
     ])
     .await;
     assert!(!logged.contains("F0RGED"), "{logged}");
-    completes_afterwards(waiting, &before).await;
+    completes_afterwards(&mut waiting, &before).await;
 }
 
 #[tokio::test]
 async fn redirect_without_code_is_refused_and_the_login_still_completes() {
-    let waiting = waiting_login().await;
+    let mut waiting = waiting_login().await;
     let before = stored(&waiting.config_path);
     let answer = http_get(
         waiting.redirect_port,
@@ -273,12 +273,12 @@ async fn redirect_without_code_is_refused_and_the_login_still_completes() {
         "Local server auth mode: the redirect for account {USER} carries no authorisation code - open the authorisation URL again"
     )])
     .await;
-    completes_afterwards(waiting, &before).await;
+    completes_afterwards(&mut waiting, &before).await;
 }
 
 #[tokio::test]
 async fn provider_error_is_shown_and_the_login_still_completes() {
-    let waiting = waiting_login().await;
+    let mut waiting = waiting_login().await;
     let before = stored(&waiting.config_path);
     let answer = http_get(
         waiting.redirect_port,
@@ -309,7 +309,39 @@ async fn provider_error_is_shown_and_the_login_still_completes() {
             .iter()
             .all(|line| line.contains("access_denied"))
     );
-    completes_afterwards(waiting, &before).await;
+    completes_afterwards(&mut waiting, &before).await;
+}
+
+/// Unlike the reference, a wrong password deletes nothing: it starts a new authorisation (and
+/// waits for it), while the right password keeps logging in with the stored tokens.
+#[tokio::test]
+async fn a_wrong_password_waits_for_a_new_authorisation_and_the_right_one_still_works() {
+    let mut waiting = waiting_login().await;
+    let address = waiting.proxy_address;
+    let config_path = waiting.config_path.clone();
+    let before = stored(&config_path);
+    completes_afterwards(&mut waiting, &before).await;
+    let authorised = stored(&config_path);
+
+    let mut intruder = Lines::new(TcpStream::connect(address).await.unwrap());
+    intruder.line().await;
+    intruder
+        .send(&format!("b1 LOGIN {USER} \"not carol's password\"\r\n"))
+        .await;
+    logs::line_with(&[
+        USER,
+        "the password does not decrypt the stored tokens: authorising anew with it",
+        "the stored tokens are kept until that succeeds",
+    ])
+    .await;
+    let mut client = Lines::new(TcpStream::connect(address).await.unwrap());
+    client.line().await;
+    client
+        .send(&format!("c1 LOGIN {USER} \"{PASSWORD}\"\r\n"))
+        .await;
+    assert_eq!(client.line().await, "c1 OK done\r\n");
+    assert_eq!(stored(&config_path), authorised);
+    assert_eq!(waiting.oauth.token_requests(), 1);
 }
 
 // Out of file descriptors. A failed `accept` leaves the connection in the backlog, so an
@@ -333,7 +365,7 @@ fn out_of_descriptors_child() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let waiting = waiting_login().await;
+        let mut waiting = waiting_login().await;
         let before = stored(&waiting.config_path);
         println!(
             "@@ ready {} {}",
@@ -342,7 +374,7 @@ fn out_of_descriptors_child() {
         );
         let _ =
             tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await;
-        completes_afterwards(waiting, &before).await;
+        completes_afterwards(&mut waiting, &before).await;
         let failed =
             logs::lines_with(&["Unable to accept a connection on ", "Too many open files"]);
         let recovered = logs::lines_with(&["Accepting connections on ", " again after "]);

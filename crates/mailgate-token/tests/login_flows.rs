@@ -188,6 +188,41 @@ async fn wrong_password_authorises_anew_and_keeps_the_tokens() {
     assert_eq!(h.server.token_requests(), 0);
 }
 
+/// Never completes: a new authorisation nobody finishes.
+struct AbandonedBrowser;
+
+impl Authorizer for AbandonedBrowser {
+    fn authorize(&self, _prompt: AuthorizationPrompt) -> AuthorizationFuture {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test]
+async fn a_pending_authorisation_of_a_wrong_password_never_holds_up_the_right_one() {
+    let h = harness(AUTH_CODE, "").await;
+    h.vault
+        .insert(USER, "pw", tokens(Some(("AT", NOW + 3600)), Some("RT")));
+    let manager = Arc::new(
+        Arc::into_inner(h.manager)
+            .unwrap()
+            .with_authorizer(Arc::new(AbandonedBrowser)),
+    );
+    let waiting = {
+        let manager = Arc::clone(&manager);
+        tokio::spawn(async move { manager.login(USER, &pw("wrong")).await })
+    };
+    // Let the wrong password's login reach its authorisation.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let login = tokio::time::timeout(Duration::from_secs(10), manager.login(USER, &pw("pw")))
+        .await
+        .expect("the right password waited for the wrong one's authorisation")
+        .unwrap();
+    assert_eq!(login.access_token.expose(), "AT");
+    assert!(!waiting.is_finished());
+    assert_eq!(h.server.token_requests(), 0);
+    waiting.abort();
+}
+
 #[tokio::test]
 async fn wrong_password_keeps_tokens_when_policy_says_so() {
     let h = harness(AUTH_CODE, "delete_account_token_on_password_error = False").await;

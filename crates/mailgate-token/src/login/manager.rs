@@ -35,17 +35,30 @@ type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 /// request can take (connect and request timeouts).
 const REFRESH_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(150);
 
+/// The single-flight key of a login: the username and a digest of the password (which stays
+/// out of the map).
+type FlightKey = (String, [u8; 32]);
+
+fn flight_key(username: &str, password: &SecretString) -> FlightKey {
+    let digest = ring::digest::digest(&ring::digest::SHA256, password.expose().as_bytes());
+    let bytes = digest.as_ref().try_into().unwrap_or([0; 32]);
+    (username.to_owned(), bytes)
+}
+
 /// Turns client logins into access tokens.
 ///
 /// * Reuses a cached access token with at least 600 s left; refreshes otherwise; runs the
 ///   account's flow when there is no refresh token.
 /// * A refused refresh follows the reference's two-strike reset; other failures keep the tokens
 ///   and return a retryable error.
-/// * The [`LoginStore`] applies the wrong-password policy (reset for interactive accounts,
-///   never for client-credentials or service-account accounts) and back-off.
-/// * **Single flight**: logins of one account run one at a time, so concurrent logins make at
-///   most one token request (and one key derivation); the others then find the fresh token.
-///   Accounts never wait for each other.
+/// * The [`LoginStore`] applies the wrong-password policy (a new authorisation for
+///   interactive accounts, never for client-credentials or service-account accounts) and
+///   back-off.
+/// * **Single flight**: logins of one account with one password run one at a time, so
+///   concurrent logins make at most one token request (and one key derivation); the others
+///   then find the fresh token. Accounts never wait for each other, and neither do the
+///   passwords of one account: a new authorisation that a wrong password started never holds
+///   up the logins with the right one.
 /// * **One refresh across processes**: a refresh runs under the account's refresh lock from
 ///   the [`LoginStore`] and re-reads the stored tokens under it, so processes sharing a config
 ///   file never present a refresh token another one has already rotated.
@@ -82,7 +95,7 @@ pub struct LoginManager {
     store: Arc<dyn LoginStore>,
     http: HttpClient,
     authorizer: Arc<dyn Authorizer>,
-    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    flights: Mutex<HashMap<FlightKey, Arc<tokio::sync::Mutex<()>>>>,
     expiries: Mutex<HashMap<String, u64>>,
     passwords: Mutex<HashMap<String, SecretString>>,
     clock: Clock,
@@ -228,7 +241,8 @@ impl LoginManager {
         let config = self.config();
         let account = Arc::new(config.resolve_account(username)?);
         warn_example_values(&account);
-        let flight = Arc::clone(guard(&self.flights).entry(username.to_owned()).or_default());
+        let key = flight_key(username, password);
+        let flight = Arc::clone(guard(&self.flights).entry(key.clone()).or_default());
         let turn = flight.lock().await;
         let result = self.obtain(&account, password).await;
         drop(turn);
@@ -237,7 +251,7 @@ impl LoginManager {
             // grow the map without bound. Clones are made under this lock, so the count is exact.
             let mut flights = guard(&self.flights);
             if Arc::strong_count(&flight) == 2 {
-                flights.remove(username);
+                flights.remove(&key);
             }
         }
         if result.is_ok() {
