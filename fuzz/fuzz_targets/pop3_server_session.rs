@@ -3,6 +3,8 @@
 //! line), reject it (with plain text or text trying to inject a second line), in any
 //! order and at any time. Never panics, every reply is one CRLF-terminated line or a
 //! dot-terminated multi-line block, and nothing happens after the hand-off or close.
+//! Inputs of odd length require TLS for logins: then no login happens before TLS, and
+//! `CAPA` offers neither `USER` nor `SASL` until then.
 #![no_main]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -12,6 +14,8 @@ use mailgate_pop3::{ServerConfig, ServerEvent, ServerSession, StatusLine};
 fuzz_target!(|data: &[u8]| {
     let mut config = ServerConfig::default();
     config.offer_stls = true;
+    config.require_tls_for_auth = data.len() % 2 == 1;
+    let require_tls = config.require_tls_for_auth;
     let mut session = ServerSession::new(config);
     let mut ops = data;
     let mut done = false;
@@ -52,7 +56,12 @@ fuzz_target!(|data: &[u8]| {
                 ops = rest;
             }
         }
-        let _ = session.capabilities();
+        let capabilities = session.capabilities();
+        // STLS is on offer exactly until TLS is active.
+        let tls_active = !capabilities.contains("STLS");
+        if require_tls && !tls_active {
+            assert!(!capabilities.contains("USER") && !capabilities.contains("SASL"));
+        }
         let mut budget = 10_000;
         while let Some(event) = session.poll_event() {
             budget -= 1;
@@ -68,6 +77,7 @@ fuzz_target!(|data: &[u8]| {
                 }
                 ServerEvent::Login(creds) => {
                     assert!(!creds.username.is_empty());
+                    assert!(tls_active || !require_tls, "a login before TLS");
                     awaiting_verdict = true;
                 }
                 ServerEvent::Authenticated { .. } | ServerEvent::Closed(_) => {

@@ -19,6 +19,9 @@ pub struct ServerConfig {
     pub offer_stls: bool,
     /// Whether the connection is already protected by TLS (POP3S); then no STLS.
     pub tls_active: bool,
+    /// Refuse `USER`, `PASS` and `AUTH` with `-ERR [AUTH]` until TLS is active, and leave
+    /// `USER` and `SASL` out of `CAPA` until then (passwords never cross in clear text).
+    pub require_tls_for_auth: bool,
     /// Length and error limits.
     pub limits: Limits,
 }
@@ -32,6 +35,7 @@ impl Default for ServerConfig {
             ),
             offer_stls: false,
             tls_active: false,
+            require_tls_for_auth: false,
             limits: Limits::DEFAULT,
         }
     }
@@ -154,14 +158,31 @@ impl ServerSession {
     /// The capabilities as currently advertised to the client.
     pub fn capabilities(&self) -> Capabilities {
         let mut capa = self.config.capabilities.clone();
-        capa.set_sasl(&["PLAIN", "LOGIN"]);
-        capa.set("USER", &[]);
+        if self.auth_allowed() {
+            capa.set_sasl(&["PLAIN", "LOGIN"]);
+            capa.set("USER", &[]);
+        } else {
+            capa.remove("SASL");
+            capa.remove("USER");
+        }
         if self.config.offer_stls && !self.config.tls_active {
             capa.set("STLS", &[]);
         } else {
             capa.remove("STLS");
         }
         capa
+    }
+
+    /// Whether credentials may be sent now (`require_tls_for_auth`).
+    fn auth_allowed(&self) -> bool {
+        self.config.tls_active || !self.config.require_tls_for_auth
+    }
+
+    /// Refuses a login command sent before TLS (`require_tls_for_auth`).
+    fn refuse_without_tls(&mut self) {
+        self.protocol_error(
+            "[AUTH] Use STLS first: this server does not accept passwords in clear text.",
+        );
     }
 
     /// Whether the session has handed off or closed.
@@ -310,6 +331,13 @@ impl ServerSession {
                 } else {
                     self.protocol_error("STLS is not available.");
                 }
+            }
+            Command::AuthList if !self.auth_allowed() => {
+                self.events
+                    .push_back(ServerEvent::Send(b"+OK\r\n.\r\n".to_vec()));
+            }
+            Command::User(_) | Command::Pass(_) | Command::Auth { .. } if !self.auth_allowed() => {
+                self.refuse_without_tls();
             }
             Command::User(name) => {
                 self.username = Some(name);

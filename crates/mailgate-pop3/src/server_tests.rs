@@ -36,6 +36,41 @@ fn greeting_and_capa() {
 }
 
 #[test]
+fn required_tls_hides_and_refuses_logins_until_stls() {
+    let mut s = ServerSession::new(ServerConfig {
+        offer_stls: true,
+        require_tls_for_auth: true,
+        ..ServerConfig::default()
+    });
+    let (out, ev) = run(
+        &mut s,
+        b"CAPA\r\nAUTH\r\nUSER joe\r\nPASS secret\r\nAUTH PLAIN AGpvZQBzZWNyZXQ=\r\n",
+    );
+    assert!(ev.is_empty(), "{ev:?}");
+    let refusal =
+        "-ERR [AUTH] Use STLS first: this server does not accept passwords in clear text.\r\n";
+    assert_eq!(
+        out,
+        format!(
+            "+OK POP3 server ready\r\n+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nSTLS\r\n.\r\n+OK\r\n.\r\n{refusal}{refusal}{refusal}"
+        )
+    );
+    let (out, ev) = run(&mut s, b"STLS\r\n");
+    assert_eq!(out, "+OK Begin TLS negotiation now.\r\n");
+    assert_eq!(ev, [ServerEvent::StartTls]);
+    s.tls_established();
+    let (out, ev) = run(&mut s, b"CAPA\r\nUSER joe\r\nPASS secret\r\n");
+    assert_eq!(
+        out,
+        "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nSASL PLAIN LOGIN\r\nUSER\r\n.\r\n+OK\r\n"
+    );
+    assert!(
+        matches!(&ev[..], [ServerEvent::Login(c)] if c.username == "joe"),
+        "{ev:?}"
+    );
+}
+
+#[test]
 fn stls_discards_injected_plaintext() {
     let mut s = ServerSession::new(ServerConfig {
         offer_stls: true,

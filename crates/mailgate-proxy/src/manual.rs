@@ -75,6 +75,15 @@
 //! files to the hard limit (at most 1,048,576) when it starts serving: each session holds two
 //! descriptors, and the common soft limit of 1024 would run out at about 500 sessions.
 //!
+//! ## Local TLS
+//!
+//! A listener with `local_certificate_path` and `local_key_path` speaks TLS from the first
+//! byte, or with `local_starttls` offers STARTTLS (STLS for POP3). A STARTTLS listener takes
+//! no password before the client has started TLS: IMAP advertises `LOGINDISABLED` and answers
+//! `LOGIN`/`AUTHENTICATE` with `NO [PRIVACYREQUIRED]`, POP3 leaves `USER` and `SASL` out of
+//! `CAPA` and answers `-ERR [AUTH]`, SMTP offers no `AUTH` and answers `538 5.7.11`. (The
+//! reference accepts passwords before STARTTLS.)
+//!
 //! ## Encrypted tokens and trust on first use
 //!
 //! Tokens are stored in the configuration file (or the `--cache-store` file) encrypted with a

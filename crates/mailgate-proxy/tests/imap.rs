@@ -350,13 +350,24 @@ async fn local_implicit_tls_and_local_starttls() {
     let (_proxy2, address) = start_proxy(spec, FixedTokens::one(USER, PASSWORD, TOKEN)).await;
     let mut client = Lines::new(TcpStream::connect(address).await.unwrap());
     let greeting = client.line().await;
-    assert!(greeting.contains(" STARTTLS "), "{greeting}");
+    // Before STARTTLS no password may be sent: LOGINDISABLED, no AUTH=, logins refused.
+    assert!(greeting.contains(" STARTTLS LOGINDISABLED]"), "{greeting}");
+    assert!(!greeting.contains("AUTH="), "{greeting}");
+    client
+        .send(&format!("p1 LOGIN {USER} {}\r\n", quoted(PASSWORD)))
+        .await;
+    let refusal = "NO [PRIVACYREQUIRED] Use STARTTLS first: this server does not accept passwords in clear text\r\n";
+    assert_eq!(client.line().await, format!("p1 {refusal}"));
+    client.send("p2 AUTHENTICATE PLAIN\r\n").await;
+    assert_eq!(client.line().await, format!("p2 {refusal}"));
     client.send("t1 STARTTLS\r\n").await;
     assert!(client.line().await.starts_with("t1 OK"));
     let mut client = Lines::new(pki.upgrade(client.into_inner()).await);
     client.send("c1 CAPABILITY\r\n").await;
     let caps = until_tagged(&mut client, "c1").await;
     assert!(!caps[0].contains("STARTTLS"), "{caps:?}");
+    assert!(!caps[0].contains("LOGINDISABLED"), "{caps:?}");
+    assert!(caps[0].contains("AUTH=PLAIN"), "{caps:?}");
     client
         .send(&format!("a1 LOGIN {USER} {}\r\n", quoted(PASSWORD)))
         .await;

@@ -167,3 +167,54 @@ async fn provider_error_reaches_the_client() {
     assert!(reply.starts_with("-ERR"), "{reply}");
     assert!(reply.contains("incorrect"), "{reply}");
 }
+
+/// On a listener offering STLS, no password crosses in clear text: `CAPA` offers neither
+/// `USER` nor `SASL` and logins are refused until STLS, then work.
+#[tokio::test]
+async fn local_stls_is_required_before_logging_in() {
+    let pki = Pki::new();
+    let server = upstream(&pki, UpstreamTls::Implicit).await;
+    let mut spec = pki.spec(Protocol::Pop, server);
+    spec.local_certificate_path = Some(pki.cert_file.clone());
+    spec.local_key_path = Some(pki.key_file.clone());
+    spec.local_starttls = true;
+    let tokens = FixedTokens::one(USER, PASSWORD, TOKEN);
+    let (_proxy, address) = start_proxy(spec, tokens.clone()).await;
+    let mut client = Lines::new(TcpStream::connect(address).await.unwrap());
+    assert!(client.line().await.starts_with("+OK fake POP3 ready"));
+    client.send("CAPA\r\n").await;
+    let mut capa = Vec::new();
+    loop {
+        let line = client.line().await;
+        if line == ".\r\n" {
+            break;
+        }
+        capa.push(line);
+    }
+    assert!(capa.iter().any(|l| l == "STLS\r\n"), "{capa:?}");
+    assert!(
+        !capa
+            .iter()
+            .any(|l| l == "USER\r\n" || l.starts_with("SASL")),
+        "{capa:?}"
+    );
+    let plain = STANDARD.encode(format!("\0{USER}\0{PASSWORD}"));
+    client
+        .send(&format!(
+            "USER {USER}\r\nPASS {PASSWORD}\r\nAUTH PLAIN {plain}\r\n"
+        ))
+        .await;
+    let refusal =
+        "-ERR [AUTH] Use STLS first: this server does not accept passwords in clear text.\r\n";
+    for _ in 0..3 {
+        assert_eq!(client.line().await, refusal);
+    }
+    assert_eq!(tokens.calls.load(Ordering::SeqCst), 0);
+    client.send("STLS\r\n").await;
+    assert!(client.line().await.starts_with("+OK"));
+    let mut client = Lines::new(pki.upgrade(client.into_inner()).await);
+    client.send(&format!("AUTH PLAIN {plain}\r\n")).await;
+    assert!(client.line().await.starts_with("+OK"));
+    client.send("STAT\r\n").await;
+    assert_eq!(client.line().await, "+OK 1 42\r\n");
+}

@@ -4,6 +4,7 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -218,6 +219,44 @@ async fn forced_oauthbearer_is_used_even_when_xoauth2_is_offered() {
     client.send("EHLO c\r\n").await;
     reply(&mut client).await;
     let plain = STANDARD.encode(format!("\0{USER}\0{PASSWORD}"));
+    client.send(&format!("AUTH PLAIN {plain}\r\n")).await;
+    assert!(client.line().await.starts_with("235"));
+}
+
+/// On a listener offering STARTTLS, no password crosses in clear text: EHLO offers no AUTH
+/// and AUTH is refused with 538 until STARTTLS, then works.
+#[tokio::test]
+async fn local_starttls_is_required_before_auth() {
+    let pki = Pki::new();
+    let server = upstream(&pki, UpstreamTls::Implicit, "XOAUTH2").await;
+    let mut spec = pki.spec(Protocol::Smtp, server);
+    spec.local_certificate_path = Some(pki.cert_file.clone());
+    spec.local_key_path = Some(pki.key_file.clone());
+    spec.local_starttls = true;
+    let tokens = FixedTokens::one(USER, PASSWORD, TOKEN);
+    let (_proxy, address) = start_proxy(spec, tokens.clone()).await;
+    let mut client = Lines::new(TcpStream::connect(address).await.unwrap());
+    assert!(client.line().await.starts_with("220 "));
+    client.send("EHLO client.example\r\n").await;
+    let ehlo = reply(&mut client).await;
+    assert!(ehlo.iter().any(|l| l.contains("STARTTLS")), "{ehlo:?}");
+    assert!(!ehlo.iter().any(|l| l.contains("AUTH")), "{ehlo:?}");
+    let plain = STANDARD.encode(format!("\0{USER}\0{PASSWORD}"));
+    client.send(&format!("AUTH PLAIN {plain}\r\n")).await;
+    assert_eq!(
+        client.line().await,
+        "538 5.7.11 Encryption required for requested authentication mechanism\r\n"
+    );
+    assert_eq!(tokens.calls.load(Ordering::SeqCst), 0);
+    client.send("STARTTLS\r\n").await;
+    assert!(client.line().await.starts_with("220 "));
+    let mut client = Lines::new(pki.upgrade(client.into_inner()).await);
+    client.send("EHLO client.example\r\n").await;
+    let ehlo = reply(&mut client).await;
+    assert!(
+        ehlo.iter().any(|l| l.contains("AUTH PLAIN LOGIN")),
+        "{ehlo:?}"
+    );
     client.send(&format!("AUTH PLAIN {plain}\r\n")).await;
     assert!(client.line().await.starts_with("235"));
 }

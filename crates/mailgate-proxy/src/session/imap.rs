@@ -2,7 +2,9 @@
 //!
 //! The upstream is asked for its capabilities (after STARTTLS when `server_starttls`); the
 //! client gets a greeting of its own with those capabilities rewritten (`AUTH=PLAIN
-//! AUTH=LOGIN SASL-IR`, no `LOGINDISABLED`, `STARTTLS` only when the listener offers it).
+//! AUTH=LOGIN SASL-IR`, no `LOGINDISABLED`; on a listener offering STARTTLS, `STARTTLS
+//! LOGINDISABLED` and no `AUTH=` until the client has started TLS: `LOGIN` and
+//! `AUTHENTICATE` are refused before, so passwords never cross in clear text).
 //! Client commands are framed and parsed with `mailgate-imap`: `LOGIN` in every string form
 //! (synchronising literals get their `+`), `AUTHENTICATE PLAIN`/`LOGIN` with or without
 //! SASL-IR, `CAPABILITY`, `NOOP`, `LOGOUT`, `STARTTLS`, and `ID` (forwarded) are handled;
@@ -183,6 +185,7 @@ fn capabilities_in(line: &[u8]) -> Option<Vec<String>> {
 }
 
 /// What the client is shown: the upstream's capabilities with authentication rewritten.
+/// While STARTTLS is on offer, logins wait for it (`LOGINDISABLED`, no `AUTH=`).
 pub(crate) fn rewrite_capabilities(upstream: &[String], offer_starttls: bool) -> Vec<String> {
     let mut out: Vec<String> = upstream
         .iter()
@@ -199,11 +202,16 @@ pub(crate) fn rewrite_capabilities(upstream: &[String], offer_starttls: bool) ->
         out.push("IMAP4rev1".to_owned());
     }
     if offer_starttls {
-        out.push("STARTTLS".to_owned());
+        out.extend(["STARTTLS", "LOGINDISABLED"].map(str::to_owned));
+    } else {
+        out.extend(["AUTH=PLAIN", "AUTH=LOGIN", "SASL-IR"].map(str::to_owned));
     }
-    out.extend(["AUTH=PLAIN", "AUTH=LOGIN", "SASL-IR"].map(str::to_owned));
     out
 }
+
+/// The reply to `LOGIN` or `AUTHENTICATE` before STARTTLS on a listener that offers it.
+const TLS_FIRST: &str =
+    "[PRIVACYREQUIRED] Use STARTTLS first: this server does not accept passwords in clear text";
 
 /// Connects upstream, upgrades with STARTTLS when configured, learns the capabilities.
 async fn connect(context: &SessionContext, guard: &mut Guard) -> Result<Upstream, Interrupt> {
@@ -549,6 +557,16 @@ pub(crate) async fn pre_auth(
                 }
                 continue;
             }
+            CommandBody::Login { .. } | CommandBody::Authenticate { .. }
+                if offers_starttls(context, client) =>
+            {
+                tracing::debug!(
+                    "{} --> {tag} [ login before STARTTLS: refused ]",
+                    context.label()
+                );
+                client.send(&tagged(&tag, "NO", TLS_FIRST), guard).await?;
+                continue;
+            }
             CommandBody::Login { username, password } => {
                 let username = String::from_utf8_lossy(username.as_bytes()).into_owned();
                 let password = String::from_utf8_lossy(password.expose().as_bytes()).into_owned();
@@ -716,7 +734,7 @@ mod tests {
         );
         assert_eq!(
             rewrite_capabilities(&upstream, true).join(" "),
-            "IMAP4rev1 LITERAL+ LOGIN-REFERRALS ID ENABLE IDLE STARTTLS AUTH=PLAIN AUTH=LOGIN SASL-IR"
+            "IMAP4rev1 LITERAL+ LOGIN-REFERRALS ID ENABLE IDLE STARTTLS LOGINDISABLED"
         );
         assert_eq!(
             rewrite_capabilities(&[], false).join(" "),

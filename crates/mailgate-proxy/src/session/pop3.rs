@@ -107,6 +107,8 @@ pub(crate) async fn pre_auth(
     config.capabilities = capabilities;
     config.capabilities.remove("STLS");
     config.offer_stls = offers_starttls(context, client);
+    // Passwords never cross in clear text where TLS is on offer.
+    config.require_tls_for_auth = config.offer_stls;
     config.tls_active = client.is_tls();
     let mut local = ServerSession::new(config);
     let mut account = String::new();

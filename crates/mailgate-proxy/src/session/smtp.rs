@@ -168,6 +168,8 @@ pub(crate) async fn pre_auth(
         config.greeting = greeting;
     }
     config.starttls = offers_starttls(context, client);
+    // Passwords never cross in clear text where TLS is on offer.
+    config.require_tls_for_auth = config.starttls;
     config.tls_active = client.is_tls();
     let mut local = ServerSession::new(config, Instant::now());
     let mut upstream: Option<Upstream> = None;
