@@ -207,6 +207,20 @@ class ProxyImapTest(ProxyTestCase):
             imap.select("INBOX", readonly=True)
             self.assertEqual(imap.fetch("1", "(BODY.PEEK[])")[1][0][1], seed_messages()[0])
 
+
+    def test_local_starttls_refuses_logins_before_tls(self):
+        with imaplib.IMAP4("127.0.0.1", self.ports["imap_starttls"], timeout=TIMEOUT) as imap:
+            self.assertIn("LOGINDISABLED", imap.capabilities)
+            self.assertFalse([c for c in imap.capabilities if c.startswith("AUTH=")],
+                             imap.capabilities)
+            with self.assertRaises(imaplib.IMAP4.error) as raised:
+                imap.login(SEED.name, SEED.password)
+            self.assertIn("PRIVACYREQUIRED", str(raised.exception))
+            imap.starttls(tls_context())
+            self.assertNotIn("LOGINDISABLED", imap.capabilities)
+            typ, _ = imap.login(SEED.name, SEED.password)
+            self.assertEqual(typ, "OK")
+
     def test_local_implicit_tls(self):
         with imaplib.IMAP4_SSL("127.0.0.1", self.ports["imap_tls"], ssl_context=tls_context(),
                                timeout=TIMEOUT) as imap:
@@ -288,6 +302,25 @@ class ProxyPop3Test(ProxyTestCase):
         finally:
             pop.quit()
 
+
+    def test_local_stls_refuses_logins_before_tls(self):
+        pop = poplib.POP3("127.0.0.1", self.ports["pop_stls"], timeout=TIMEOUT)
+        try:
+            capabilities = pop.capa()
+            self.assertIn("STLS", capabilities)
+            self.assertNotIn("USER", capabilities)
+            self.assertNotIn("SASL", capabilities)
+            with self.assertRaises(poplib.error_proto) as raised:
+                pop.user(SEED.name)
+            self.assertTrue(raised.exception.args[0].startswith(b"-ERR [AUTH] Use STLS first"),
+                            raised.exception.args[0])
+            pop.stls(tls_context())
+            pop.user(SEED.name)
+            self.assertTrue(pop.pass_(SEED.password).startswith(b"+OK"))
+            self.assertEqual(pop.stat()[0], len(seed_messages()))
+        finally:
+            pop.quit()
+
     def test_upstream_stls(self):
         pop = poplib.POP3("127.0.0.1", self.ports["pop_upstream_stls"], timeout=TIMEOUT)
         try:
@@ -361,6 +394,21 @@ class ProxySmtpTest(ProxyTestCase):
 
     def test_local_starttls(self):
         self.send("smtp_starttls", "PLAIN", TRICKY_BODY, starttls=True)
+
+
+    def test_local_starttls_refuses_auth_before_tls(self):
+        with smtplib.SMTP("127.0.0.1", self.ports["smtp_starttls"], timeout=TIMEOUT) as smtp:
+            smtp.ehlo()
+            self.assertTrue(smtp.has_extn("starttls"))
+            self.assertFalse(smtp.has_extn("auth"))
+            payload = base64.b64encode(sasl_plain(SENDER.name, SENDER.password)).decode()
+            code, text = smtp.docmd("AUTH", "PLAIN " + payload)
+            self.assertEqual(code, 538, text)
+            smtp.starttls(context=tls_context())
+            smtp.ehlo()
+            self.assertTrue(smtp.has_extn("auth"))
+            code, _ = smtp.login(SENDER.name, SENDER.password)
+            self.assertEqual(code, 235)
 
     def test_local_implicit_tls(self):
         marker = unique("smtp-implicit-tls")
