@@ -220,7 +220,6 @@ pub fn refresh_rejected_changes(had_access_token: bool) -> CacheChanges {
     changes
 }
 
-/// The changes that delete an account's tokens after a wrong password.
 /// Why an account is unlocked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Purpose {
