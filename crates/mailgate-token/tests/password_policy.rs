@@ -300,3 +300,48 @@ fn expiry_margin() {
     let state = unlocked(vault.unlock(&account(&config), &cache, b"pw", NOW + 3500));
     assert_eq!(state.refresh_token().unwrap().expose(), "RT");
 }
+
+/// A parallel burst of different wrong passwords for one account meets the back-off that its
+/// first attempts record: at most two are tried (the first failure costs nothing extra, the
+/// second blocks the account), the rest are refused without key derivation.
+#[test]
+fn a_parallel_burst_of_wrong_passwords_meets_the_back_off() {
+    let config = config("", "oauth2_flow = client_credentials\n");
+    let vault = Arc::new(vault(&config));
+    let account = Arc::new(account(&config));
+    let cache = Arc::new(cache_with_tokens(b"right"));
+    let start = Arc::new(std::sync::Barrier::new(12));
+    let attempts: Vec<_> = (0..12)
+        .map(|n| {
+            let (vault, account, cache, start) = (
+                Arc::clone(&vault),
+                Arc::clone(&account),
+                Arc::clone(&cache),
+                Arc::clone(&start),
+            );
+            std::thread::spawn(move || {
+                start.wait();
+                vault.unlock(&account, &cache, format!("wrong-{n}").as_bytes(), NOW)
+            })
+        })
+        .collect();
+    let outcomes: Vec<Unlock> = attempts.into_iter().map(|t| t.join().unwrap()).collect();
+    let tried = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, Unlock::Denied(Denied::WrongPassword)))
+        .count();
+    let throttled = outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, Unlock::Throttled { .. }))
+        .count();
+    assert_eq!((tried, throttled), (2, 10), "{outcomes:?}");
+    // The right password waits out the back-off like any other.
+    assert!(matches!(
+        vault.unlock(&account, &cache, b"right", NOW),
+        Unlock::Throttled { .. }
+    ));
+    assert!(matches!(
+        vault.unlock(&account, &cache, b"right", NOW + 2),
+        Unlock::Unlocked(_)
+    ));
+}

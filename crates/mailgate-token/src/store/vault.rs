@@ -2,6 +2,7 @@
 //! what a wrong password does. Sans-I/O: time is passed in and the changes to persist
 //! are returned; the caller writes them through a [`TokenStorage`](super::TokenStorage).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::backoff::{DEFAULT_BACKOFF_CAPACITY, FailureBackoff};
@@ -233,12 +234,15 @@ enum Purpose {
 ///
 /// Holds the [`DerivedKeyCache`] (so only an account's first login pays PBKDF2) and the
 /// per-account [`FailureBackoff`]. Unlocking may run PBKDF2: async callers run
-/// [`TokenVault::unlock`] on a blocking thread.
+/// [`TokenVault::unlock`] on a blocking thread. Logins of one account are unlocked one at a
+/// time (other accounts never wait), so a parallel burst of wrong passwords meets the
+/// back-off its first attempt records instead of being derived all at once.
 #[derive(Debug)]
 pub struct TokenVault {
     options: GlobalOptions,
     keys: Arc<DerivedKeyCache>,
     backoff: Mutex<FailureBackoff>,
+    turns: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 impl TokenVault {
@@ -261,6 +265,7 @@ impl TokenVault {
             options,
             keys: Arc::new(DerivedKeyCache::new(keys)?),
             backoff: Mutex::new(FailureBackoff::new(accounts)),
+            turns: Mutex::new(HashMap::new()),
         })
     }
 
@@ -290,7 +295,24 @@ impl TokenVault {
         password: &[u8],
         now: u64,
     ) -> Unlock {
-        self.unlock_for(Purpose::Login, account, cache, password, now)
+        let username = account.username.as_str();
+        let turn = Arc::clone(
+            self.turns
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(username.to_owned())
+                .or_default(),
+        );
+        let held = turn.lock().unwrap_or_else(PoisonError::into_inner);
+        let outcome = self.unlock_for(Purpose::Login, account, cache, password, now);
+        drop(held);
+        // Forget the turn when no other login holds it, so catch-all usernames cannot grow
+        // the map without bound. Clones are made under the map's lock, so the count is exact.
+        let mut turns = self.turns.lock().unwrap_or_else(PoisonError::into_inner);
+        if Arc::strong_count(&turn) == 2 {
+            turns.remove(username);
+        }
+        outcome
     }
 
     /// Unlocks `account` to store the tokens a new authorisation just obtained for a login
