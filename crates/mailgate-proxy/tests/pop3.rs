@@ -96,6 +96,20 @@ async fn upstream(pki: &Pki, tls: UpstreamTls) -> SocketAddr {
     .await
 }
 
+/// The client's `CAPA` lines (without the status line and the final dot).
+async fn capa<S: AsyncRead + AsyncWrite + Unpin>(client: &mut Lines<S>) -> Vec<String> {
+    client.send("CAPA\r\n").await;
+    assert!(client.line().await.starts_with("+OK"));
+    let mut capa = Vec::new();
+    loop {
+        let line = client.line().await;
+        if line == ".\r\n" {
+            return capa;
+        }
+        capa.push(line);
+    }
+}
+
 #[tokio::test]
 async fn user_pass_login_is_relayed_with_xoauth2() {
     let pki = Pki::new();
@@ -104,15 +118,7 @@ async fn user_pass_login_is_relayed_with_xoauth2() {
     let (proxy, address) = start_proxy(pki.spec(Protocol::Pop, server), tokens.clone()).await;
     let mut client = Lines::new(TcpStream::connect(address).await.unwrap());
     assert_eq!(client.line().await, "+OK fake POP3 ready <1.2@fake>\r\n");
-    client.send("CAPA\r\n").await;
-    let mut capa = Vec::new();
-    loop {
-        let line = client.line().await;
-        if line == ".\r\n" {
-            break;
-        }
-        capa.push(line);
-    }
+    let capa = capa(&mut client).await;
     assert!(capa.iter().any(|l| l == "SASL PLAIN LOGIN\r\n"), "{capa:?}");
     assert!(capa.iter().any(|l| l == "USER\r\n"), "{capa:?}");
     assert!(!capa.iter().any(|l| l.contains("XOAUTH2")), "{capa:?}");
@@ -174,23 +180,12 @@ async fn provider_error_reaches_the_client() {
 async fn local_stls_is_required_before_logging_in() {
     let pki = Pki::new();
     let server = upstream(&pki, UpstreamTls::Implicit).await;
-    let mut spec = pki.spec(Protocol::Pop, server);
-    spec.local_certificate_path = Some(pki.cert_file.clone());
-    spec.local_key_path = Some(pki.key_file.clone());
-    spec.local_starttls = true;
+    let spec = pki.starttls_spec(Protocol::Pop, server);
     let tokens = FixedTokens::one(USER, PASSWORD, TOKEN);
     let (_proxy, address) = start_proxy(spec, tokens.clone()).await;
     let mut client = Lines::new(TcpStream::connect(address).await.unwrap());
     assert!(client.line().await.starts_with("+OK fake POP3 ready"));
-    client.send("CAPA\r\n").await;
-    let mut capa = Vec::new();
-    loop {
-        let line = client.line().await;
-        if line == ".\r\n" {
-            break;
-        }
-        capa.push(line);
-    }
+    let capa = capa(&mut client).await;
     assert!(capa.iter().any(|l| l == "STLS\r\n"), "{capa:?}");
     assert!(
         !capa

@@ -229,10 +229,7 @@ async fn forced_oauthbearer_is_used_even_when_xoauth2_is_offered() {
 async fn local_starttls_is_required_before_auth() {
     let pki = Pki::new();
     let server = upstream(&pki, UpstreamTls::Implicit, "XOAUTH2").await;
-    let mut spec = pki.spec(Protocol::Smtp, server);
-    spec.local_certificate_path = Some(pki.cert_file.clone());
-    spec.local_key_path = Some(pki.key_file.clone());
-    spec.local_starttls = true;
+    let spec = pki.starttls_spec(Protocol::Smtp, server);
     let tokens = FixedTokens::one(USER, PASSWORD, TOKEN);
     let (_proxy, address) = start_proxy(spec, tokens.clone()).await;
     let mut client = Lines::new(TcpStream::connect(address).await.unwrap());

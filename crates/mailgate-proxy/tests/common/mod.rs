@@ -81,6 +81,15 @@ impl Pki {
         spec
     }
 
+    /// [`Pki::spec`] for a listener offering STARTTLS (STLS) with this CA's certificate.
+    pub fn starttls_spec(&self, protocol: Protocol, upstream: SocketAddr) -> ListenerSpec {
+        let mut spec = self.spec(protocol, upstream);
+        spec.local_certificate_path = Some(self.cert_file.clone());
+        spec.local_key_path = Some(self.key_file.clone());
+        spec.local_starttls = true;
+        spec
+    }
+
     /// Connects to `address` with TLS, trusting this CA.
     pub async fn connect_tls(
         &self,
