@@ -1,5 +1,5 @@
 //! Per-account failure back-off: wrong passwords can neither burn the CPU on key
-//! derivation nor wipe an account's tokens over and over.
+//! derivation nor start new authorisations over and over.
 
 use std::collections::HashMap;
 
@@ -12,8 +12,8 @@ pub const MAX_BACKOFF_SECS: u64 = 300;
 /// After this long without a failure an account's count starts afresh, in seconds.
 pub const FAILURE_MEMORY_SECS: u64 = 3600;
 
-/// The least time between two token resets of one account, in seconds (the reference's
-/// authentication timeout: long enough for the authorisation the first reset started).
+/// The least time between two new authorisations started by wrong passwords for one account,
+/// in seconds (the reference's authentication timeout: long enough for the first to finish).
 pub const RESET_COOLDOWN_SECS: u64 = 600;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -27,8 +27,8 @@ struct FailureState {
 /// Failure counts by account. Time is passed in (Unix seconds); nothing here reads a
 /// clock. The first wrong password costs nothing extra; from the second on, the
 /// account is refused without key derivation for 1, 2, 4 … up to
-/// [`MAX_BACKOFF_SECS`] seconds. Tokens are reset at most once per
-/// [`RESET_COOLDOWN_SECS`].
+/// [`MAX_BACKOFF_SECS`] seconds. A wrong password starts a new authorisation at most once
+/// per [`RESET_COOLDOWN_SECS`].
 #[derive(Debug)]
 pub struct FailureBackoff {
     capacity: usize,
