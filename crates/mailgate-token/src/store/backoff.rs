@@ -95,14 +95,14 @@ impl FailureBackoff {
         self.reset_retry_after(account, now).is_none()
     }
 
-    /// Seconds until the account's tokens may be reset again, or `None` if now.
+    /// Seconds until a wrong password may start a new authorisation again, or `None` if now.
     pub fn reset_retry_after(&self, account: &str, now: u64) -> Option<u64> {
         let at = self.accounts.get(account)?.last_reset?;
         let elapsed = now.saturating_sub(at);
         (elapsed < RESET_COOLDOWN_SECS).then(|| RESET_COOLDOWN_SECS - elapsed)
     }
 
-    /// Records that the account's tokens were reset.
+    /// Records that a wrong password started a new authorisation of the account.
     pub fn record_reset(&mut self, account: &str, now: u64) {
         self.accounts
             .entry(account.to_owned())
