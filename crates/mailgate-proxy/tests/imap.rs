@@ -360,6 +360,9 @@ async fn local_implicit_tls_and_local_starttls() {
     assert_eq!(client.line().await, format!("p1 {refusal}"));
     client.send("p2 AUTHENTICATE PLAIN\r\n").await;
     assert_eq!(client.line().await, format!("p2 {refusal}"));
+    // A synchronising literal is refused, not invited with `+`: the password never leaves.
+    client.send(&format!("p3 LOGIN {USER} {{8}}\r\n")).await;
+    assert_eq!(client.line().await, format!("p3 {refusal}"));
     client.send("t1 STARTTLS\r\n").await;
     assert!(client.line().await.starts_with("t1 OK"));
     let mut client = Lines::new(pki.upgrade(client.into_inner()).await);

@@ -66,10 +66,24 @@ impl Framed {
                 text: "unexpected framing event".to_owned(),
             },
         };
+        self.trim_tail();
+        Some(event)
+    }
+
+    /// Forgets the bytes the framer has consumed.
+    fn trim_tail(&mut self) {
         let keep = self.framer.buffered().min(self.tail.len());
         let cut = self.tail.len() - keep;
         self.tail.drain(..cut);
-        Some(event)
+    }
+
+    /// After [`Event::Continuation`]: drops the message whose synchronising literal the peer
+    /// waits to send (see `Framer::refuse_literal`) and returns that message's tag.
+    fn refuse_literal(&mut self) -> String {
+        let tag = tag_of(&self.tail);
+        self.framer.refuse_literal();
+        self.trim_tail();
+        tag
     }
 
     /// Bytes received that do not belong to a message returned yet.
@@ -274,6 +288,16 @@ async fn connect(context: &SessionContext, guard: &mut Guard) -> Result<Upstream
 
 /// Whether `byte` may appear in a tag (RFC 3501 `tag`: ASTRING-CHAR except `+`); a tag that
 /// fails this is not echoed back to the client.
+/// The tag a message starts with, or `*` when it has no valid one.
+fn tag_of(message: &[u8]) -> String {
+    let word = message.split(|&b| b == b' ').next().unwrap_or_default();
+    if !word.is_empty() && word.iter().all(|&b| is_tag_byte(b)) {
+        String::from_utf8_lossy(word).into_owned()
+    } else {
+        "*".to_owned()
+    }
+}
+
 fn is_tag_byte(byte: u8) -> bool {
     byte.is_ascii_graphic()
         && !matches!(byte, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b'+')
@@ -305,6 +329,12 @@ impl Local {
         loop {
             match self.framed.next() {
                 Some(Event::Message(message)) => return Ok(Ok(message)),
+                Some(Event::Continuation) if offers_starttls(context, client) => {
+                    // Before STARTTLS a literal can only carry a LOGIN's user name or
+                    // password: refuse it rather than invite it in clear text.
+                    let tag = self.framed.refuse_literal();
+                    client.send(&tagged(&tag, "NO", TLS_FIRST), guard).await?;
+                }
                 Some(Event::Continuation) => {
                     client.send(b"+ Ready for literal data\r\n", guard).await?;
                 }
@@ -315,7 +345,6 @@ impl Local {
                     }
                     let bytes = client.take_buffer();
                     self.framed.push(&bytes);
-                    let _ = context;
                 }
             }
         }
@@ -498,12 +527,7 @@ pub(crate) async fn pre_auth(
         let command = match Command::parse(&message, local.framed.framer.config()) {
             Ok((command, _)) => command,
             Err(error) => {
-                let tag = String::from_utf8_lossy(&message)
-                    .split(' ')
-                    .next()
-                    .filter(|t| !t.is_empty() && t.bytes().all(is_tag_byte))
-                    .unwrap_or("*")
-                    .to_owned();
+                let tag = tag_of(&message);
                 tracing::debug!("{} --> [ unparsable command: {error} ]", context.label());
                 client
                     .send(
