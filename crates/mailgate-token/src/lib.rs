@@ -58,5 +58,6 @@ pub mod store;
 /// with the protocol crates.
 pub use mailgate_sasl::{REDACTED, Secret, SecretBytes, SecretString};
 pub mod http;
+mod keyed;
 pub mod login;
 pub mod oauth;

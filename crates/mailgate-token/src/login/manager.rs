@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::SecretString;
 use crate::config::{AccountConfig, ProxyConfig};
 use crate::http::HttpClient;
+use crate::keyed::KeyedLocks;
 use crate::oauth::{TokenRequestError, TokenResponse};
 use crate::store::AccountLock;
 
@@ -95,7 +96,7 @@ pub struct LoginManager {
     store: Arc<dyn LoginStore>,
     http: HttpClient,
     authorizer: Arc<dyn Authorizer>,
-    flights: Mutex<HashMap<FlightKey, Arc<tokio::sync::Mutex<()>>>>,
+    flights: KeyedLocks<FlightKey, tokio::sync::Mutex<()>>,
     expiries: Mutex<HashMap<String, u64>>,
     passwords: Mutex<HashMap<String, SecretString>>,
     clock: Clock,
@@ -154,7 +155,7 @@ impl LoginManager {
             store,
             http,
             authorizer: Arc::new(NoAuthorizer),
-            flights: Mutex::new(HashMap::new()),
+            flights: KeyedLocks::new(),
             expiries: Mutex::new(HashMap::new()),
             passwords: Mutex::new(HashMap::new()),
             clock: Arc::new(system_now),
@@ -241,19 +242,11 @@ impl LoginManager {
         let config = self.config();
         let account = Arc::new(config.resolve_account(username)?);
         warn_example_values(&account);
-        let key = flight_key(username, password);
-        let flight = Arc::clone(guard(&self.flights).entry(key.clone()).or_default());
-        let turn = flight.lock().await;
+        let flight = self.flights.get(flight_key(username, password));
+        let turn = flight.lock().lock().await;
         let result = self.obtain(&account, password).await;
         drop(turn);
-        {
-            // Forget the flight when no other login holds it, so catch-all usernames cannot
-            // grow the map without bound. Clones are made under this lock, so the count is exact.
-            let mut flights = guard(&self.flights);
-            if Arc::strong_count(&flight) == 2 {
-                flights.remove(&key);
-            }
-        }
+        drop(flight);
         if result.is_ok() {
             guard(&self.passwords).insert(username.to_owned(), password.clone());
         }

@@ -2,7 +2,6 @@
 //! what a wrong password does. Sans-I/O: time is passed in and the changes to persist
 //! are returned; the caller writes them through a [`TokenStorage`](super::TokenStorage).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::backoff::{DEFAULT_BACKOFF_CAPACITY, FailureBackoff};
@@ -13,6 +12,7 @@ use crate::config::{
 use crate::crypto::{
     AccountCipher, DEFAULT_KEY_CACHE_CAPACITY, DerivedKeyCache, RandomnessUnavailable,
 };
+use crate::keyed::KeyedLocks;
 
 /// Seconds before expiry at which a cached access token is no longer used (the
 /// reference's `TOKEN_EXPIRY_MARGIN`).
@@ -242,7 +242,7 @@ pub struct TokenVault {
     options: GlobalOptions,
     keys: Arc<DerivedKeyCache>,
     backoff: Mutex<FailureBackoff>,
-    turns: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    turns: KeyedLocks<String, Mutex<()>>,
 }
 
 impl TokenVault {
@@ -265,7 +265,7 @@ impl TokenVault {
             options,
             keys: Arc::new(DerivedKeyCache::new(keys)?),
             backoff: Mutex::new(FailureBackoff::new(accounts)),
-            turns: Mutex::new(HashMap::new()),
+            turns: KeyedLocks::new(),
         })
     }
 
@@ -295,24 +295,9 @@ impl TokenVault {
         password: &[u8],
         now: u64,
     ) -> Unlock {
-        let username = account.username.as_str();
-        let turn = Arc::clone(
-            self.turns
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .entry(username.to_owned())
-                .or_default(),
-        );
-        let held = turn.lock().unwrap_or_else(PoisonError::into_inner);
-        let outcome = self.unlock_for(Purpose::Login, account, cache, password, now);
-        drop(held);
-        // Forget the turn when no other login holds it, so catch-all usernames cannot grow
-        // the map without bound. Clones are made under the map's lock, so the count is exact.
-        let mut turns = self.turns.lock().unwrap_or_else(PoisonError::into_inner);
-        if Arc::strong_count(&turn) == 2 {
-            turns.remove(username);
-        }
-        outcome
+        let turn = self.turns.get(account.username.clone());
+        let _held = turn.lock().lock().unwrap_or_else(PoisonError::into_inner);
+        self.unlock_for(Purpose::Login, account, cache, password, now)
     }
 
     /// Unlocks `account` to store the tokens a new authorisation just obtained for a login
