@@ -1,5 +1,6 @@
 //! Fuzzes the IMAP framer: arbitrary chunking gives the same events as one push,
-//! memory stays bounded, and complete command messages round-trip.
+//! memory stays bounded, and complete command messages round-trip. One mode bit makes
+//! the driver refuse every synchronising literal (as the proxy does before STARTTLS).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -13,7 +14,13 @@ enum Event {
     Error(String, Option<String>),
 }
 
-fn run(direction: Direction, config: &ParserConfig, data: &[u8], chunks: &[usize]) -> Vec<Event> {
+fn run(
+    direction: Direction,
+    config: &ParserConfig,
+    refuse: bool,
+    data: &[u8],
+    chunks: &[usize],
+) -> Vec<Event> {
     let mut framer = Framer::new(direction, config.clone());
     let mut events = Vec::new();
     let mut rest = data;
@@ -29,14 +36,21 @@ fn run(direction: Direction, config: &ParserConfig, data: &[u8], chunks: &[usize
         rest = tail;
         framer.push(chunk);
         while let Some(event) = framer.next_event() {
-            events.push(match event {
+            let event = match event {
                 FramerEvent::Message(m) => Event::Message(m.to_vec()),
                 FramerEvent::ContinuationNeeded(h) => Event::Continuation(h.size),
                 FramerEvent::Error { error, tag } => {
                     Event::Error(error.to_string(), tag.map(|t| t.as_str().to_owned()))
                 }
                 _ => Event::Error("unknown event".into(), None),
-            });
+            };
+            if refuse && matches!(event, Event::Continuation(_)) {
+                framer.refuse_literal();
+                // The refused message is gone: what stays buffered came after the literal's
+                // header, which this chunk completed.
+                assert!(framer.buffered() < chunk.len());
+            }
+            events.push(event);
         }
         // Memory bound: what is buffered never exceeds one message plus one chunk.
         let bound = config.max_line_length as u64 + config.max_message_size + chunk.len() as u64;
@@ -63,15 +77,16 @@ fuzz_target!(|input: &[u8]| {
     config.max_line_length = usize::from(line).max(1) * 4;
     config.max_literal_size = u64::from(literal) * 2;
     config.max_message_size = u64::from(message) * 8;
-    let one_shot = run(direction, &config, data, &[data.len()]);
+    let refuse = mode & 4 != 0;
+    let one_shot = run(direction, &config, refuse, data, &[data.len()]);
     let chunks: Vec<usize> = data
         .iter()
         .take(8)
         .map(|&b| usize::from(b % 17) + 1)
         .collect();
-    let chunked = run(direction, &config, data, &chunks);
+    let chunked = run(direction, &config, refuse, data, &chunks);
     assert_eq!(one_shot, chunked);
-    let bytewise = run(direction, &config, data, &[1]);
+    let bytewise = run(direction, &config, refuse, data, &[1]);
     assert_eq!(one_shot, bytewise);
     for event in &one_shot {
         if let Event::Message(m) = event {
