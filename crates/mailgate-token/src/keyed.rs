@@ -9,14 +9,22 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// such as catch-all usernames or password digests cannot grow the map without bound.
 #[derive(Debug)]
 pub(crate) struct KeyedLocks<K, L> {
-    map: Mutex<HashMap<K, Arc<L>>>,
+    map: Mutex<HashMap<K, Entry<L>>>,
+}
+
+/// A key's lock and how many [`KeyedLock`]s hold it. The count changes only under the map's
+/// lock (an `Arc`'s strong count would not do: it falls after the map's lock is released).
+#[derive(Debug)]
+struct Entry<L> {
+    lock: Arc<L>,
+    users: usize,
 }
 
 /// One user's hold on a key's lock; lock it with [`KeyedLock::lock`].
 #[derive(Debug)]
 pub(crate) struct KeyedLock<'a, K: Eq + Hash, L> {
     locks: &'a KeyedLocks<K, L>,
-    key: Option<K>,
+    key: K,
     lock: Arc<L>,
 }
 
@@ -30,10 +38,15 @@ impl<K: Eq + Hash + Clone, L: Default> KeyedLocks<K, L> {
     /// The lock of `key`, created if no one holds it.
     pub(crate) fn get(&self, key: K) -> KeyedLock<'_, K, L> {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        let lock = Arc::clone(map.entry(key.clone()).or_default());
+        let entry = map.entry(key.clone()).or_insert_with(|| Entry {
+            lock: Arc::default(),
+            users: 0,
+        });
+        entry.users += 1;
+        let lock = Arc::clone(&entry.lock);
         KeyedLock {
             locks: self,
-            key: Some(key),
+            key,
             lock,
         }
     }
@@ -61,11 +74,11 @@ impl<K: Eq + Hash, L> Drop for KeyedLock<'_, K, L> {
             .map
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        // Clones are made under the map's lock, so the count is exact: the map's and ours.
-        if Arc::strong_count(&self.lock) == 2
-            && let Some(key) = self.key.take()
-        {
-            map.remove(&key);
+        if let Some(entry) = map.get_mut(&self.key) {
+            entry.users = entry.users.saturating_sub(1);
+            if entry.users == 0 {
+                map.remove(&self.key);
+            }
         }
     }
 }
@@ -87,6 +100,28 @@ mod tests {
         drop(first);
         assert_eq!(locks.len(), 1);
         drop(second);
+        assert_eq!(locks.len(), 0);
+    }
+
+    #[test]
+    fn concurrent_users_leave_no_entry() {
+        // Each round, several threads take and drop the same new key at once (keys such as
+        // password digests are seldom seen twice, so an entry left behind stays for good).
+        // Counting users by the `Arc`'s strong count left entries here: a user's count fell
+        // only after the map's lock was released, so the last two could both see the other.
+        const THREADS: usize = 4;
+        let locks: KeyedLocks<u32, Mutex<()>> = KeyedLocks::new();
+        let start = std::sync::Barrier::new(THREADS);
+        std::thread::scope(|scope| {
+            for _ in 0..THREADS {
+                scope.spawn(|| {
+                    for round in 0..5_000u32 {
+                        start.wait();
+                        drop(locks.get(round));
+                    }
+                });
+            }
+        });
         assert_eq!(locks.len(), 0);
     }
 
