@@ -286,8 +286,6 @@ async fn connect(context: &SessionContext, guard: &mut Guard) -> Result<Upstream
     Ok(upstream)
 }
 
-/// Whether `byte` may appear in a tag (RFC 3501 `tag`: ASTRING-CHAR except `+`); a tag that
-/// fails this is not echoed back to the client.
 /// The tag a message starts with, or `*` when it has no valid one.
 fn tag_of(message: &[u8]) -> String {
     let word = message.split(|&b| b == b' ').next().unwrap_or_default();
@@ -298,6 +296,8 @@ fn tag_of(message: &[u8]) -> String {
     }
 }
 
+/// Whether `byte` may appear in a tag (RFC 3501 `tag`: ASTRING-CHAR except `+`); a tag that
+/// fails this is not echoed back to the client.
 fn is_tag_byte(byte: u8) -> bool {
     byte.is_ascii_graphic()
         && !matches!(byte, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b'+')
