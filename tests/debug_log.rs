@@ -12,17 +12,18 @@
 mod common;
 #[path = "../crates/mailgate-proxy/tests/secret_scan/mod.rs"]
 mod secret_scan;
+mod support;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::Pki;
 use mailgate_token::oauth::mock_server::MockOAuthServer;
 use secret_scan::*;
-use tokio::net::TcpStream;
+use support::{Running, free_port, wait_for};
 
 const CC_USER: &str = "cc-account@example.com";
 const CC_PASSWORD: &str = "PW-ZQX-cc-login-password-7f3a";
@@ -34,33 +35,6 @@ const AUTH_CODE: &str = "AC-ZQX-authorization-code-e9f2";
 const WRONG_PASSWORD: &str = "PW-ZQX-wrong-login-password-5e6f";
 /// Logged on purpose (as a user name) to show that the scan finds what the binary logs.
 const CANARY: &str = "canary-ZQX-user-name-4f4f@example.com";
-
-/// A free loopback port (bound, then released).
-fn free_port() -> u16 {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    probe.local_addr().unwrap().port()
-}
-
-/// Stops the proxy when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Waits until `port` accepts connections.
-async fn wait_for(port: u16) {
-    for _ in 0..1000 {
-        if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("mailgate did not listen on port {port}");
-}
 
 /// Waits for the log line asking the user to visit the authorization URL; returns its `state`.
 async fn logged_state(log: &Path) -> String {

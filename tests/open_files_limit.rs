@@ -3,18 +3,12 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// Stops the proxy when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use support::{Running, free_port};
 
 /// The soft and hard "Max open files" of process `pid`.
 fn open_files_limits(pid: u32) -> (String, String) {
@@ -32,10 +26,7 @@ fn open_files_limits(pid: u32) -> (String, String) {
 
 #[test]
 fn serving_raises_the_soft_open_files_limit_to_the_hard_limit() {
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("emailproxy.config");
     std::fs::write(
