@@ -99,6 +99,26 @@ impl TokenRuntime {
         self.authorizer.set_config(config.clone());
         self.authenticator.set_config(config);
     }
+
+    /// At shutdown, once the sessions are gone: stops the proactive refreshes and tries one
+    /// last time to write the tokens the disk refused (full, read-only); names the accounts
+    /// whose new tokens are lost if it still refuses them. A provider that rotates refresh
+    /// tokens may have invalidated the stored one, so those accounts may need authorising
+    /// again.
+    pub(crate) async fn save_unsaved(&self) {
+        self.refresher.abort();
+        if self.store.unsaved_accounts().is_empty() {
+            return;
+        }
+        if self.authenticator.manager().retry_unsaved().await == 0 {
+            return;
+        }
+        tracing::error!(
+            "Unable to save the new tokens of account(s) {} before stopping (see the errors above); \
+             they are lost, and the account(s) may need to be authorised again",
+            self.store.unsaved_accounts().join(", ")
+        );
+    }
 }
 
 /// Refreshes tokens shortly before they expire, for accounts whose key is cached, and retries

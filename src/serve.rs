@@ -137,18 +137,19 @@ async fn run(cli: &Cli, config_file: PathBuf, log: LogHandle) -> ExitCode {
     tracing::info!(
         "Initialised mailgate - listening for authentication requests. Connect your email client to begin"
     );
-    match signals(cli, &config_file, &log, &mut proxy, &tokens).await {
+    let status = match signals(cli, &config_file, &log, &mut proxy, &tokens).await {
         Ok(()) => {
             tracing::info!("Stopping mailgate");
-            proxy.shutdown(DRAIN_GRACE).await;
             ExitCode::SUCCESS
         }
         Err(error) => {
             tracing::error!("Unable to handle signals: {error}");
-            proxy.shutdown(DRAIN_GRACE).await;
             ExitCode::FAILURE
         }
-    }
+    };
+    proxy.shutdown(DRAIN_GRACE).await;
+    tokens.save_unsaved().await;
+    status
 }
 
 /// Serves signals until SIGTERM or SIGINT: SIGHUP reloads, SIGUSR1 toggles debug logging.
