@@ -107,9 +107,6 @@ impl TokenRuntime {
     /// again.
     pub(crate) async fn save_unsaved(&self) {
         self.refresher.abort();
-        if self.store.unsaved_accounts().is_empty() {
-            return;
-        }
         if self.authenticator.manager().retry_unsaved().await == 0 {
             return;
         }
