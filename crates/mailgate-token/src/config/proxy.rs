@@ -216,17 +216,47 @@ impl ProxyConfig {
     }
 
     /// The sections consulted for `username`, in order: the user's own, then with
-    /// `allow_catch_all_accounts` `[@domain]` and `[@]`. Only existing ones are returned.
+    /// `allow_catch_all_accounts` `[@domain]` and `[@]`. Only sections this configuration
+    /// has are returned; for cached values, which a token store may hold in sections the
+    /// configuration does not have yet, see [`ProxyConfig::fallback_sections`].
     pub fn chain(&self, username: &str) -> Vec<String> {
-        let mut chain = vec![username.to_owned()];
-        if self.global.allow_catch_all_accounts {
-            let domain = username.rsplit('@').next().unwrap_or_default();
-            chain.push(format!("@{domain}"));
-            chain.push("@".to_owned());
-        }
-        chain.dedup();
+        let mut chain = self.fallback_sections(username);
         chain.retain(|s| self.sections.has(s));
         chain
+    }
+
+    /// The names of the sections consulted for `username`, in order, whether or not this
+    /// configuration has them: the user's own, then with `allow_catch_all_accounts`
+    /// `[@domain]` and `[@]`.
+    ///
+    /// The first login of a catch-all user creates the user's own section in the token store
+    /// (tokens, `token_salt`, `token_iterations`) while the configuration loaded at start
+    /// still has none: whoever reads cached values consults every one of these names in the
+    /// store, not only the sections the configuration knew when it was loaded.
+    ///
+    /// ```
+    /// # use mailgate_token::config::ProxyConfig;
+    /// let config = ProxyConfig::parse(
+    ///     "[emailproxy]\nallow_catch_all_accounts = True\n[@]\nclient_id = app\n",
+    /// ).unwrap();
+    /// assert_eq!(config.fallback_sections("ann@example.com"), ["ann@example.com", "@example.com", "@"]);
+    /// assert_eq!(config.chain("ann@example.com"), ["@"]);
+    /// ```
+    pub fn fallback_sections(&self, username: &str) -> Vec<String> {
+        let mut names = vec![username.to_owned()];
+        if self.global.allow_catch_all_accounts {
+            let domain = username.rsplit('@').next().unwrap_or_default();
+            names.push(format!("@{domain}"));
+            names.push("@".to_owned());
+        }
+        names.dedup();
+        names
+    }
+
+    /// `ConfigParser.get(section, key)`: the value of `key` in `section` (or in
+    /// `[DEFAULT]` when the section exists), without any catch-all fallback.
+    pub fn section_value(&self, section: &str, key: &str) -> Option<&str> {
+        self.sections.get(section, key)
     }
 
     /// The reference's `get_option_with_catch_all_fallback`: the first existing section

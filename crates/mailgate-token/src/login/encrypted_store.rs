@@ -125,31 +125,36 @@ impl EncryptedLoginStore {
     }
 }
 
-/// The cached values of `username` as the reference reads them: tokens from the user's own
-/// section, salt, iterations and encrypted client secret through the catch-all chain.
+/// The cached values of `username` as the Python email-oauth2-proxy reads them: tokens from
+/// the user's own section, salt, iterations and encrypted client secret through the catch-all
+/// chain.
+///
+/// The chain is walked by name ([`ProxyConfig::fallback_sections`]), with the store's values
+/// of each section before the configuration's: the user's own section of a catch-all account
+/// exists in the store from its first login on, while the configuration loaded at start does
+/// not have it until the next restart or reload.
 fn account_cache(config: &ProxyConfig, snapshot: &CacheSnapshot, username: &str) -> AccountCache {
-    let own = |key: &str| {
+    let stored = |section: &str, key: &str| {
         snapshot
             .accounts
-            .get(username)
+            .get(section)
             .and_then(|values| values.get(key))
             .filter(|v| !v.is_empty())
             .cloned()
     };
+    let own = |key: &str| stored(username, key);
     let chained = |key: &str| {
         config
-            .chain(username)
+            .fallback_sections(username)
             .iter()
             .find_map(|section| {
-                snapshot
-                    .accounts
-                    .get(section)
-                    .and_then(|values| values.get(key))
-                    .filter(|v| !v.is_empty())
-                    .cloned()
+                stored(section, key).or_else(|| {
+                    config
+                        .section_value(section, key)
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_owned)
+                })
             })
-            .or_else(|| config.lookup(username, key).map(str::to_owned))
-            .filter(|v| !v.is_empty())
     };
     AccountCache {
         access_token: own("access_token"),
