@@ -23,6 +23,7 @@
 mod accept;
 pub mod authorization;
 mod bufpool;
+mod certificate;
 #[cfg(unix)]
 pub mod control;
 mod error;

@@ -32,6 +32,14 @@
 //! Every upstream connection is TLS, verified against the operating system's roots (through
 //! `rustls-native-certs`, so `SSL_CERT_FILE` and `SSL_CERT_DIR` work) and the optional
 //! `server_ca_file`; the host name is checked. There is no option to turn verification off.
+//! A self-signed server certificate is trusted by putting exactly that certificate in
+//! `server_ca_file` (or the bundle `SSL_CERT_FILE` names): a server presenting it is accepted
+//! even though `openssl req -x509` marks it as a certificate authority, which WebPKI alone
+//! refuses as a server certificate. Its dates, its host name and the handshake signature are
+//! still checked, and no certificate of the operating system's own root store is ever taken
+//! as a server certificate this way. A refused certificate is explained in words that say
+//! what to do (which file to trust it in, which `server_address` it is valid for, that it has
+//! expired).
 //! With `server_starttls` the proxy requires the server to accept STARTTLS/STLS and fails the
 //! login otherwise: a server (or an attacker) that does not offer STARTTLS never receives a
 //! token in plain text.

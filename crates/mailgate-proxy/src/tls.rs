@@ -3,17 +3,20 @@
 //! The local side (what mail clients connect to) uses a certificate and key read from PEM files
 //! (`local_certificate_path` / `local_key_path`). The upstream side (the provider) is always
 //! verified: the system roots (via `rustls-native-certs`, so `SSL_CERT_FILE` and `SSL_CERT_DIR`
-//! work) plus an optional per-server `server_ca_file`. There is no option to disable
-//! verification and no fallback to plain text.
+//! work) plus an optional per-server `server_ca_file`; a server presenting exactly a certificate
+//! the user trusted by name is accepted even when it is marked as a CA ([`crate::certificate`]).
+//! There is no option to disable verification and no fallback to plain text.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
+use crate::certificate::UpstreamVerifier;
 use crate::error::ConfigError;
 
 /// The crypto provider used everywhere in the proxy (ring), chosen explicitly so that the
@@ -74,19 +77,37 @@ pub fn local_server_config(
     Ok(Arc::new(config))
 }
 
-/// The system's trusted roots, loaded once per process (honours `SSL_CERT_FILE`/`SSL_CERT_DIR`).
-fn system_roots() -> Arc<RootCertStore> {
-    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
+/// The system's trusted roots, loaded once per process.
+#[derive(Debug)]
+struct SystemRoots {
+    store: RootCertStore,
+    /// The certificates of `SSL_CERT_FILE` / `SSL_CERT_DIR` when the user set them: trusted by
+    /// name, so a server presenting one of them exactly is accepted (see [`crate::certificate`]).
+    /// Empty when the roots are the operating system's own.
+    named: Vec<CertificateDer<'static>>,
+}
+
+/// The system's trusted roots (honours `SSL_CERT_FILE`/`SSL_CERT_DIR`).
+fn system_roots() -> Arc<SystemRoots> {
+    static ROOTS: OnceLock<Arc<SystemRoots>> = OnceLock::new();
     ROOTS
         .get_or_init(|| {
             let loaded = rustls_native_certs::load_native_certs();
             for error in &loaded.errors {
                 tracing::warn!("Unable to load a system root certificate: {error}");
             }
-            let mut roots = RootCertStore::empty();
-            let (added, ignored) = roots.add_parsable_certificates(loaded.certs);
+            let named_by_user = ["SSL_CERT_FILE", "SSL_CERT_DIR"]
+                .iter()
+                .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
+            let named = if named_by_user {
+                loaded.certs.clone()
+            } else {
+                Vec::new()
+            };
+            let mut store = RootCertStore::empty();
+            let (added, ignored) = store.add_parsable_certificates(loaded.certs);
             tracing::debug!("Loaded {added} system root certificates ({ignored} unusable)");
-            Arc::new(roots)
+            Arc::new(SystemRoots { store, named })
         })
         .clone()
 }
@@ -128,20 +149,32 @@ impl UpstreamTrust {
 
 /// Builds the verified TLS client configuration for connections to an upstream server.
 ///
+/// Certificates are verified by WebPKI against the trust anchors; a server presenting exactly
+/// a certificate of `server_ca_file` or of the bundle `SSL_CERT_FILE`/`SSL_CERT_DIR` name is
+/// accepted even when that certificate is marked as a CA, as self-signed certificates made with
+/// `openssl req -x509` are (its dates, host name and handshake signature are still checked;
+/// see [`crate::certificate`]).
+///
 /// Fails when no trust anchor at all is available: the proxy never connects unverified.
 pub fn upstream_client_config(trust: &UpstreamTrust) -> Result<Arc<ClientConfig>, ConfigError> {
+    let mut pinned = Vec::new();
     let mut roots = if trust.system_roots {
-        (*system_roots()).clone()
+        let system = system_roots();
+        pinned.extend(system.named.iter().cloned());
+        system.store.clone()
     } else {
         RootCertStore::empty()
     };
     if let Some(path) = &trust.ca_file {
         for certificate in read_certificates(path, "server_ca_file")? {
-            roots.add(certificate).map_err(|error| ConfigError::Pem {
-                key: "server_ca_file",
-                path: path.clone(),
-                reason: error.to_string(),
-            })?;
+            roots
+                .add(certificate.clone())
+                .map_err(|error| ConfigError::Pem {
+                    key: "server_ca_file",
+                    path: path.clone(),
+                    reason: error.to_string(),
+                })?;
+            pinned.push(certificate);
         }
     }
     if roots.is_empty() {
@@ -151,10 +184,14 @@ pub fn upstream_client_config(trust: &UpstreamTrust) -> Result<Arc<ClientConfig>
                 .to_owned(),
         ));
     }
+    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), crypto_provider())
+        .build()
+        .map_err(|error| ConfigError::Tls(error.to_string()))?;
     let config = ClientConfig::builder_with_provider(crypto_provider())
         .with_safe_default_protocol_versions()
         .map_err(|error| ConfigError::Tls(error.to_string()))?
-        .with_root_certificates(roots)
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(UpstreamVerifier::new(webpki, pinned)))
         .with_no_client_auth();
     Ok(Arc::new(config))
 }

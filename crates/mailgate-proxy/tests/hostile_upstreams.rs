@@ -1,5 +1,5 @@
-//! Hostile or failing upstream servers: refused connections, resets, garbage, over-long lines
-//! and bad certificates. Each case checks what the client is told and that the next login
+//! Hostile or failing upstream servers: refused connections, resets, garbage and over-long
+//! lines (bad certificates: `upstream_certificates.rs`). Each case checks what the client is told and that the next login
 //! through the same listener works once the server behaves.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -362,95 +362,6 @@ async fn upstream_sends_an_over_long_line() {
     assert_eq!(reply, [format!("* BYE {cause}\r\n")]);
     let logged = logs::line_with(&[&cause]).await;
     assert!(logged.contains("IMAP ("), "{logged}");
-}
-
-/// A new CA and a server configuration with a certificate for `names` it signed (valid in
-/// 2000 only when `expired`); returns the configuration and the CA's PEM file.
-fn issued(
-    names: &[&str],
-    expired: bool,
-) -> (
-    Arc<rustls::ServerConfig>,
-    tempfile::TempDir,
-    std::path::PathBuf,
-) {
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-    let mut params = rcgen::CertificateParams::new(names).unwrap();
-    if expired {
-        params.not_before = rcgen::date_time_ymd(2000, 1, 1);
-        params.not_after = rcgen::date_time_ymd(2000, 12, 31);
-    }
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cert_file = dir.path().join("cert.pem");
-    let key_file = dir.path().join("key.pem");
-    let ca_file = dir.path().join("ca.pem");
-    std::fs::write(&cert_file, cert.pem()).unwrap();
-    std::fs::write(&key_file, key.serialize_pem()).unwrap();
-    std::fs::write(&ca_file, ca.pem()).unwrap();
-    let config = mailgate_proxy::tls::local_server_config(&cert_file, &key_file).unwrap();
-    (config, dir, ca_file)
-}
-
-/// The proxy in front of a server presenting `config`, trusting `ca_file`: every
-/// connection is refused with the same reason, and the proxy stays up.
-async fn certificate_case(
-    config: Arc<rustls::ServerConfig>,
-    ca_file: std::path::PathBuf,
-) -> String {
-    let pki = Pki::new();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = listener.local_addr().unwrap();
-    serve_on(listener, config);
-    let mut spec = pki.spec(Protocol::Imap, server);
-    spec.server_ca_file = Some(ca_file);
-    let (_proxy, address) = start_proxy(spec, FixedTokens::one(USER, PASSWORD, TOKEN)).await;
-    let reply = first_reply(address).await;
-    assert_eq!(reply.len(), 1, "{reply:?}");
-    for _ in 0..3 {
-        assert_eq!(first_reply(address).await, reply);
-    }
-    reply.into_iter().next().unwrap()
-}
-
-#[tokio::test]
-async fn upstream_certificate_from_an_unknown_ca() {
-    let pki = Pki::new();
-    let (config, _dir, _) = issued(&["localhost"], false);
-    let reply = certificate_case(config, pki.ca_file.clone()).await;
-    assert!(
-        reply.ends_with(
-            " failed: TLS handshake failed: invalid peer certificate: UnknownIssuer\r\n"
-        ),
-        "{reply}"
-    );
-}
-
-#[tokio::test]
-async fn upstream_certificate_expired() {
-    let (config, _dir, ca_file) = issued(&["localhost"], true);
-    let reply = certificate_case(config, ca_file).await;
-    assert!(
-        reply.contains(
-            " failed: TLS handshake failed: invalid peer certificate: certificate expired: "
-        ),
-        "{reply}"
-    );
-}
-
-#[tokio::test]
-async fn upstream_certificate_for_another_host() {
-    let (config, _dir, ca_file) = issued(&["mail.example.org"], false);
-    let reply = certificate_case(config, ca_file).await;
-    assert!(
-        reply.contains(" failed: TLS handshake failed: invalid peer certificate: certificate not valid for name \"localhost\""),
-        "{reply}"
-    );
 }
 
 /// An IMAP upstream accepting any `mock-access-N` token of the mock provider for `USER`.

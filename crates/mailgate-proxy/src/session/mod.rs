@@ -9,11 +9,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use crate::certificate::{UpstreamEndpoint, explain_handshake_failure};
 use crate::listener_spec::{LocalTls, PreparedListener, Protocol};
 use crate::login::Authenticator;
 use crate::relay::{self, RelayEnd, RelayMeter};
 use crate::shutdown::Shutdown;
-use crate::stream::ProxyStream;
+use crate::stream::{ProxyStream, UpgradeError};
 
 mod imap;
 mod pop3;
@@ -483,15 +484,25 @@ pub(crate) async fn upstream_tls(
             Ok(())
         }
         Err(error) => {
+            let server = prepared.spec.server_host_port();
+            let reason = match &error {
+                UpgradeError::Handshake(error) => explain_handshake_failure(
+                    error,
+                    UpstreamEndpoint {
+                        section: &prepared.spec.section,
+                        server: &server,
+                        ca_file: prepared.spec.server_ca_file.as_deref(),
+                    },
+                ),
+                other => other.to_string(),
+            };
             tracing::error!(
-                "{} TLS connection to {} failed: {error}",
+                "{} TLS connection to {server} failed: {reason}",
                 context.label(),
-                prepared.spec.server_host_port()
             );
             // The client is told why (an untrusted, expired or wrong-host certificate).
             Err(Interrupt::Protocol(format!(
-                "Secure connection to the server {} failed: {error}",
-                prepared.spec.server_host_port()
+                "Secure connection to the server {server} failed: {reason}"
             )))
         }
     }
