@@ -2,8 +2,9 @@
 //! encrypted configuration file (or `--cache-store`), the interactive authoriser and the
 //! control socket of `mailgate authorize`.
 
+use std::collections::HashSet;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mailgate_proxy::TokenAuthenticator;
@@ -12,7 +13,7 @@ use mailgate_proxy::authorization::{
 };
 use mailgate_token::config::ProxyConfig;
 use mailgate_token::http::{HttpClient, HttpClientConfig};
-use mailgate_token::login::{EncryptedLoginStore, LoginManager};
+use mailgate_token::login::{EncryptedLoginStore, LoginError, LoginManager, LoginSuccess};
 use mailgate_token::store::{IniFileStorage, TokenStorage, TokenVault};
 
 use crate::cli::Cli;
@@ -120,21 +121,57 @@ impl TokenRuntime {
 
 /// Refreshes tokens shortly before they expire, for accounts whose key is cached, and retries
 /// token writes the disk refused (full or read-only).
+///
+/// Each due account is refreshed in a task of its own, so a slow or unreachable token endpoint
+/// of one account never delays another's refresh or the retry of unsaved tokens; an account
+/// whose refresh is still running is not started twice. A refresh never starts an interactive
+/// authorisation (see [`LoginManager::refresh`]); a failure is a warning that names the account
+/// and what happens next.
 async fn refresh_due(manager: Arc<LoginManager>) {
     let mut ticker = tokio::time::interval(REFRESH_INTERVAL);
+    // Dropped with this task (at shutdown), which aborts the refreshes still running.
+    let mut refreshing = tokio::task::JoinSet::new();
+    let running: Arc<Mutex<HashSet<String>>> = Arc::default();
     loop {
         ticker.tick().await;
+        while refreshing.try_join_next().is_some() {}
         manager.retry_unsaved().await;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         for account in manager.due(now) {
-            match manager.refresh(&account).await {
-                Ok(_) => tracing::debug!("Refreshed the access token of account {account}"),
-                Err(error) => {
-                    tracing::debug!("Proactive refresh of account {account} failed: {error}")
-                }
+            if !lock(&running).insert(account.clone()) {
+                continue;
             }
+            let manager = Arc::clone(&manager);
+            let running = Arc::clone(&running);
+            refreshing.spawn(async move {
+                log_refresh(&account, manager.refresh(&account).await);
+                lock(&running).remove(&account);
+            });
         }
+    }
+}
+
+fn lock(running: &Mutex<HashSet<String>>) -> std::sync::MutexGuard<'_, HashSet<String>> {
+    running
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn log_refresh(account: &str, result: Result<LoginSuccess, LoginError>) {
+    match result {
+        Ok(_) => {
+            tracing::debug!("Refreshed the access token of account {account} ahead of its expiry")
+        }
+        Err(LoginError::NotLoggedIn { .. }) => {}
+        Err(error @ LoginError::TokenRequest { .. }) => tracing::warn!(
+            "Unable to refresh the access token of account {account} ahead of its expiry: {error}; \
+             trying again in {} s (the current access token is used until then)",
+            REFRESH_INTERVAL.as_secs()
+        ),
+        Err(error) => tracing::warn!(
+            "Unable to refresh the access token of account {account} ahead of its expiry: {error}"
+        ),
     }
 }

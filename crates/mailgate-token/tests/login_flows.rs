@@ -512,3 +512,84 @@ async fn refresh_refused_for_another_reason_keeps_tokens() {
     let stored = h.vault.peek(USER).unwrap();
     assert_eq!(stored.refresh_token.unwrap().expose(), "RT-old");
 }
+
+/// Counts the authorisations it is asked for and never completes one.
+#[derive(Default, Clone)]
+struct CountingBrowser(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Authorizer for CountingBrowser {
+    fn authorize(&self, _prompt: AuthorizationPrompt) -> AuthorizationFuture {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Box::pin(std::future::pending())
+    }
+}
+
+/// A proactive refresh whose refresh token the provider refuses starts no authorisation,
+/// keeps the stored tokens (the access token is still good until it expires), and takes the
+/// account off the deadlines; the next client login then follows the usual two strikes.
+#[tokio::test]
+async fn a_proactive_refresh_never_starts_an_authorisation() {
+    let h = harness(AUTH_CODE, "").await;
+    let browser = CountingBrowser::default();
+    let manager = Arc::new(
+        Arc::into_inner(h.manager)
+            .unwrap()
+            .with_authorizer(Arc::new(browser.clone())),
+    );
+    h.vault
+        .insert(USER, "pw", tokens(Some(("AT", NOW + 3600)), Some("RT")));
+    manager.login(USER, &pw("pw")).await.unwrap();
+    h.clock.store(NOW + 3001, Ordering::SeqCst);
+    assert_eq!(manager.due(NOW + 3001), vec![USER.to_owned()]);
+    h.server
+        .push_token_reply(MockReply::error(400, "invalid_grant"));
+    let refresh = tokio::time::timeout(Duration::from_secs(10), manager.refresh(USER))
+        .await
+        .expect("a refresh never waits for a person");
+    let error = refresh.unwrap_err();
+    assert!(
+        matches!(error, LoginError::AuthorizationNeededAtNextLogin { .. }),
+        "{error:?}"
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains(USER) && text.contains("its next login will log the authorisation URL"),
+        "{text}"
+    );
+    assert_eq!(browser.0.load(Ordering::SeqCst), 0);
+    assert_eq!(h.server.token_requests(), 1);
+    let stored = h.vault.peek(USER).unwrap();
+    assert_eq!(stored.access_token.unwrap().expose(), "AT");
+    assert_eq!(stored.refresh_token.unwrap().expose(), "RT");
+    assert!(manager.due(NOW + 3001).is_empty());
+    // The next client login decides (here the provider accepts the refresh token again), and
+    // the account is back on the deadlines.
+    let login = manager.login(USER, &pw("pw")).await.unwrap();
+    assert!(login.access_token.expose().starts_with("mock-access-"));
+    assert_eq!(
+        manager.next_deadline().map(|(account, _)| account),
+        Some(USER.to_owned())
+    );
+}
+
+/// A refresh that fails for a reason a retry may fix (the provider answers 500) keeps the
+/// account due, so the next tick tries again.
+#[tokio::test]
+async fn a_proactive_refresh_that_fails_transiently_stays_due() {
+    let h = harness(AUTH_CODE, "").await;
+    h.vault
+        .insert(USER, "pw", tokens(Some(("AT", NOW + 3600)), Some("RT")));
+    h.manager.login(USER, &pw("pw")).await.unwrap();
+    h.clock.store(NOW + 3001, Ordering::SeqCst);
+    h.server
+        .push_token_reply(MockReply::error(500, "server_error"));
+    let error = h.manager.refresh(USER).await.unwrap_err();
+    assert!(
+        matches!(error, LoginError::TokenRequest { .. }),
+        "{error:?}"
+    );
+    assert_eq!(h.manager.due(NOW + 3001), vec![USER.to_owned()]);
+    let refreshed = h.manager.refresh(USER).await.unwrap();
+    assert!(refreshed.access_token.expose().starts_with("mock-access-"));
+    assert_eq!(h.server.token_requests(), 2);
+}

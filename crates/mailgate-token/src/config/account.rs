@@ -52,6 +52,20 @@ impl OAuthFlow {
     pub fn is_unattended(self) -> bool {
         matches!(self, Self::ClientCredentials | Self::ServiceAccount)
     }
+
+    /// Whether a new token needs a person: to visit a URL (authorization code) or enter a
+    /// code (device). Proactive refreshes never start such a flow.
+    ///
+    /// ```
+    /// # use mailgate_token::config::OAuthFlow;
+    /// assert!(OAuthFlow::AuthorizationCode.is_interactive());
+    /// assert!(OAuthFlow::Device.is_interactive());
+    /// assert!(!OAuthFlow::ClientCredentials.is_interactive());
+    /// assert!(!OAuthFlow::Password.is_interactive());
+    /// ```
+    pub fn is_interactive(self) -> bool {
+        matches!(self, Self::AuthorizationCode | Self::Device)
+    }
 }
 
 impl core::fmt::Display for OAuthFlow {

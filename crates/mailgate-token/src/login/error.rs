@@ -99,6 +99,18 @@ pub enum LoginError {
         #[source]
         source: LoginStoreError,
     },
+    /// A proactive refresh ([`super::LoginManager::refresh`]) found that the account needs a new
+    /// interactive authorisation (its refresh token was refused or it has none). The refresh
+    /// starts none and leaves the stored tokens as they are: the account's next login does.
+    #[error(
+        "account {account} needs a new authorisation ({reason}); its next login will log the authorisation URL to visit"
+    )]
+    AuthorizationNeededAtNextLogin {
+        /// The login username.
+        account: String,
+        /// Why: the provider's refusal, or that there is no refresh token.
+        reason: String,
+    },
     /// Proactive refresh of an account with no successful login since start.
     #[error(
         "account {account} has not logged in since start - its tokens are refreshed at its next login"

@@ -215,17 +215,29 @@ impl LoginManager {
     }
 
     /// Refreshes `username`'s tokens ahead of expiry with the password of its last successful
-    /// login. Fails with [`LoginError::NotLoggedIn`] if there was none since start (the account
-    /// is then dropped from the deadlines).
+    /// login. Fails with [`LoginError::NotLoggedIn`] if there was none since start.
+    ///
+    /// A proactive refresh never starts an interactive authorisation and never discards stored
+    /// tokens: when the provider refuses the refresh token, or an interactive account has none,
+    /// it fails with [`LoginError::AuthorizationNeededAtNextLogin`] and the account's next
+    /// login (which may still use the current access token until it expires) decides. On any
+    /// failure that a retry cannot fix the account is dropped from the deadlines
+    /// ([`LoginManager::due`]) until its next successful login; a failed token request (the
+    /// provider unreachable, an HTTP 500) keeps it due, to be tried again.
     pub async fn refresh(&self, username: &str) -> Result<LoginSuccess, LoginError> {
         let password = guard(&self.passwords).get(username).cloned();
-        let Some(password) = password else {
-            guard(&self.expiries).remove(username);
-            return Err(LoginError::NotLoggedIn {
+        let result = match password {
+            Some(password) => self.run(username, &password, Attended::No).await,
+            None => Err(LoginError::NotLoggedIn {
                 account: username.to_owned(),
-            });
+            }),
         };
-        self.login(username, &password).await
+        if let Err(error) = &result
+            && !matches!(error, LoginError::TokenRequest { .. })
+        {
+            guard(&self.expiries).remove(username);
+        }
+        result
     }
 
     /// Logs `username` in with `password`: the access token to use upstream, or why not.
@@ -233,6 +245,15 @@ impl LoginManager {
         &self,
         username: &str,
         password: &SecretString,
+    ) -> Result<LoginSuccess, LoginError> {
+        self.run(username, password, Attended::Yes).await
+    }
+
+    async fn run(
+        &self,
+        username: &str,
+        password: &SecretString,
+        attended: Attended,
     ) -> Result<LoginSuccess, LoginError> {
         if password.expose().is_empty() {
             return Err(LoginError::NoPassword {
@@ -244,7 +265,7 @@ impl LoginManager {
         warn_example_values(&account);
         let flight = self.flights.get(flight_key(username, password));
         let turn = flight.lock().lock().await;
-        let result = self.obtain(&account, password).await;
+        let result = self.obtain(&account, password, attended).await;
         drop(turn);
         drop(flight);
         if result.is_ok() {
@@ -356,10 +377,15 @@ impl LoginManager {
     /// (its access token is then reused, or its refresh token used), so a provider that
     /// rotates refresh tokens never sees one that was already replaced. The lock is held until
     /// the new tokens are saved, and released before an interactive authorisation.
+    ///
+    /// Unattended (a proactive refresh), a refused refresh token and a needed interactive
+    /// authorisation end the attempt with [`LoginError::AuthorizationNeededAtNextLogin`],
+    /// leaving the stored tokens as they are.
     async fn obtain(
         &self,
         account: &Arc<AccountConfig>,
         password: &SecretString,
+        attended: Attended,
     ) -> Result<LoginSuccess, LoginError> {
         let name = account.username.as_str();
         let mut refresh_lock: Option<Option<AccountLock>> = None;
@@ -387,6 +413,12 @@ impl LoginManager {
                         Ok(response) => {
                             return self.store(account, password, response, now).await;
                         }
+                        Err(error) if refused(&error) && attended == Attended::No => {
+                            return Err(LoginError::AuthorizationNeededAtNextLogin {
+                                account: name.to_owned(),
+                                reason: format!("the provider refused its refresh token: {error}"),
+                            });
+                        }
                         Err(error) if refused(&error) => {
                             let step = on_refused_refresh(&tokens);
                             let (attempt, update) = match step {
@@ -410,6 +442,14 @@ impl LoginManager {
                             });
                         }
                     }
+                }
+                NextStep::Authorise
+                    if attended == Attended::No && account.flow.is_interactive() =>
+                {
+                    return Err(LoginError::AuthorizationNeededAtNextLogin {
+                        account: name.to_owned(),
+                        reason: "it has no refresh token".to_owned(),
+                    });
                 }
                 NextStep::Authorise => {
                     drop(refresh_lock.take());
@@ -459,4 +499,13 @@ impl LoginManager {
             expires_at: expiry,
         })
     }
+}
+
+/// Whether someone waits for the login who can complete an interactive authorisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attended {
+    /// A client's login: an interactive authorisation may be started.
+    Yes,
+    /// A proactive refresh: nobody is there to visit a URL.
+    No,
 }
