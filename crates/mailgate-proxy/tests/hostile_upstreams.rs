@@ -139,18 +139,6 @@ async fn flaky_upstream(pki: &Pki, fault: Fault) -> SocketAddr {
     flaky_upstream_of(pki, Protocol::Imap, fault).await
 }
 
-async fn first_reply(address: SocketAddr) -> Vec<String> {
-    let mut client = Raw::connect(address).await;
-    let mut lines = Vec::new();
-    while let Some(line) = client.line().await {
-        lines.push(line);
-        if lines.len() > 5 {
-            break;
-        }
-    }
-    lines
-}
-
 async fn fault_case(fault: Fault) -> Vec<String> {
     fault_case_with_port(fault).await.0
 }
@@ -188,21 +176,6 @@ async fn fault_case_of(protocol: Protocol, fault: Fault) -> (Vec<String>, u16) {
     };
     assert!(greeting.starts_with(expected), "{greeting}");
     (reply, server.port())
-}
-
-/// Serves the well-behaved IMAP upstream on `listener` with `config`.
-fn serve_on(listener: TcpListener, config: Arc<rustls::ServerConfig>) {
-    let acceptor = TlsAcceptor::from(config);
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                if let Ok(stream) = acceptor.accept(tcp).await {
-                    imap_session(Lines::new(stream)).await;
-                }
-            });
-        }
-    });
 }
 
 #[tokio::test]

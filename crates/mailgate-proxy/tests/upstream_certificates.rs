@@ -18,7 +18,6 @@ use common::*;
 use hostile::*;
 use mailgate_proxy::Protocol;
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 
 /// How the test server's certificate is made.
 #[derive(Clone, Copy)]
@@ -77,17 +76,7 @@ fn issued(
 async fn upstream(config: Arc<rustls::ServerConfig>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let acceptor = TlsAcceptor::from(config);
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                if let Ok(stream) = acceptor.accept(tcp).await {
-                    imap_session(Lines::new(stream)).await;
-                }
-            });
-        }
-    });
+    serve_on(listener, config);
     address
 }
 
@@ -127,18 +116,6 @@ async fn refusal(config: Arc<rustls::ServerConfig>, ca_file: PathBuf) -> String 
         assert!(!reply.contains(debug), "{reply}");
     }
     reply
-}
-
-async fn first_reply(address: SocketAddr) -> Vec<String> {
-    let mut client = Raw::connect(address).await;
-    let mut lines = Vec::new();
-    while let Some(line) = client.line().await {
-        lines.push(line);
-        if lines.len() > 5 {
-            break;
-        }
-    }
-    lines
 }
 
 #[tokio::test]

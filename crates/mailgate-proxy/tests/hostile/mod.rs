@@ -10,10 +10,12 @@
 )]
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 
 use crate::common::{Lines, Pki, fake_upstream, token_ok};
 
@@ -194,4 +196,32 @@ pub async fn wait_for_admission(source: &str, address: SocketAddr, greeted: impl
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("the listener never admitted a connection from {source} again");
+}
+
+/// The lines the proxy sends a new client before it closes the connection (at most six).
+pub async fn first_reply(address: SocketAddr) -> Vec<String> {
+    let mut client = Raw::connect(address).await;
+    let mut lines = Vec::new();
+    while let Some(line) = client.line().await {
+        lines.push(line);
+        if lines.len() > 5 {
+            break;
+        }
+    }
+    lines
+}
+
+/// Serves the well-behaved IMAP upstream on `listener` with `config`.
+pub fn serve_on(listener: TcpListener, config: Arc<rustls::ServerConfig>) {
+    let acceptor = TlsAcceptor::from(config);
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                if let Ok(stream) = acceptor.accept(tcp).await {
+                    imap_session(Lines::new(stream)).await;
+                }
+            });
+        }
+    });
 }
