@@ -516,6 +516,13 @@ impl Authorizer for InteractiveAuthorizer {
                         .or_else(|| request.redirect_uri.clone())
                         .and_then(|uri| listen_address(&uri)),
                 };
+                if self.mode == RedirectMode::LocalServer && listen.is_none() {
+                    tracing::warn!(
+                        "Local server auth mode: account {} has no redirect_uri or redirect_listen_address, so no listener can receive the browser's redirect; add redirect_uri (e.g. http://localhost:8080/, registered with the provider) to its section, or complete this authorisation with `mailgate authorize {}`",
+                        request.username,
+                        request.username
+                    );
+                }
                 let pending = self.pending.clone();
                 let timeout = self.timeout;
                 let this = self.clone();

@@ -12,7 +12,9 @@
 //! validity period (WebPKI checks every certificate's dates before its basic constraints, so a
 //! `CaUsedAsEndEntity` refusal means the dates were good), the host name, and the handshake
 //! signature, made with its key. The system's own root store never pins: a certificate
-//! authority the operating system trusts is not a server certificate.
+//! authority the operating system trusts is not a server certificate, so `SSL_CERT_FILE` and
+//! `SSL_CERT_DIR` pin only files outside the system's certificate directories (`/etc/ssl`,
+//! `/etc/pki`, ...), where container images often point them at the system bundle.
 //!
 //! A refused handshake is explained as a sentence naming the server section and what to do
 //! ([`explain_handshake_failure`]), never as an error enum's debug output.

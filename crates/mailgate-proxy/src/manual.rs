@@ -33,7 +33,8 @@
 //! `rustls-native-certs`, so `SSL_CERT_FILE` and `SSL_CERT_DIR` work) and the optional
 //! `server_ca_file`; the host name is checked. There is no option to turn verification off.
 //! A self-signed server certificate is trusted by putting exactly that certificate in
-//! `server_ca_file` (or the bundle `SSL_CERT_FILE` names): a server presenting it is accepted
+//! `server_ca_file` (or a bundle `SSL_CERT_FILE` names outside the system's certificate
+//! directories such as `/etc/ssl` and `/etc/pki`): a server presenting it is accepted
 //! even though `openssl req -x509` marks it as a certificate authority, which WebPKI alone
 //! refuses as a server certificate. Its dates, its host name and the handshake signature are
 //! still checked, and no certificate of the operating system's own root store is ever taken

@@ -81,9 +81,9 @@ pub fn local_server_config(
 #[derive(Debug)]
 struct SystemRoots {
     store: RootCertStore,
-    /// The certificates of `SSL_CERT_FILE` / `SSL_CERT_DIR` when the user set them: trusted by
-    /// name, so a server presenting one of them exactly is accepted (see [`crate::certificate`]).
-    /// Empty when the roots are the operating system's own.
+    /// The certificates of `SSL_CERT_FILE` / `SSL_CERT_DIR` outside the operating system's
+    /// certificate directories: trusted by name, so a server presenting one of them exactly is
+    /// accepted (see [`crate::certificate`]). Empty when the roots are the system's own.
     named: Vec<CertificateDer<'static>>,
 }
 
@@ -96,20 +96,43 @@ fn system_roots() -> Arc<SystemRoots> {
             for error in &loaded.errors {
                 tracing::warn!("Unable to load a system root certificate: {error}");
             }
-            let named_by_user = ["SSL_CERT_FILE", "SSL_CERT_DIR"]
-                .iter()
-                .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
-            let named = if named_by_user {
-                loaded.certs.clone()
-            } else {
-                Vec::new()
-            };
+            let named = user_named_certificates();
             let mut store = RootCertStore::empty();
             let (added, ignored) = store.add_parsable_certificates(loaded.certs);
             tracing::debug!("Loaded {added} system root certificates ({ignored} unusable)");
             Arc::new(SystemRoots { store, named })
         })
         .clone()
+}
+
+/// The certificates of the files `SSL_CERT_FILE` and `SSL_CERT_DIR` name outside the operating
+/// system's certificate directories (`/etc/ssl`, `/etc/pki`, ...): those the user trusted by
+/// name. A bundle inside those directories is the system's root store, which never pins.
+fn user_named_certificates() -> Vec<CertificateDer<'static>> {
+    let system: Vec<PathBuf> = openssl_probe::candidate_cert_dirs()
+        .filter_map(|dir| dir.canonicalize().ok())
+        .collect();
+    let outside_system = |path: &Path| {
+        path.canonicalize()
+            .is_ok_and(|path| !system.iter().any(|dir| path.starts_with(dir)))
+    };
+    let mut files = Vec::new();
+    if let Some(file) = std::env::var_os("SSL_CERT_FILE").filter(|value| !value.is_empty()) {
+        files.push(PathBuf::from(file));
+    }
+    if let Some(dirs) = std::env::var_os("SSL_CERT_DIR") {
+        for dir in std::env::split_paths(&dirs).filter(|dir| outside_system(dir)) {
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                files.extend(entries.flatten().map(|entry| entry.path()));
+            }
+        }
+    }
+    files
+        .iter()
+        .filter(|file| file.is_file() && outside_system(file))
+        .filter_map(|file| CertificateDer::pem_file_iter(file).ok())
+        .flat_map(|certificates| certificates.flatten())
+        .collect()
 }
 
 /// Where the upstream side finds its trust anchors.

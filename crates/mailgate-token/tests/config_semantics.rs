@@ -581,3 +581,54 @@ fn cache_store_snapshot_adds_catch_all_users() {
         "CLIENT_ID"
     );
 }
+
+/// An authorization code account with nowhere for the browser to come back to is named at
+/// load (as `mailgate register` from the guide's command line writes it); a `redirect_uri` or
+/// `redirect_listen_address` in the section or a catch-all section it inherits from silences it.
+#[test]
+fn an_authorization_code_account_without_a_redirect_is_warned_about() {
+    let base = "[emailproxy]\nallow_catch_all_accounts = True\n";
+    let account = "permission_url = https://login.example/authorize\ntoken_url = https://login.example/token\nclient_id = c\noauth2_scope = s\n";
+    let cases: &[(String, bool)] = &[
+        (format!("{base}[@]\n{account}"), true),
+        (
+            format!("{base}[@]\n{account}redirect_uri = http://localhost:8080/\n"),
+            false,
+        ),
+        (
+            format!("{base}[@]\n{account}redirect_listen_address = http://127.0.0.1:8801/\n"),
+            false,
+        ),
+        (
+            format!("{base}[@]\n{account}redirect_list_address = http://127.0.0.1:8801/\n"),
+            false,
+        ),
+        (format!("{base}[@]\n{account}oauth2_flow = device\n"), false),
+        (
+            format!("{base}[@]\nredirect_uri = http://localhost:8080/\n[u@example.com]\n{account}"),
+            false,
+        ),
+        (format!("{base}[u@example.com]\n{account}"), true),
+        (
+            format!(
+                "{base}[u@example.com]\noauth2_flow = client_credentials\ntoken_url = https://login.example/token\nclient_id = c\noauth2_scope = s\n"
+            ),
+            false,
+        ),
+    ];
+    for (text, warns) in cases {
+        let config = ProxyConfig::parse(text).unwrap();
+        let warning = config
+            .warnings()
+            .iter()
+            .find(|w| w.key == "redirect_uri")
+            .map(ToString::to_string);
+        assert_eq!(warning.is_some(), *warns, "{text}: {:?}", config.warnings());
+        if let Some(warning) = warning {
+            assert!(
+                warning.contains("add the address the provider sends the browser back to"),
+                "{warning}"
+            );
+        }
+    }
+}

@@ -344,6 +344,19 @@ pub(super) fn lint_account(
             ),
         );
     }
+    // The authorization code flow without anywhere for the browser to come back to.
+    if !is_default
+        && permission_url.is_some()
+        && flow != Some(OAuthFlow::Device)
+        && !names_a_redirect(document, name)
+    {
+        warn(
+            warnings,
+            name,
+            "redirect_uri",
+            "the authorization code flow has no redirect_uri: add the address the provider sends the browser back to (e.g. redirect_uri = http://localhost:8080/, registered with the provider); without it `mailgate --local-server-auth` has no address to listen on and an authorisation can only be completed with `mailgate authorize`",
+        );
+    }
     if !fixes.is_empty() {
         let target = if is_default {
             &mut sections.defaults
@@ -355,4 +368,21 @@ pub(super) fn lint_account(
         }
     }
     Ok(())
+}
+
+/// Whether the account section `name`, or a catch-all section it may inherit from, names
+/// where the authorisation redirect arrives (`redirect_uri`, `redirect_listen_address` or its
+/// misspelling).
+fn names_a_redirect(document: &IniDocument, name: &str) -> bool {
+    let domain = name.rsplit('@').next().unwrap_or_default();
+    let domain_section = format!("@{domain}");
+    [name, domain_section.as_str(), "@"].iter().any(|section| {
+        ["redirect_uri", "redirect_listen_address", LISTEN_TYPO]
+            .iter()
+            .any(|key| {
+                document
+                    .get(section, key)
+                    .is_some_and(|v| !v.trim().is_empty())
+            })
+    })
 }
