@@ -108,17 +108,29 @@ class OAuth:
 
 
 class Grants:
-    """Token requests of one client at the mock provider since this object was made."""
+    """Token requests (and authorize visits) of one client at the mock provider since this
+    object was made."""
 
     def __init__(self, client_id: str) -> None:
         self.client_id = client_id
-        self.start = dict(OAuth.stats()["by_client"].get(client_id, {}))
+        stats = OAuth.stats()
+        self.start = dict(stats["by_client"].get(client_id, {}))
+        self.start_authorize = stats["authorize_by_client"].get(client_id, 0)
 
     def new(self, grant: str | None = None) -> int:
         now = OAuth.stats()["by_client"].get(self.client_id, {})
         if grant is not None:
             return now.get(grant, 0) - self.start.get(grant, 0)
         return sum(now.values()) - sum(self.start.values())
+
+    def authorizations(self) -> int:
+        """Visits of the authorize endpoint with this client_id."""
+        return OAuth.stats()["authorize_by_client"].get(self.client_id, 0) - self.start_authorize
+
+    def scopes(self) -> dict[str, dict[str, int]]:
+        """The `scope` values this client sent, by endpoint ("token", "authorize"), with counts
+        (since the provider started, not since this object was made)."""
+        return OAuth.stats()["scopes_by_client"].get(self.client_id, {})
 
 
 class Introspections:
@@ -207,6 +219,15 @@ def assert_relayed(test: unittest.TestCase, sent: bytes, marker: str) -> dict:
     test.assertTrue(prefix == b"" or (prefix.startswith(b"Received: ") and prefix.endswith(b"\r\n")),
                     f"unexpected text before the message: {prefix!r}")
     return meta
+
+
+def save_message(user: str, message: bytes) -> None:
+    """Deliver `message` to `user`'s INBOX at Dovecot with `doveadm save` (as the run script
+    seeds its mailbox)."""
+    result = subprocess.run(["doveadm", "-c", ENV["dovecot_conf"], "save", "-u", user],
+                            input=message, capture_output=True, timeout=TIMEOUT)
+    if result.returncode != 0:
+        raise AssertionError(f"doveadm save for {user} failed: {result.stderr!r}")
 
 
 def dovecot_logins(user: str) -> list[str]:

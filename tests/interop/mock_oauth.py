@@ -11,7 +11,8 @@ Endpoints (all on one loopback HTTP listener):
                        `redirect_uri?code=...&state=...` (no user interaction)
   POST /devicecode     RFC 8628 device authorization endpoint
   GET  /device         verification page: `?user_code=...` approves a pending device code
-  GET  /_stats         request counters as JSON
+  GET  /_stats         request counters as JSON: token requests per client and grant, authorize
+                       visits per client, the `scope` values each client sent to each endpoint
   POST /_control       test control (JSON body, see `Provider.control`)
 
 Every access token belongs to one account (`username`), which is what introspection reports,
@@ -85,6 +86,8 @@ class Provider:
             "introspect_inactive": 0,
             "introspect_by_user": {},
             "authorize": 0,
+            "authorize_by_client": {},
+            "scopes_by_client": {},
             "device_authorization": 0,
         }
 
@@ -95,6 +98,14 @@ class Provider:
         self.stats["grants"][grant] = self.stats["grants"].get(grant, 0) + 1
         per_client = self.stats["by_client"].setdefault(client_id or "", {})
         per_client[grant] = per_client.get(grant, 0) + 1
+
+    def _count_scope(self, endpoint: str, client_id: str | None, scope: str | None) -> None:
+        """Counts the `scope` parameter a request carried, per client and endpoint."""
+        if scope is None:
+            return
+        per_client = self.stats["scopes_by_client"].setdefault(client_id or "", {})
+        per_endpoint = per_client.setdefault(endpoint, {})
+        per_endpoint[scope] = per_endpoint.get(scope, 0) + 1
 
     # ---- issuing ----------------------------------------------------------------------------
 
@@ -173,6 +184,7 @@ class Provider:
             time.sleep(delay)
         with self.lock:
             self._count_grant(grant or "(none)", client_id)
+            self._count_scope("token", client_id, form.get("scope"))
             try:
                 failure = self._injected_failure(client_id)
                 if failure is not None:
@@ -256,6 +268,9 @@ class Provider:
             self.stats["authorize"] += 1
             redirect_uri = query.get("redirect_uri", "")
             client_id = query.get("client_id")
+            per_client = self.stats["authorize_by_client"]
+            per_client[client_id or ""] = per_client.get(client_id or "", 0) + 1
+            self._count_scope("authorize", client_id, query.get("scope"))
             if not redirect_uri:
                 raise OAuthError("invalid_request", "missing redirect_uri")
             params = {}
