@@ -1,6 +1,6 @@
 //! The store's share of a login: decrypting a cached account's access token, with the
 //! derived key cached (every login after the first) and without (the first login, or
-//! every login of the reference proxy).
+//! every login of the Python email-oauth2-proxy).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::hint::black_box;

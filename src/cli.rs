@@ -1,9 +1,9 @@
-//! The command line: the reference's options, plus subcommands.
+//! The command line: the options of the Python email-oauth2-proxy, plus subcommands.
 
 use std::path::PathBuf;
 
+use crate::logging::LogFormat;
 use clap::{Args, Parser, Subcommand};
-use mailgate_proxy::logging::LogFormat;
 
 /// mailgate: an email OAuth 2.0 proxy. Password IMAP/POP3/SMTP logins from local clients in;
 /// XOAUTH2/OAUTHBEARER logins upstream. Reads and writes the configuration file of the Python
@@ -11,7 +11,10 @@ use mailgate_proxy::logging::LogFormat;
 #[derive(Debug, Parser)]
 #[command(name = "mailgate", version, about, long_about = None)]
 pub(crate) struct Cli {
-    /// The configuration file (default: `emailproxy.config` in the current directory).
+    /// The configuration file. Default: `$MAILGATE_CONFIG`, else `emailproxy.config` in the
+    /// current directory if it exists, else `$XDG_CONFIG_HOME/mailgate/emailproxy.config`
+    /// (`~/.config/mailgate/...`), else `/etc/mailgate/emailproxy.config`; `mailgate check`
+    /// names the file it chose and why.
     #[arg(long, global = true, value_name = "PATH")]
     pub(crate) config_file: Option<PathBuf>,
 
@@ -32,7 +35,12 @@ pub(crate) struct Cli {
     #[arg(long, global = true)]
     pub(crate) debug: bool,
 
-    /// Accepted for compatibility with the reference; mailgate never has a GUI.
+    /// What to log, in `RUST_LOG` syntax: `error`, `warn`, `info` (the default), `debug`, or
+    /// per crate, e.g. `info,mailgate_token=debug`. Default: `$MAILGATE_LOG`, else `info`.
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub(crate) log_level: Option<String>,
+
+    /// Accepted for compatibility with the Python email-oauth2-proxy; mailgate never has a GUI.
     #[arg(long, global = true)]
     pub(crate) no_gui: bool,
 

@@ -9,6 +9,8 @@ use mailgate_token::config::{IniDocument, ProxyConfig};
 use mailgate_token::store::CacheSnapshot;
 
 use crate::cli::{AuthorizeArgs, Cli};
+use crate::config_path::ConfigPath;
+use crate::exit;
 
 /// Loads the configuration (and the cache store, when separate) as the proxy does.
 pub(crate) fn load(cli: &Cli, config_file: &Path) -> Result<(ProxyConfig, IniDocument), String> {
@@ -28,17 +30,22 @@ pub(crate) fn load(cli: &Cli, config_file: &Path) -> Result<(ProxyConfig, IniDoc
     Ok((config, document))
 }
 
-/// `mailgate check`: exit 0 when every server section can start.
-pub(crate) fn check(cli: &Cli, config_file: &Path) -> ExitCode {
+/// `mailgate check`: exit 0 when every server section can start, 78 (`EX_CONFIG`) otherwise.
+pub(crate) fn check(cli: &Cli, chosen: &ConfigPath) -> ExitCode {
+    let config_file = chosen.path.as_path();
+    println!(
+        "Configuration: {} ({})",
+        config_file.display(),
+        chosen.reason()
+    );
     let (config, document) = match load(cli, config_file) {
         Ok(loaded) => loaded,
         Err(error) => {
             eprintln!("error: {error}");
-            return ExitCode::FAILURE;
+            return exit::config_error();
         }
     };
     let mut failed = false;
-    println!("Configuration: {}", config_file.display());
     for server in config.servers() {
         match settings::listener_spec(server, &document).and_then(|spec| {
             spec.prepare()?;
@@ -71,7 +78,7 @@ pub(crate) fn check(cli: &Cli, config_file: &Path) -> ExitCode {
         println!("  warning: {warning}");
     }
     if failed {
-        ExitCode::FAILURE
+        exit::config_error()
     } else {
         println!("OK");
         ExitCode::SUCCESS

@@ -3,6 +3,10 @@
 mod auth;
 mod cli;
 mod commands;
+mod config_path;
+mod exit;
+mod logging;
+mod notify;
 mod register;
 mod serve;
 
@@ -12,33 +16,36 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 use crate::cli::{Cli, Command};
-
-/// The configuration file used when `--config-file` is not given.
-const DEFAULT_CONFIG_FILE: &str = "emailproxy.config";
+use crate::config_path::Source;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config_file = cli
-        .config_file
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
+    let config = config_path::discover(cli.config_file.as_deref());
     match &cli.command {
-        Some(Command::Register(args)) => match register::register(args, &config_file) {
-            Ok(warnings) => {
-                for warning in warnings {
-                    eprintln!("warning: {warning}");
+        Some(Command::Register(args)) => {
+            // A new file goes where it was asked for, else into the working directory: never
+            // into a file found elsewhere.
+            let path = match config.source {
+                Source::Option | Source::Environment => config.path.clone(),
+                _ => PathBuf::from(config_path::FILE_NAME),
+            };
+            match register::register(args, &path) {
+                Ok(warnings) => {
+                    for warning in warnings {
+                        eprintln!("warning: {warning}");
+                    }
+                    println!("Wrote {}", path.display());
+                    ExitCode::SUCCESS
                 }
-                println!("Wrote {}", config_file.display());
-                ExitCode::SUCCESS
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::FAILURE
+                }
             }
-            Err(error) => {
-                eprintln!("error: {error}");
-                ExitCode::FAILURE
-            }
-        },
-        Some(Command::Check) => commands::check(&cli, &config_file),
-        Some(Command::Accounts) => commands::accounts(&cli, &config_file),
-        Some(Command::Authorize(args)) => commands::authorize(&cli, &config_file, args),
-        None => serve::serve(&cli, config_file),
+        }
+        Some(Command::Check) => commands::check(&cli, &config),
+        Some(Command::Accounts) => commands::accounts(&cli, &config.path),
+        Some(Command::Authorize(args)) => commands::authorize(&cli, &config.path, args),
+        None => serve::serve(&cli, config),
     }
 }

@@ -1,30 +1,41 @@
-//! Running the proxy: logging, listeners, signals.
+//! Running the proxy: logging, listeners, signals, and the conventions of a Unix daemon (exit
+//! status by cause, systemd readiness and watchdog notifications).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mailgate_proxy::logging::{self, LogHandle, LogOptions};
-use mailgate_proxy::{Authenticator, ListenerSpec, Proxy, settings};
+use mailgate_proxy::{Authenticator, ListenError, ListenerSpec, Proxy, settings};
 
 use mailgate_token::config::ProxyConfig;
 
 use crate::auth::TokenRuntime;
 use crate::cli::Cli;
 use crate::commands;
+use crate::config_path::ConfigPath;
+use crate::exit;
+use crate::logging::{self, LogHandle, LogOptions};
+use crate::notify;
 
 /// How long sessions get to say goodbye at shutdown.
 const DRAIN_GRACE: Duration = Duration::from_secs(10);
 
 /// Runs the proxy until SIGTERM or SIGINT.
-pub(crate) fn serve(cli: &Cli, config_file: PathBuf) -> ExitCode {
+pub(crate) fn serve(cli: &Cli, config: ConfigPath) -> ExitCode {
     let log = match logging::init(&LogOptions {
         format: cli.log_format,
         file: cli.log_file.clone(),
         debug: cli.debug,
+        level: cli
+            .log_level
+            .clone()
+            .or_else(|| std::env::var("MAILGATE_LOG").ok()),
     }) {
         Ok(log) => log,
+        Err(error @ logging::LogError::Filter { .. }) => {
+            eprintln!("error: {error}");
+            return exit::config_error();
+        }
         Err(error) => {
             eprintln!("error: unable to start logging: {error}");
             return ExitCode::FAILURE;
@@ -41,7 +52,7 @@ pub(crate) fn serve(cli: &Cli, config_file: PathBuf) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(cli, config_file, log))
+    runtime.block_on(run(cli, config, log))
 }
 
 /// Most the soft limit on open files is raised to.
@@ -100,25 +111,29 @@ fn load_specs(
     Ok((config, specs))
 }
 
-async fn run(cli: &Cli, config_file: PathBuf, log: LogHandle) -> ExitCode {
+async fn run(cli: &Cli, config: ConfigPath, log: LogHandle) -> ExitCode {
+    let config_file = config.path.clone();
     tracing::info!(
-        "Initialising mailgate (version {}){} from config file {}",
+        "Initialising mailgate (version {}){} from config file {} ({})",
         env!("CARGO_PKG_VERSION"),
         if log.is_debug() { " in debug mode" } else { "" },
-        config_file.display()
+        config_file.display(),
+        config.reason()
     );
-    let (config, specs) = match load_specs(cli, &config_file) {
+    let (proxy_config, specs) = match load_specs(cli, &config_file) {
         Ok(loaded) => loaded,
         Err(error) => {
             tracing::error!("Unable to load configuration file: {error}");
-            return ExitCode::FAILURE;
+            notify::failed(&error);
+            return exit::config_error();
         }
     };
-    let tokens = match TokenRuntime::start(cli, &config_file, config) {
+    let tokens = match TokenRuntime::start(cli, &config_file, proxy_config) {
         Ok(tokens) => tokens,
         Err(error) => {
             tracing::error!("{error}");
-            return ExitCode::FAILURE;
+            notify::failed(&error);
+            return exit::config_error();
         }
     };
     let authenticator: Arc<dyn Authenticator> = tokens.authenticator.clone();
@@ -131,13 +146,30 @@ async fn run(cli: &Cli, config_file: PathBuf, log: LogHandle) -> ExitCode {
         tracing::error!(
             "Abandoning setup as one or more servers failed to start - is the proxy already running?"
         );
+        notify::failed(
+            &errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
         proxy.shutdown(Duration::ZERO).await;
-        return ExitCode::FAILURE;
+        // A section that cannot be used is a configuration error; an address that cannot be
+        // bound (in use, not on this host) is a service that is unavailable.
+        return if errors
+            .iter()
+            .all(|error| matches!(error, ListenError::Bind { .. }))
+        {
+            exit::unavailable()
+        } else {
+            exit::config_error()
+        };
     }
     tracing::info!(
         "Initialised mailgate - listening for authentication requests. Connect your email client to begin"
     );
-    let status = match signals(cli, &config_file, &log, &mut proxy, &tokens).await {
+    let notifier = notify::Notifier::start(&proxy);
+    let status = match signals(cli, &config_file, &log, &mut proxy, &tokens, &notifier).await {
         Ok(()) => {
             tracing::info!("Stopping mailgate");
             ExitCode::SUCCESS
@@ -147,12 +179,14 @@ async fn run(cli: &Cli, config_file: PathBuf, log: LogHandle) -> ExitCode {
             ExitCode::FAILURE
         }
     };
+    notifier.stopping();
     proxy.shutdown(DRAIN_GRACE).await;
     tokens.save_unsaved().await;
     status
 }
 
-/// Serves signals until SIGTERM or SIGINT: SIGHUP reloads, SIGUSR1 toggles debug logging.
+/// Serves signals until SIGTERM or SIGINT: SIGHUP reopens the log file and reloads the
+/// configuration, SIGUSR1 toggles debug logging.
 #[cfg(unix)]
 async fn signals(
     cli: &Cli,
@@ -160,6 +194,7 @@ async fn signals(
     log: &LogHandle,
     proxy: &mut Proxy,
     tokens: &TokenRuntime,
+    notifier: &notify::Notifier,
 ) -> std::io::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate())?;
@@ -174,6 +209,8 @@ async fn signals(
                 log.toggle_debug();
             }
             _ = hangup.recv() => {
+                notifier.reloading();
+                log.reopen();
                 tracing::info!("Reloading configuration from {}", config_file.display());
                 match load_specs(cli, config_file) {
                     Ok((config, specs)) => {
@@ -186,6 +223,7 @@ async fn signals(
                         "Unable to reload the configuration (keeping the running one): {error}"
                     ),
                 }
+                notifier.ready(proxy);
             }
         }
     }
@@ -199,6 +237,7 @@ async fn signals(
     _log: &LogHandle,
     _proxy: &mut Proxy,
     _tokens: &TokenRuntime,
+    _notifier: &notify::Notifier,
 ) -> std::io::Result<()> {
     tokio::signal::ctrl_c().await
 }

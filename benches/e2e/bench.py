@@ -1,4 +1,4 @@
-"""End-to-end benchmark of mailgate against Dovecot directly and the Python reference proxy.
+"""End-to-end benchmark of mailgate against Dovecot directly and the Python email-oauth2-proxy.
 
 Started by `benches/e2e/run` once the interop harness (Dovecot, mock OAuth provider, SMTP sink)
 is serving; reuses the harness's environment file, accounts and process management. Every
@@ -121,7 +121,7 @@ class Results:
 
 
 class Systems:
-    """Ports and processes of direct Dovecot, mailgate and the reference."""
+    """Ports and processes of direct Dovecot, mailgate and the Python email-oauth2-proxy."""
 
     def __init__(self, args: argparse.Namespace, upstream_port: int) -> None:
         self.args = args
@@ -153,7 +153,7 @@ class Systems:
 
     def start(self, name: str) -> None:
         if name == "reference":
-            # The reference verifies upstream certificates with the default trust store.
+            # The Python email-oauth2-proxy verifies upstream certificates with the default trust store.
             saved = os.environ.get("SSL_CERT_FILE")
             os.environ["SSL_CERT_FILE"] = harness.ENV["ca"]
             try:
@@ -344,7 +344,7 @@ def measure_concurrency(systems: Systems, results: Results, levels: list[int],
             rss_before = rss_kb(pid)
             process = subprocess.Popen(
                 [systems.client, "hold", *systems.target(name, "light"), "--k", str(k),
-                 # The reference logs in one client at a time (~0.3 CPU-seconds each): few
+                 # The Python email-oauth2-proxy logs in one client at a time (~0.3 CPU-seconds each): few
                  # logins in flight, so that a session's time limit measures holding it.
                  "--concurrency", "8" if name == "reference" else "50",
                  "--session-timeout", "60"],
@@ -352,7 +352,7 @@ def measure_concurrency(systems: Systems, results: Results, levels: list[int],
             out: dict[str, str] = {}
             lines = Lines(process)
             try:
-                # The reference spends about 0.3 CPU-seconds on each login.
+                # The Python email-oauth2-proxy spends about 0.3 CPU-seconds on each login.
                 deadline = time.monotonic() + 60 + k * (1.0 if name == "reference" else 0.1)
                 while True:
                     line = lines.next(max(1.0, deadline - time.monotonic()))
@@ -449,7 +449,7 @@ def main() -> None:
     # A proxy holds two descriptors per session (client and upstream).
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     cap = (soft - 100) // 2
-    if args.reference:  # the reference is tried up to its own maximum: include that level
+    if args.reference:  # the Python email-oauth2-proxy is tried up to its own maximum: include that level
         levels = sorted(set(levels) | {args.reference_max_sessions})
     if any(k > cap for k in levels):
         log(f"open files limit {soft}: a proxy can hold at most about {cap} sessions")

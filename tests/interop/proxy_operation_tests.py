@@ -1,4 +1,4 @@
-"""Operating mailgate: signals, migration from the Python reference, rough figures, and what
+"""Operating mailgate: signals, migration from the Python email-oauth2-proxy, rough figures, and what
 the debug log must never contain.
 """
 
@@ -138,14 +138,14 @@ REFERENCE = os.environ.get("MAILGATE_INTEROP_REFERENCE")
 
 
 class ProxyMigrationTest(unittest.TestCase):
-    """A config file with tokens the Python reference proxy cached works in mailgate unchanged:
-    same password, no new token request. Needs the reference's `emailproxy` command named by
+    """A config file with tokens the Python email-oauth2-proxy cached works in mailgate unchanged:
+    same password, no new token request. Needs the Python email-oauth2-proxy's `emailproxy` command named by
     MAILGATE_INTEROP_REFERENCE (e.g. from `pip install emailproxy` in a virtualenv)."""
 
     def test_tokens_cached_by_the_reference_are_used_without_a_token_request(self):
         require_mailgate(self)
         if not REFERENCE:
-            self.skipTest("MAILGATE_INTEROP_REFERENCE (the reference's emailproxy command) is not set")
+            self.skipTest("MAILGATE_INTEROP_REFERENCE (the Python email-oauth2-proxy's emailproxy command) is not set")
         account = Account("migrate@example.test", 'migrate "pass" \\ word')
         account.register()
         port = free_port()
@@ -154,7 +154,7 @@ class ProxyMigrationTest(unittest.TestCase):
                              "server_port": str(ENV["imaps_port"]), "local_address": "127.0.0.1"},
             account.name: account.section(),
         }
-        # The reference verifies the upstream with the default trust store: SSL_CERT_FILE.
+        # The Python email-oauth2-proxy verifies the upstream with the default trust store: SSL_CERT_FILE.
         environment = os.environ.copy()
         os.environ["SSL_CERT_FILE"] = ENV["ca"]
         try:
@@ -165,7 +165,7 @@ class ProxyMigrationTest(unittest.TestCase):
         grants = Grants(account.client_id)
         try:
             with imaplib.IMAP4("127.0.0.1", port, timeout=TIMEOUT) as imap:
-                # AUTHENTICATE PLAIN: the reference mangles escaped quoted strings in LOGIN.
+                # AUTHENTICATE PLAIN: the Python email-oauth2-proxy mangles escaped quoted strings in LOGIN.
                 imap.authenticate("PLAIN", lambda _: sasl_plain(account.name, account.password))
         finally:
             reference.stop()

@@ -31,7 +31,7 @@ use tokio::sync::oneshot;
 
 use crate::accept::AcceptBackoff;
 
-/// How long a login waits for the user (the reference's `AUTHENTICATION_TIMEOUT`).
+/// How long a login waits for the user (the Python email-oauth2-proxy's `AUTHENTICATION_TIMEOUT`).
 pub const DEFAULT_AUTHORIZATION_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Largest HTTP request head the redirect listener reads.

@@ -16,7 +16,7 @@ use crate::limits::{ConnectionLimits, DEFAULT_PRE_AUTH_TIMEOUT};
 use crate::relay::{DEFAULT_BUFFER_SIZE, RelayConfig};
 use crate::tls::{self, UpstreamTrust};
 
-/// The default `local_address`: loopback only (the reference listens on all interfaces).
+/// The default `local_address`: loopback only (the Python email-oauth2-proxy listens on all interfaces).
 pub const DEFAULT_LOCAL_ADDRESS: &str = "127.0.0.1";
 
 /// The mail protocol a listener speaks.
@@ -194,7 +194,7 @@ impl ListenerSpec {
         })
     }
 
-    /// A one-line description for logs, in the reference's words.
+    /// A one-line description for logs, in the Python email-oauth2-proxy's words.
     pub fn describe(&self) -> String {
         let local = if self.local_starttls {
             "STARTTLS"

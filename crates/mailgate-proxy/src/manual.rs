@@ -90,8 +90,8 @@
 //! byte, or with `local_starttls` offers STARTTLS (STLS for POP3). A STARTTLS listener takes
 //! no password before the client has started TLS: IMAP advertises `LOGINDISABLED` and answers
 //! `LOGIN`/`AUTHENTICATE` with `NO [PRIVACYREQUIRED]`, POP3 leaves `USER` and `SASL` out of
-//! `CAPA` and answers `-ERR [AUTH]`, SMTP offers no `AUTH` and answers `538 5.7.11`. (The
-//! reference accepts passwords before STARTTLS.)
+//! `CAPA` and answers `-ERR [AUTH]`, SMTP offers no `AUTH` and answers `538 5.7.11`. (The Python
+//! email-oauth2-proxy accepts passwords before STARTTLS.)
 //!
 //! ## Encrypted tokens and trust on first use
 //!
@@ -100,7 +100,7 @@
 //! with the Python proxy. The first password used for an account protects its tokens. With
 //! `delete_account_token_on_password_error` (the default) a login with another password
 //! starts a new authorisation, and only if it succeeds do its tokens replace the stored ones:
-//! nothing is deleted on a wrong password (the reference deletes the tokens at once), so the
+//! nothing is deleted on a wrong password (the Python email-oauth2-proxy deletes the tokens at once), so the
 //! right password keeps working, and anyone who can reach the listener can at most make a
 //! new authorisation prompt appear (and never obtain the old tokens); accounts using client
 //! credentials or a service account are exempt. A per-account back-off slows password floods

@@ -1,6 +1,6 @@
 //! From `emailproxy.config` (as modelled by `mailgate-token`) to [`ListenerSpec`]s.
 //!
-//! Besides the reference's server keys, a server section may set (all optional):
+//! Besides the Python email-oauth2-proxy's server keys, a server section may set (all optional):
 //! `server_ca_file`, `max_connections`, `max_connections_per_address`,
 //! `pre_auth_timeout` (seconds, default 600) and `idle_timeout` (seconds after login, default
 //! none).

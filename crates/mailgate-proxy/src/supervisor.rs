@@ -40,6 +40,18 @@ struct Shared {
     live: mpsc::Sender<()>,
 }
 
+/// Counts a [`Proxy`]'s open sessions ([`Proxy::session_count`]).
+#[derive(Debug, Clone)]
+pub struct SessionCount(mpsc::WeakSender<()>);
+
+impl SessionCount {
+    /// The number of sessions open now (0 once the proxy has shut down).
+    pub fn get(&self) -> usize {
+        // Each session holds a clone of the sender; the proxy holds one more.
+        self.0.strong_count().saturating_sub(1)
+    }
+}
+
 /// The proxy: a set of listeners, their sessions, and the authenticator they use.
 ///
 /// ```no_run
@@ -193,6 +205,17 @@ impl Proxy {
             .collect();
         list.sort();
         list
+    }
+
+    /// The number of sessions open now, over all listeners (pre-authentication and relayed).
+    pub fn sessions(&self) -> usize {
+        self.session_count().get()
+    }
+
+    /// A handle that counts the open sessions from another task (e.g. for a status report),
+    /// without keeping the proxy alive.
+    pub fn session_count(&self) -> SessionCount {
+        SessionCount(self.shared.live.downgrade())
     }
 
     /// Stops accepting, tells every session to say goodbye and close, and waits for them (at

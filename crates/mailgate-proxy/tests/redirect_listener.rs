@@ -312,7 +312,7 @@ async fn provider_error_is_shown_and_the_login_still_completes() {
     completes_afterwards(&mut waiting, &before).await;
 }
 
-/// Unlike the reference, a wrong password deletes nothing: it starts a new authorisation (and
+/// Unlike the Python email-oauth2-proxy, a wrong password deletes nothing: it starts a new authorisation (and
 /// waits for it), while the right password keeps logging in with the stored tokens.
 #[tokio::test]
 async fn a_wrong_password_waits_for_a_new_authorisation_and_the_right_one_still_works() {

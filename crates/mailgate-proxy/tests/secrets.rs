@@ -26,7 +26,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use common::*;
 use mailgate_proxy::authorization::{InteractiveAuthorizer, RedirectMode};
-use mailgate_proxy::logging::{LogFormat, file_layer};
 use mailgate_proxy::{Protocol, Proxy, TokenAuthenticator};
 use mailgate_token::config::ProxyConfig;
 use mailgate_token::http::{HttpClient, HttpClientConfig};
@@ -109,10 +108,21 @@ fn captures() -> &'static (Capture, Capture) {
     CAPTURES.get_or_init(|| {
         let text = Capture::default();
         let json = Capture::default();
+        // As the mailgate binary writes a log file: text or JSON lines, no colour.
         let subscriber = tracing_subscriber::registry()
             .with(LevelFilter::TRACE)
-            .with(file_layer(LogFormat::Text, text.clone()))
-            .with(file_layer(LogFormat::Json, json.clone()));
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_ansi(false)
+                    .with_writer(text.clone()),
+            )
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_target(false)
+                    .with_writer(json.clone()),
+            );
         tracing::subscriber::set_global_default(subscriber).unwrap();
         (text, json)
     })

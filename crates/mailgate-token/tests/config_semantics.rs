@@ -1,6 +1,6 @@
 //! `ConfigParser` semantics, the typed model, catch-all resolution and flow selection.
 //!
-//! `tests/data/reference-sample.config` is the sample file of the reference proxy
+//! `tests/data/reference-sample.config` is the sample file of the Python email-oauth2-proxy
 //! (simonrob/email-oauth2-proxy, Apache-2.0), unchanged; `tests/data/user-guide.config`
 //! is the configuration printed in a third-party setup guide, typos included.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]

@@ -1,4 +1,4 @@
-//! Tokens made by the reference proxy decrypt byte for byte; rotation upgrades them.
+//! Tokens made by the Python email-oauth2-proxy decrypt byte for byte; rotation upgrades them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::sync::Arc;
@@ -90,7 +90,7 @@ fn vector_b_legacy_iterations_and_rotation() {
     assert_eq!(later.derivations(), 0, "the cached key is reused");
     assert!(later.rotate(&rotated).unwrap().is_none());
 
-    // The reference reads our rotated value too: same key derivation, same Fernet framing.
+    // The Python email-oauth2-proxy reads our rotated value too: same key derivation, same Fernet framing.
     let mut fresh = AccountCipher::new(
         "b@example.com",
         Some(SALT_B),

@@ -439,7 +439,7 @@ fn loads_are_cached_until_the_file_changes_by_any_means() {
         "two"
     );
 
-    // The file replaced by another one (a new inode), as editors and the reference do.
+    // The file replaced by another one (a new inode), as editors and the Python email-oauth2-proxy do.
     let replacement = dir.path().join("replacement");
     std::fs::write(&replacement, SAMPLE).unwrap();
     std::fs::rename(&replacement, &path).unwrap();

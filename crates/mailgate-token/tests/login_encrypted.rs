@@ -1,4 +1,4 @@
-//! Logins through the encrypted token store: tokens written by the reference are used as they
+//! Logins through the encrypted token store: tokens written by the Python email-oauth2-proxy are used as they
 //! are, new tokens are stored encrypted, and wrong passwords follow the policy.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -35,7 +35,7 @@ fn snapshot(storage: &MemoryStorage) -> CacheSnapshot {
 #[tokio::test]
 async fn reference_tokens_are_used_without_a_request() {
     let server = MockOAuthServer::start().await.unwrap();
-    // Vector (a) of the reference: salt, 1,200,000 iterations, password `pw1`, token `AT-1`.
+    // Vector (a) of the Python email-oauth2-proxy: salt, 1,200,000 iterations, password `pw1`, token `AT-1`.
     let config = format!(
         "[user@example.com]\npermission_url = https://login.invalid/auth\ntoken_url = {}\n\
          client_id = c\noauth2_scope = s\n",

@@ -41,7 +41,7 @@ impl SessionContext {
         self.listener.spec.protocol
     }
 
-    /// The reference's connection label: `IMAP (127.0.0.1:1993)`.
+    /// The Python email-oauth2-proxy's connection label: `IMAP (127.0.0.1:1993)`.
     pub(crate) fn label(&self) -> String {
         format!(
             "{} ({})",

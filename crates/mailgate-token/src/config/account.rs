@@ -48,7 +48,7 @@ impl OAuthFlow {
     }
 
     /// Whether the flow involves no user, so any password could otherwise mint tokens
-    /// (the reference never deletes tokens of such accounts on a wrong password).
+    /// (the Python email-oauth2-proxy never deletes tokens of such accounts on a wrong password).
     pub fn is_unattended(self) -> bool {
         matches!(self, Self::ClientCredentials | Self::ServiceAccount)
     }
@@ -78,7 +78,7 @@ impl core::fmt::Display for OAuthFlow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum UpstreamSasl {
-    /// Google's and Microsoft's `XOAUTH2` (what the reference always sends).
+    /// Google's and Microsoft's `XOAUTH2` (what the Python email-oauth2-proxy always sends).
     #[default]
     XOAuth2,
     /// RFC 7628 `OAUTHBEARER`.
@@ -105,7 +105,7 @@ impl UpstreamSasl {
 }
 
 /// Everything needed to obtain tokens for one login username, resolved through the
-/// catch-all chain `[user]` → `[@domain]` → `[@]` exactly as the reference does.
+/// catch-all chain `[user]` → `[@domain]` → `[@]` exactly as the Python email-oauth2-proxy does.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct AccountConfig {

@@ -133,8 +133,8 @@ impl<'a> IntoIterator for &'a CacheChanges {
 ///
 /// `access_token`, `access_token_expiry`, `refresh_token` and `last_activity` come from
 /// the user's own section only; `token_salt`, `token_iterations` and
-/// `client_secret_encrypted` are inherited through the catch-all chain, as the
-/// reference reads them (so pre-encrypted catch-all secrets work).
+/// `client_secret_encrypted` are inherited through the catch-all chain, as the Python
+/// email-oauth2-proxy reads them (so pre-encrypted catch-all secrets work).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AccountCache {

@@ -3,8 +3,8 @@
 //! The document keeps every byte of the file (comments, blank lines, ordering, the
 //! spelling of keys, unknown sections, line endings), so writing it back unchanged
 //! reproduces the input exactly, and an edit touches only the lines of the keys it
-//! changes. Reading follows `configparser.ConfigParser(interpolation=None)` as the
-//! reference proxy uses it:
+//! changes. Reading follows `configparser.ConfigParser(interpolation=None)` as the Python
+//! email-oauth2-proxy uses it:
 //!
 //! * section names are case-sensitive; keys are case-insensitive (lower-cased);
 //! * `=` and `:` separate a key from its value (the first of either wins);

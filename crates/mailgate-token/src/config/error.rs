@@ -130,8 +130,8 @@ impl core::fmt::Display for ConfigWarning {
     }
 }
 
-/// Why an account cannot log in with its configuration (found at login, as the
-/// reference does, because catch-all sections may supply the values).
+/// Why an account cannot log in with its configuration (found at login, as the Python
+/// email-oauth2-proxy does, because catch-all sections may supply the values).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AccountError {

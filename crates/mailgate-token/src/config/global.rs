@@ -3,7 +3,7 @@
 /// The name of the section holding the proxy-wide options.
 pub const GLOBAL_SECTION: &str = "emailproxy";
 
-/// Proxy-wide options of the `[emailproxy]` section, with the reference's defaults.
+/// Proxy-wide options of the `[emailproxy]` section, with the Python email-oauth2-proxy's defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct GlobalOptions {

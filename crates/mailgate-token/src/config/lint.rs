@@ -36,7 +36,7 @@ const ACCOUNT_KEYS: [&str; 16] = [
 /// The misspelling of `redirect_listen_address` found in copied guides.
 const LISTEN_TYPO: &str = "redirect_list_address";
 
-/// The placeholder the reference's sample file uses for client values.
+/// The placeholder the Python email-oauth2-proxy's sample file uses for client values.
 const EXAMPLE_CLIENT_VALUE: &str = "*** your";
 
 pub(super) fn warn(
@@ -162,7 +162,7 @@ pub(super) fn read_server(
             } else {
                 "local_starttls"
             },
-            "the reference proxy applies STARTTLS settings to SMTP only; mailgate honours them for this server too",
+            "the Python email-oauth2-proxy applies STARTTLS settings to SMTP only; mailgate honours them for this server too",
         );
     }
     if document.get_own(name, "starttls").is_some() {
@@ -340,7 +340,7 @@ pub(super) fn lint_account(
             name,
             "oauth2_flow",
             format!(
-                "oauth2_flow = {flow} is ignored because permission_url is set: the interactive authorization code flow runs (a user signs in in a browser), as in the reference proxy; remove permission_url to use {grant}"
+                "oauth2_flow = {flow} is ignored because permission_url is set: the interactive authorization code flow runs (a user signs in in a browser), as in the Python email-oauth2-proxy; remove permission_url to use {grant}"
             ),
         );
     }

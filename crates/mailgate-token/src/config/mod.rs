@@ -1,7 +1,7 @@
 //! The `emailproxy.config` model: a lossless INI document with Python `ConfigParser`
 //! semantics, and the typed global, server and account options read from it.
 //!
-//! See the crate README for the reference of every key.
+//! See the crate README for the Python email-oauth2-proxy of every key.
 
 mod account;
 mod cache;

@@ -70,7 +70,7 @@ impl Sections {
 /// Loading checks the global and server sections and every value of the account
 /// sections; whether an account has everything its flow needs is checked when a user
 /// logs in ([`ProxyConfig::resolve_account`]), because catch-all sections may supply
-/// the values, as in the reference.
+/// the values, as in the Python email-oauth2-proxy.
 #[derive(Debug, Clone)]
 pub struct ProxyConfig {
     sections: Sections,
@@ -168,7 +168,7 @@ impl ProxyConfig {
     }
 
     /// Overlays the cached keys of a separate cache store (`--cache-store`) onto the
-    /// account sections, as the reference does at load: a cached account without a
+    /// account sections, as the Python email-oauth2-proxy does at load: a cached account without a
     /// section of its own is added only when catch-all accounts are allowed (otherwise
     /// it is ignored with a warning).
     pub fn merge_cache_snapshot(&mut self, snapshot: &CacheSnapshot) {
@@ -259,7 +259,7 @@ impl ProxyConfig {
         self.sections.get(section, key)
     }
 
-    /// The reference's `get_option_with_catch_all_fallback`: the first existing section
+    /// The Python email-oauth2-proxy's `get_option_with_catch_all_fallback`: the first existing section
     /// of the chain that has the key (or `[DEFAULT]`) decides.
     pub fn lookup(&self, username: &str, key: &str) -> Option<&str> {
         self.chain(username)
@@ -269,7 +269,7 @@ impl ProxyConfig {
 
     /// Resolves the configuration a login of `username` uses, and the flow that runs.
     ///
-    /// Flow selection follows the reference exactly: a `permission_url` selects the
+    /// Flow selection follows the Python email-oauth2-proxy exactly: a `permission_url` selects the
     /// authorization code flow unless `oauth2_flow = device`; without one, `oauth2_flow`
     /// decides (and must be `client_credentials`, `password`, `service_account` or
     /// `device`... the last needing a `permission_url`, so in practice one of the first

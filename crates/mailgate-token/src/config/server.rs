@@ -35,7 +35,7 @@ pub struct ServerConfig {
     pub protocol: Protocol,
     /// The local port, from the section name.
     pub local_port: u16,
-    /// `local_address`: where to listen. `None` when not set; the reference then
+    /// `local_address`: where to listen. `None` when not set; the Python email-oauth2-proxy then
     /// listens on `::` (all interfaces), mailgate's proxy chooses its own default.
     pub local_address: Option<String>,
     /// `server_address`: the upstream host.

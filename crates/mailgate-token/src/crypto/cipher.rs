@@ -20,7 +20,7 @@ pub struct Decrypted {
     pub needs_rotation: bool,
 }
 
-/// The reference's `Cryptographer`: the keys of one account for one login password.
+/// The Python email-oauth2-proxy's `Cryptographer`: the keys of one account for one login password.
 ///
 /// Keys are derived lazily, highest iteration count first, and shared through a
 /// [`DerivedKeyCache`], so a login whose key is cached runs no PBKDF2 at all.
@@ -38,7 +38,7 @@ pub struct AccountCipher {
 
 impl AccountCipher {
     /// Prepares the keys of `account` for `password`, with the stored `token_salt` (a
-    /// new random salt when absent or not base64, as the reference does) and stored
+    /// new random salt when absent or not base64, as the Python email-oauth2-proxy does) and stored
     /// `token_iterations`.
     pub fn new(
         account: &str,
@@ -134,7 +134,7 @@ impl AccountCipher {
     }
 
     /// Decrypts a stored value, trying keys already at hand first and deriving the
-    /// others highest iteration count first, like the reference's `MultiFernet`.
+    /// others highest iteration count first, like the Python email-oauth2-proxy's `MultiFernet`.
     pub fn decrypt(&mut self, token: &str) -> Result<Decrypted, InvalidToken> {
         for derive in [false, true] {
             for index in 0..self.candidates.len() {

@@ -3,7 +3,7 @@
 //! A token is `urlsafe_base64(0x80 ‖ timestamp (u64 BE) ‖ IV (16) ‖ AES-128-CBC
 //! ciphertext (PKCS #7) ‖ HMAC-SHA256 (32))`, the HMAC keyed with the first half of
 //! the 32-byte key and covering everything before it; the AES key is the second half.
-//! The timestamp is written but never checked (the reference sets no TTL).
+//! The timestamp is written but never checked (the Python email-oauth2-proxy sets no TTL).
 
 use aes::cipher::block_padding::Pkcs7;
 use aes::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};

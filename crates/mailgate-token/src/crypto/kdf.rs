@@ -1,4 +1,4 @@
-//! PBKDF2-HMAC-SHA256 key derivation and the iteration counts the reference uses.
+//! PBKDF2-HMAC-SHA256 key derivation and the iteration counts the Python email-oauth2-proxy uses.
 
 use std::num::NonZeroU32;
 
@@ -9,7 +9,7 @@ use zeroize::Zeroize;
 
 use super::fernet::FernetKey;
 
-/// The iteration count new entries are encrypted with (the reference's current value).
+/// The iteration count new entries are encrypted with (the Python email-oauth2-proxy's current value).
 pub const ITERATIONS: u32 = 1_200_000;
 
 /// The iteration count of entries written before `token_iterations` existed.
@@ -19,7 +19,7 @@ pub const LEGACY_ITERATIONS: u32 = 100_000;
 /// edited file cannot stall logins.
 pub const MAX_ITERATIONS: u32 = 10_000_000;
 
-/// Standard base64, padding optional (the reference writes it padded).
+/// Standard base64, padding optional (the Python email-oauth2-proxy writes it padded).
 const STANDARD_LENIENT: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
@@ -56,7 +56,7 @@ pub fn iteration_candidates(stored: Option<i64>) -> Vec<NonZeroU32> {
 }
 
 /// Decodes a `token_salt` value (standard base64); `None` when absent, empty or not
-/// base64, in which case the reference generates a new salt.
+/// base64, in which case the Python email-oauth2-proxy generates a new salt.
 pub fn decode_salt(value: Option<&str>) -> Option<Vec<u8>> {
     let value = value?.trim();
     STANDARD_LENIENT

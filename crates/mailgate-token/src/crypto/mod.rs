@@ -1,4 +1,4 @@
-//! Encryption of cached tokens, compatible byte for byte with the reference proxy:
+//! Encryption of cached tokens, compatible byte for byte with the Python email-oauth2-proxy:
 //! PBKDF2-HMAC-SHA256 of the login password derives a Fernet key.
 
 mod cipher;

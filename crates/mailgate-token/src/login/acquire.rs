@@ -92,7 +92,7 @@ impl Acquire<'_> {
         }
     }
 
-    /// The token endpoint with the reference's client authentication: the client secret (plain,
+    /// The token endpoint with the Python email-oauth2-proxy's client authentication: the client secret (plain,
     /// or decrypted, or the login password as the store decided), else a JWT assertion from the
     /// certificate files, else none.
     pub(crate) async fn endpoint(&self) -> Result<TokenEndpoint, LoginError> {

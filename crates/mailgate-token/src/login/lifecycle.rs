@@ -1,9 +1,9 @@
-//! The token lifecycle decisions of the reference, as pure functions of the stored tokens and
+//! The token lifecycle decisions of the Python email-oauth2-proxy, as pure functions of the stored tokens and
 //! the time.
 
 use super::login_store::StoredTokens;
 
-/// A cached access token is reused only with at least this many seconds left (the reference's
+/// A cached access token is reused only with at least this many seconds left (the Python email-oauth2-proxy's
 /// `TOKEN_EXPIRY_MARGIN`: it refreshes when fewer remain).
 pub const TOKEN_EXPIRY_MARGIN_SECS: u64 = 600;
 
@@ -19,7 +19,7 @@ pub enum NextStep {
     Authorise,
 }
 
-/// Decides the next step, as the reference: an access token without an expiry counts as
+/// Decides the next step, as the Python email-oauth2-proxy: an access token without an expiry counts as
 /// expiring now.
 ///
 /// ```
@@ -49,7 +49,7 @@ pub fn next_step(tokens: &StoredTokens, now: u64) -> NextStep {
     }
 }
 
-/// What to do after the provider refused a refresh (HTTP 400 / `invalid_grant`): the reference's
+/// What to do after the provider refused a refresh (HTTP 400 / `invalid_grant`): the Python email-oauth2-proxy's
 /// two-strike reset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -60,7 +60,7 @@ pub enum RefusedRefresh {
     DropAllAndReauthorise,
 }
 
-/// The reference's rule: a stored access token means this is the first strike.
+/// The Python email-oauth2-proxy's rule: a stored access token means this is the first strike.
 pub fn on_refused_refresh(tokens: &StoredTokens) -> RefusedRefresh {
     if tokens.access_token.is_some() {
         RefusedRefresh::DropAccessTokenAndRetry

@@ -104,7 +104,7 @@ pub trait LoginStore: Send + Sync + 'static {
 }
 
 /// A [`LoginStore`] in memory: tokens are "encrypted" by remembering the password that stored
-/// them, and the reference's wrong-password policy is applied. Enough to exercise every login
+/// them, and the Python email-oauth2-proxy's wrong-password policy is applied. Enough to exercise every login
 /// path quickly in tests.
 #[derive(Debug, Default)]
 pub struct MemoryLoginStore {

@@ -50,7 +50,7 @@ fn flight_key(username: &str, password: &SecretString) -> FlightKey {
 ///
 /// * Reuses a cached access token with at least 600 s left; refreshes otherwise; runs the
 ///   account's flow when there is no refresh token.
-/// * A refused refresh follows the reference's two-strike reset; other failures keep the tokens
+/// * A refused refresh follows the Python email-oauth2-proxy's two-strike reset; other failures keep the tokens
 ///   and return a retryable error.
 /// * The [`LoginStore`] applies the wrong-password policy (a new authorisation for
 ///   interactive accounts, never for client-credentials or service-account accounts) and
@@ -118,7 +118,7 @@ fn guard<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Warns, as the reference does, when the client values look like the sample file's.
+/// Warns, as the Python email-oauth2-proxy does, when the client values look like the sample file's.
 fn warn_example_values(account: &AccountConfig) {
     const EXAMPLE: &str = "*** your";
     let in_id = account.client_id.contains(EXAMPLE);
@@ -141,7 +141,7 @@ fn warn_example_values(account: &AccountConfig) {
 
 /// Whether a refresh failure means the refresh token itself was refused (`invalid_grant`).
 ///
-/// The reference resets on any HTTP 400; other errors such as `invalid_client` (an expired
+/// The Python email-oauth2-proxy resets on any HTTP 400; other errors such as `invalid_client` (an expired
 /// client secret) keep the tokens here, so fixing the configuration needs no re-authorisation.
 fn refused(error: &TokenRequestError) -> bool {
     error.is_invalid_grant()

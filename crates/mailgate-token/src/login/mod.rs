@@ -3,7 +3,7 @@
 //! [`LoginManager::login`] turns `(username, password)` into an access token: it resolves the
 //! account (catch-all sections included), decrypts the cached tokens through a [`LoginStore`]
 //! ([`EncryptedLoginStore`] over the token store in production), reuses, refreshes or obtains
-//! tokens as the reference does ([`next_step`], [`on_refused_refresh`]), and persists new ones.
+//! tokens as the Python email-oauth2-proxy does ([`next_step`], [`on_refused_refresh`]), and persists new ones.
 //! Concurrent logins of one account share one token request.
 
 mod acquire;

@@ -11,9 +11,9 @@ use super::grant::Grant;
 use super::random::{self, RandomError};
 use crate::SecretString;
 
-/// Bytes of randomness in `state` (as the reference's `secrets.token_urlsafe(16)`).
+/// Bytes of randomness in `state` (as the Python email-oauth2-proxy's `secrets.token_urlsafe(16)`).
 const STATE_BYTES: usize = 16;
-/// Bytes of randomness in the PKCE verifier (86 characters, as the reference).
+/// Bytes of randomness in the PKCE verifier (86 characters, as the Python email-oauth2-proxy).
 const VERIFIER_BYTES: usize = 64;
 
 /// Percent-encodes like Python's `urllib.parse.quote(text, safe='~-._')`: everything except
@@ -30,7 +30,7 @@ pub fn oauth2_url_escape(text: &str) -> String {
     out
 }
 
-/// Builds a permission URL exactly as the reference does: `permission_url?` followed by
+/// Builds a permission URL exactly as the Python email-oauth2-proxy does: `permission_url?` followed by
 /// `client_id`, `redirect_uri` (when set), `scope`, `response_type=code`, `access_type=offline`,
 /// `login_hint`, `state` and, with PKCE, `code_challenge` and `code_challenge_method=S256`.
 ///
@@ -148,7 +148,7 @@ impl AuthorizationRequest {
         self.code_verifier.as_ref()
     }
 
-    /// The log line the proxy prints, as the reference words it.
+    /// The log line the proxy prints, as the Python email-oauth2-proxy words it.
     pub fn prompt(&self) -> String {
         format!(
             "Please visit the following URL to authenticate account {}: {}",
@@ -169,7 +169,7 @@ impl AuthorizationRequest {
     /// target the redirect listener saw (`/path?query`) or the full URL a user pasted.
     ///
     /// Checks, in order: the path (and for a full URL, host and port; the scheme may differ, as
-    /// the reference allows) matches `redirect_uri` ignoring trailing slashes; an `error`
+    /// the Python email-oauth2-proxy allows) matches `redirect_uri` ignoring trailing slashes; an `error`
     /// parameter; `state` equals ours; `code` is present and not empty.
     pub fn parse_redirect(&self, received: &str) -> Result<SecretString, RedirectError> {
         let fail = |kind| RedirectError {
@@ -228,7 +228,7 @@ impl AuthorizationRequest {
             Some(_) => {}
         }
         let code = code.unwrap_or_default();
-        // The reference unquotes the already-decoded code once more; do the same.
+        // The Python email-oauth2-proxy unquotes the already-decoded code once more; do the same.
         let code = percent_decode(&code);
         if code.is_empty() {
             return Err(fail(RedirectErrorKind::NoCode));
@@ -457,7 +457,7 @@ mod tests {
 
         #[test]
         fn code_round_trip(code in ".{1,80}") {
-            // The provider escapes the code once in the query; the reference unquotes it once
+            // The provider escapes the code once in the query; the Python email-oauth2-proxy unquotes it once
             // more, so a code reaches the token request escaped twice -> decoded twice.
             let r = request(Some("http://localhost:8080/cb"), false);
             let twice = oauth2_url_escape(&oauth2_url_escape(&code));

@@ -97,7 +97,7 @@ impl DeviceAuthorization {
 }
 
 /// Requests a device code. `permission_url` is the full URL built by
-/// [`permission_url`](super::permission_url) (without `redirect_uri`); like the reference, the
+/// [`permission_url`](super::permission_url) (without `redirect_uri`); like the Python email-oauth2-proxy, the
 /// request is a `GET` of that URL.
 pub async fn request_device_authorization(
     http: &HttpClient,

@@ -9,8 +9,8 @@ use crate::http::{HttpClient, Request};
 
 /// A token endpoint and the client credentials sent to it.
 ///
-/// Token requests are direct form posts rather than the `oauth2` crate's typed requests: the
-/// reference's exact parameters (`resource`, a client assertion next to `client_id`, `scope` on
+/// Token requests are direct form posts rather than the `oauth2` crate's typed requests: the Python
+/// email-oauth2-proxy's exact parameters (`resource`, a client assertion next to `client_id`, `scope` on
 /// device polls), and lenient responses (`expires_in` as a string, no `token_type`, Microsoft's
 /// `error_codes`) do not fit its typed API. The `oauth2` crate can still run its own requests over
 /// [`HttpClient`], which implements its `AsyncHttpClient`.

@@ -12,8 +12,8 @@ pub const JWT_BEARER_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-be
 pub const JWT_CLIENT_ASSERTION_TYPE: &str =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/// How the client authenticates at the token endpoint. Credentials go in the form body, as the
-/// reference sends them.
+/// How the client authenticates at the token endpoint. Credentials go in the form body, as the Python
+/// email-oauth2-proxy sends them.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub enum ClientAuth {
@@ -46,14 +46,14 @@ pub enum Grant<'a> {
         device_code: &'a SecretString,
         /// `oauth2_scope`.
         scope: Option<&'a str>,
-        /// `redirect_uri`, sent only when configured (as the reference).
+        /// `redirect_uri`, sent only when configured (as the Python email-oauth2-proxy).
         redirect_uri: Option<&'a str>,
     },
     /// Client credentials grant (RFC 6749 §4.4).
     ClientCredentials {
         /// `oauth2_scope`.
         scope: Option<&'a str>,
-        /// `redirect_uri`, sent only when configured (as the reference).
+        /// `redirect_uri`, sent only when configured (as the Python email-oauth2-proxy).
         redirect_uri: Option<&'a str>,
     },
     /// Resource owner password credentials grant (RFC 6749 §4.3), plus the non-standard
@@ -67,10 +67,10 @@ pub enum Grant<'a> {
         scope: Option<&'a str>,
         /// `oauth2_resource`.
         resource: Option<&'a str>,
-        /// `redirect_uri`, sent only when configured (as the reference).
+        /// `redirect_uri`, sent only when configured (as the Python email-oauth2-proxy).
         redirect_uri: Option<&'a str>,
     },
-    /// Refresh token grant (RFC 6749 §6). No scope is sent, as the reference.
+    /// Refresh token grant (RFC 6749 §6). No scope is sent, as the Python email-oauth2-proxy.
     RefreshToken {
         /// The refresh token.
         refresh_token: &'a SecretString,
@@ -96,7 +96,7 @@ impl Grant<'_> {
         }
     }
 
-    /// The form parameters of the request, in the reference's order.
+    /// The form parameters of the request, in the Python email-oauth2-proxy's order.
     ///
     /// ```
     /// use mailgate_token::SecretString;
@@ -178,7 +178,7 @@ impl Grant<'_> {
                     push("redirect_uri", uri);
                 }
                 push("grant_type", self.grant_type());
-                // With a resource and no scope, the scope is left out (GitHub #351 of the reference).
+                // With a resource and no scope, the scope is left out (GitHub #351 of the Python email-oauth2-proxy).
                 if scope.is_some() || resource.is_none() {
                     push("scope", scope.unwrap_or_default());
                 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::random;
 use crate::SecretString;
 
-/// Lifetime of a client assertion, in seconds (as the reference's `JWT_LIFETIME`).
+/// Lifetime of a client assertion, in seconds (as the Python email-oauth2-proxy's `JWT_LIFETIME`).
 pub const CLIENT_ASSERTION_LIFETIME_SECS: u64 = 300;
 
 /// Why a JWT could not be made.
@@ -73,7 +73,7 @@ impl RsaSigningKey {
     }
 }
 
-/// The `x5t#S256` thumbprint of a PEM certificate: base64url (padded, as the reference) of the
+/// The `x5t#S256` thumbprint of a PEM certificate: base64url (padded, as the Python email-oauth2-proxy) of the
 /// SHA-256 of its DER encoding.
 pub fn certificate_thumbprint(certificate_pem: &[u8]) -> Result<String, JwtError> {
     let der = CertificateDer::from_pem_slice(certificate_pem).map_err(|_| JwtError::Certificate)?;
@@ -81,7 +81,7 @@ pub fn certificate_thumbprint(certificate_pem: &[u8]) -> Result<String, JwtError
     Ok(URL_SAFE.encode(digest.as_ref()))
 }
 
-/// Builds the client assertion the reference sends for certificate credentials: header
+/// Builds the client assertion the Python email-oauth2-proxy sends for certificate credentials: header
 /// `{"alg":"RS256","typ":"JWT","x5t#S256":…}`, claims `aud` = token URL, `iss` = `sub` =
 /// client id, a random `jti`, `nbf` = `now`, `exp` = `now` + 300 s.
 pub fn client_assertion(

@@ -1,4 +1,4 @@
-//! OAuth 2.0 flows as the reference runs them.
+//! OAuth 2.0 flows as the Python email-oauth2-proxy runs them.
 //!
 //! * Token requests: [`TokenEndpoint`] posts a [`Grant`] (authorization code, device code,
 //!   client credentials, password, refresh token, JWT bearer) with [`ClientAuth`] (none, a
@@ -10,7 +10,7 @@
 //! * [`ServiceAccountKey`] signs Google service account assertions.
 //!
 //! The `oauth2` crate supplies PKCE (`PkceCodeChallenge`) and URL types; token requests are
-//! direct form posts so that parameters and response leniency match the reference exactly (see
+//! direct form posts so that parameters and response leniency match the Python email-oauth2-proxy exactly (see
 //! [`TokenEndpoint`]).
 
 mod authorization_code;

@@ -1,7 +1,7 @@
 //! Google Cloud service accounts: a JWT bearer grant (RFC 7523 §2.1) signed with the service
 //! account's key, on behalf of the login username (domain-wide delegation).
 //!
-//! As in the reference, `client_id = file` makes `client_secret` the path of the JSON key file,
+//! As in the Python email-oauth2-proxy, `client_id = file` makes `client_secret` the path of the JSON key file,
 //! and `client_id = key` makes `client_secret` the JSON key itself.
 
 use serde_json::{Value, json};
@@ -78,7 +78,7 @@ impl ServiceAccountKey {
         })
     }
 
-    /// Loads the key as the reference does from `client_id` (`file` or `key`) and
+    /// Loads the key as the Python email-oauth2-proxy does from `client_id` (`file` or `key`) and
     /// `client_secret`. Reads a file: call it off the async runtime's worker threads.
     pub fn load(
         client_id: &str,

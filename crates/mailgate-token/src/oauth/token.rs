@@ -1,4 +1,4 @@
-//! Token responses (RFC 6749 §5.1), parsed leniently as the reference does.
+//! Token responses (RFC 6749 §5.1), parsed leniently as the Python email-oauth2-proxy does.
 
 use serde_json::Value;
 
@@ -6,12 +6,12 @@ use super::error::{ProviderError, TokenRequestError};
 use crate::SecretString;
 use crate::http::Response;
 
-/// Lifetime assumed when a token response has no `expires_in`, in seconds (as the reference).
+/// Lifetime assumed when a token response has no `expires_in`, in seconds (as the Python email-oauth2-proxy).
 pub const DEFAULT_TOKEN_LIFETIME_SECS: u64 = 3600;
 
 /// A successful token response.
 ///
-/// Parsing is as lenient as the reference: only `access_token` is required; `expires_in` may be a
+/// Parsing is as lenient as the Python email-oauth2-proxy: only `access_token` is required; `expires_in` may be a
 /// number or a numeric string; `token_type` is not checked.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -13,7 +13,7 @@ pub const MAX_BACKOFF_SECS: u64 = 300;
 pub const FAILURE_MEMORY_SECS: u64 = 3600;
 
 /// The least time between two new authorisations started by wrong passwords for one account,
-/// in seconds (the reference's authentication timeout: long enough for the first to finish).
+/// in seconds (the Python email-oauth2-proxy's authentication timeout: long enough for the first to finish).
 pub const RESET_COOLDOWN_SECS: u64 = 600;
 
 #[derive(Debug, Clone, Copy, Default)]

@@ -354,7 +354,7 @@ impl TokenStorage for IniFileStorage {
         }
         let relevant: CacheChanges = match self.role {
             FileRole::Config => changes.clone(),
-            // The reference leaves the plain client secret in the configuration file
+            // The Python email-oauth2-proxy leaves the plain client secret in the configuration file
             // in cache store mode (it tells users to remove it by hand).
             FileRole::CacheStore => {
                 let mut kept = CacheChanges::new();

@@ -14,8 +14,8 @@ use crate::crypto::{
 };
 use crate::keyed::KeyedLocks;
 
-/// Seconds before expiry at which a cached access token is no longer used (the
-/// reference's `TOKEN_EXPIRY_MARGIN`).
+/// Seconds before expiry at which a cached access token is no longer used (the Python
+/// email-oauth2-proxy's `TOKEN_EXPIRY_MARGIN`).
 pub const TOKEN_EXPIRY_MARGIN_SECS: i64 = 600;
 
 /// Lifetime assumed for an access token whose response has no `expires_in`.
@@ -115,7 +115,7 @@ impl UnlockedAccount {
     }
 
     /// The cached access token if it has more than [`TOKEN_EXPIRY_MARGIN_SECS`] left
-    /// at `now` (a missing expiry counts as expired, as in the reference).
+    /// at `now` (a missing expiry counts as expired, as in the Python email-oauth2-proxy).
     pub fn usable_access_token(&self, now: u64) -> Option<&SecretString> {
         let now = i64::try_from(now).unwrap_or(i64::MAX);
         let expiry = self.access_token_expiry.unwrap_or(now);
@@ -203,8 +203,8 @@ impl UnlockedAccount {
     }
 }
 
-/// The changes after the token endpoint rejected a refresh (HTTP 400), following the
-/// reference's two strikes: the access token always goes; if there was none (a
+/// The changes after the token endpoint rejected a refresh (HTTP 400), following the Python
+/// email-oauth2-proxy's two strikes: the access token always goes; if there was none (a
 /// second failure), the refresh token, salt and iteration count go too, forcing a new
 /// authorisation.
 pub fn refresh_rejected_changes(had_access_token: bool) -> CacheChanges {
@@ -284,8 +284,8 @@ impl TokenVault {
     }
 
     /// Decrypts the cached values of `account` with the login `password` at `now`
-    /// (Unix seconds), in the reference's order: rotation of values encrypted with an
-    /// older iteration count, the client secret, then the token the reference would
+    /// (Unix seconds), in the Python email-oauth2-proxy's order: rotation of values encrypted with an
+    /// older iteration count, the client secret, then the token the Python email-oauth2-proxy would
     /// decrypt (the access token while it has more than
     /// [`TOKEN_EXPIRY_MARGIN_SECS`] left, else the refresh token).
     pub fn unlock(
@@ -401,7 +401,7 @@ impl TokenVault {
             }
         };
 
-        // The token the reference decrypts decides whether the password is right.
+        // The token the Python email-oauth2-proxy decrypts decides whether the password is right.
         let now_signed = i64::try_from(now).unwrap_or(i64::MAX);
         let access_fresh = cache.access_token.is_some()
             && cache
