@@ -27,7 +27,7 @@ pub(crate) struct TokenRuntime {
     store: Arc<EncryptedLoginStore>,
     authorizer: InteractiveAuthorizer,
     #[cfg(unix)]
-    _control: Option<mailgate_proxy::control::ControlSocket>,
+    _control: Option<crate::control::ControlSocket>,
     refresher: tokio::task::JoinHandle<()>,
 }
 
@@ -70,8 +70,8 @@ impl TokenRuntime {
             Arc::new(TokenAuthenticator::new(manager.clone(), config).with_store(store.clone()));
         #[cfg(unix)]
         let control = {
-            let path = mailgate_proxy::control::socket_path(config_file);
-            match mailgate_proxy::control::serve(&path, authorizer.pending()) {
+            let path = crate::control::socket_path(config_file);
+            match crate::control::serve(&path, authorizer.pending()) {
                 Ok(socket) => Some(socket),
                 Err(error) => {
                     tracing::warn!(

@@ -145,7 +145,7 @@ pub(crate) fn accounts(cli: &Cli, config_file: &Path) -> ExitCode {
 /// the redirect URL the browser ended on.
 #[cfg(unix)]
 pub(crate) fn authorize(_cli: &Cli, config_file: &Path, args: &AuthorizeArgs) -> ExitCode {
-    use mailgate_proxy::control;
+    use crate::control;
     let path = control::socket_path(config_file);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

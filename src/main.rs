@@ -4,6 +4,8 @@ mod auth;
 mod cli;
 mod commands;
 mod config_path;
+#[cfg(unix)]
+mod control;
 mod exit;
 mod logging;
 mod notify;

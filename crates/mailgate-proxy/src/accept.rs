@@ -12,16 +12,32 @@ pub(crate) const RETRY_DELAY: Duration = Duration::from_millis(100);
 const LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// Paces one accept loop: waits [`RETRY_DELAY`] after each failure, logs the first failure
-/// of a run and then at most every ten seconds, and logs the recovery.
+/// of a run and then at most every ten seconds, and logs the recovery. For programs that run
+/// accept loops of their own beside the proxy's (the `mailgate` binary's control socket).
+///
+/// ```no_run
+/// # async fn run(listener: tokio::net::TcpListener) {
+/// let mut backoff = mailgate_proxy::AcceptBackoff::default();
+/// loop {
+///     match listener.accept().await {
+///         Ok((stream, _)) => {
+///             backoff.accepted(|| "my listener".to_owned());
+///             drop(stream);
+///         }
+///         Err(error) => backoff.failed("my listener", &error).await,
+///     }
+/// }
+/// # }
+/// ```
 #[derive(Debug, Default)]
-pub(crate) struct AcceptBackoff {
+pub struct AcceptBackoff {
     failures: u64,
     logged_at: Option<Instant>,
 }
 
 impl AcceptBackoff {
     /// Records a failed `accept` on `listener` (a description for the log) and waits.
-    pub(crate) async fn failed(&mut self, listener: &str, error: &io::Error) {
+    pub async fn failed(&mut self, listener: &str, error: &io::Error) {
         self.failures += 1;
         let now = Instant::now();
         if self
@@ -41,7 +57,7 @@ impl AcceptBackoff {
 
     /// Records a successful `accept`, logging the end of a run of failures (`listener` is
     /// called only then).
-    pub(crate) fn accepted(&mut self, listener: impl FnOnce() -> String) {
+    pub fn accepted(&mut self, listener: impl FnOnce() -> String) {
         if self.failures > 0 {
             tracing::info!(
                 "Accepting connections on {} again after {} failed attempts",

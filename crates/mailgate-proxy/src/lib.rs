@@ -21,11 +21,10 @@
 #![forbid(unsafe_code)]
 
 mod accept;
+pub use accept::AcceptBackoff;
 pub mod authorization;
 mod bufpool;
 mod certificate;
-#[cfg(unix)]
-pub mod control;
 mod error;
 mod limits;
 mod listener_spec;

@@ -8,7 +8,7 @@
 //! * `LIST` → one `PENDING <account> <url>` line per waiting login, then `END`;
 //! * `COMPLETE <account> <redirect URL>` → `OK <account>` or `ERR <reason>`.
 
-#![cfg(unix)]
+
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -16,14 +16,14 @@ use std::path::{Path, PathBuf};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
-use crate::accept::AcceptBackoff;
-use crate::authorization::PendingAuthorizations;
+use mailgate_proxy::AcceptBackoff;
+use mailgate_proxy::authorization::PendingAuthorizations;
 
 /// Longest request line accepted.
 const MAX_REQUEST: u64 = 16 * 1024;
 
 /// The control socket path for a configuration file.
-pub fn socket_path(config_file: &Path) -> PathBuf {
+pub(crate) fn socket_path(config_file: &Path) -> PathBuf {
     let mut name = config_file.as_os_str().to_owned();
     name.push(".authorize.sock");
     PathBuf::from(name)
@@ -31,7 +31,7 @@ pub fn socket_path(config_file: &Path) -> PathBuf {
 
 /// A running control socket; removes its file when dropped.
 #[derive(Debug)]
-pub struct ControlSocket {
+pub(crate) struct ControlSocket {
     path: PathBuf,
     task: tokio::task::JoinHandle<()>,
 }
@@ -44,7 +44,7 @@ impl Drop for ControlSocket {
 }
 
 /// Starts serving `pending` on `path` (a stale socket file is replaced).
-pub fn serve(path: &Path, pending: PendingAuthorizations) -> io::Result<ControlSocket> {
+pub(crate) fn serve(path: &Path, pending: PendingAuthorizations) -> io::Result<ControlSocket> {
     let _ = std::fs::remove_file(path);
     let listener = UnixListener::bind(path)?;
     {
@@ -109,7 +109,7 @@ async fn answer(stream: UnixStream, pending: PendingAuthorizations) -> io::Resul
 }
 
 /// Sends one request to the control socket at `path` and returns the reply lines.
-pub async fn request(path: &Path, request: &str) -> io::Result<Vec<String>> {
+pub(crate) async fn request(path: &Path, request: &str) -> io::Result<Vec<String>> {
     let stream = UnixStream::connect(path).await?;
     let (read, mut write) = stream.into_split();
     write
