@@ -1,5 +1,5 @@
-# Shared by fuzz/smoke and fuzz/campaign (sourced, not run): where things are, which
-# targets exist, which dictionary each uses, and how to build them.
+# Shared by fuzz/smoke, fuzz/campaign and fuzz/check-lock (sourced, not run): where things
+# are, which targets exist, which dictionary each uses, and how to build them.
 #
 # Environment:
 #   FUZZ_TARGET_DIR  where cargo-fuzz builds (default: fuzz/target)
@@ -53,8 +53,15 @@ fuzz_ensure_cargo_fuzz() {
 }
 
 # Builds all targets once: optimised, with debug assertions and overflow checks, and
-# AddressSanitizer (cargo-fuzz's default).
+# AddressSanitizer (cargo-fuzz's default), from the versions in fuzz/Cargo.lock.
+# `cargo fuzz build` has no --locked, so `cargo fetch --locked` checks the lock file first: it
+# fails where the lock file would have to change and downloads the locked versions, leaving
+# the build nothing to resolve.
 fuzz_build() {
+  if ! cargo "+$FUZZ_TOOLCHAIN" fetch --locked --manifest-path "$FUZZ_DIR/Cargo.toml"; then
+    echo "fuzz/Cargo.lock is out of date: run fuzz/check-lock --update" >&2
+    return 1
+  fi
   (cd "$FUZZ_DIR" && cargo "+$FUZZ_TOOLCHAIN" fuzz build -O -a --target-dir "$FUZZ_TARGET_DIR")
 }
 

@@ -67,11 +67,23 @@ pub(crate) enum Command {
     /// Write a configuration file for one account (refuses to overwrite without --force).
     Register(Box<RegisterArgs>),
     /// Validate the configuration: print what will run and every warning.
-    Check,
+    Check(CheckArgs),
     /// List the accounts: flow, token state and expiry (never a secret).
     Accounts,
     /// Complete a pending interactive authorisation of a running proxy (--external-auth).
     Authorize(AuthorizeArgs),
+    /// Write the man pages and shell completions into a directory (for packagers).
+    #[command(hide = true)]
+    GenerateAssets(crate::assets::GenerateAssetsArgs),
+}
+
+/// `mailgate check`.
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// Also connect to each upstream server (STARTTLS where configured, the verified TLS
+    /// handshake, no login) and show the TLS version, cipher suite and key exchange negotiated.
+    #[arg(long)]
+    pub(crate) connect: bool,
 }
 
 /// `mailgate register`.

@@ -8,7 +8,7 @@ use mailgate_proxy::settings;
 use mailgate_token::config::{IniDocument, ProxyConfig};
 use mailgate_token::store::CacheSnapshot;
 
-use crate::cli::{AuthorizeArgs, Cli};
+use crate::cli::{AuthorizeArgs, CheckArgs, Cli};
 use crate::config_path::ConfigPath;
 use crate::exit;
 
@@ -30,8 +30,9 @@ pub(crate) fn load(cli: &Cli, config_file: &Path) -> Result<(ProxyConfig, IniDoc
     Ok((config, document))
 }
 
-/// `mailgate check`: exit 0 when every server section can start, 78 (`EX_CONFIG`) otherwise.
-pub(crate) fn check(cli: &Cli, chosen: &ConfigPath) -> ExitCode {
+/// `mailgate check`: exit 0 when every server section can start, 78 (`EX_CONFIG`) otherwise;
+/// with `--connect`, 1 when an upstream server cannot be reached or refuses TLS.
+pub(crate) fn check(cli: &Cli, chosen: &ConfigPath, args: &CheckArgs) -> ExitCode {
     let config_file = chosen.path.as_path();
     println!(
         "Configuration: {} ({})",
@@ -46,12 +47,21 @@ pub(crate) fn check(cli: &Cli, chosen: &ConfigPath) -> ExitCode {
         }
     };
     let mut failed = false;
+    let mut unreachable_upstream = false;
     for server in config.servers() {
-        match settings::listener_spec(server, &document).and_then(|spec| {
-            spec.prepare()?;
-            Ok(spec)
-        }) {
-            Ok(spec) => println!("  {}", spec.describe()),
+        match settings::listener_spec(server, &document).and_then(|spec| spec.prepare()) {
+            Ok(prepared) => {
+                println!("  {}", prepared.spec.describe());
+                if args.connect {
+                    match probe(&prepared) {
+                        Ok(summary) => println!("    upstream: {summary}"),
+                        Err(error) => {
+                            unreachable_upstream = true;
+                            println!("    upstream error: {error}");
+                        }
+                    }
+                }
+            }
             Err(error) => {
                 failed = true;
                 println!("  [{}] error: {error}", server.section);
@@ -79,10 +89,29 @@ pub(crate) fn check(cli: &Cli, chosen: &ConfigPath) -> ExitCode {
     }
     if failed {
         exit::config_error()
+    } else if unreachable_upstream {
+        // The configuration is usable; a server could not be reached or refused TLS.
+        ExitCode::FAILURE
     } else {
         println!("OK");
         ExitCode::SUCCESS
     }
+}
+
+/// How long `mailgate check --connect` waits for each upstream server.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// One test connection to the upstream of `listener`: what TLS negotiated, or why it failed
+/// (not a configuration error: the server may be down or unreachable from here).
+fn probe(listener: &mailgate_proxy::PreparedListener) -> Result<String, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("unable to start the runtime: {error}"))?;
+    runtime
+        .block_on(mailgate_proxy::probe_upstream(listener, PROBE_TIMEOUT))
+        .map(|summary| summary.to_string())
+        .map_err(|error| error.to_string())
 }
 
 /// Describes a Unix time relative to now.

@@ -8,8 +8,6 @@
 //! * `LIST` → one `PENDING <account> <url>` line per waiting login, then `END`;
 //! * `COMPLETE <account> <redirect URL>` → `OK <account>` or `ERR <reason>`.
 
-
-
 use std::io;
 use std::path::{Path, PathBuf};
 

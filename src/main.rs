@@ -1,5 +1,6 @@
 //! The `mailgate` binary: an email OAuth 2.0 proxy. A thin command line over `mailgate-proxy`.
 
+mod assets;
 mod auth;
 mod cli;
 mod commands;
@@ -45,9 +46,10 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Some(Command::Check) => commands::check(&cli, &config),
+        Some(Command::Check(args)) => commands::check(&cli, &config, args),
         Some(Command::Accounts) => commands::accounts(&cli, &config.path),
         Some(Command::Authorize(args)) => commands::authorize(&cli, &config.path, args),
+        Some(Command::GenerateAssets(args)) => assets::generate(args),
         None => serve::serve(&cli, config),
     }
 }

@@ -91,12 +91,12 @@ fuzz_target!(|input: &[u8]| {
     for event in &one_shot {
         if let Event::Message(m) = event {
             assert!(m.ends_with(b"\n"));
-            if direction == Direction::ClientToServer {
-                if let Ok((command, used)) = Command::parse(m, &config) {
-                    assert_eq!(used, m.len());
-                    let wire = command.to_vec();
-                    assert!(Command::parse(&wire, &config).is_ok());
-                }
+            if direction == Direction::ClientToServer
+                && let Ok((command, used)) = Command::parse(m, &config)
+            {
+                assert_eq!(used, m.len());
+                let wire = command.to_vec();
+                assert!(Command::parse(&wire, &config).is_ok());
             }
         }
     }

@@ -23,9 +23,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, mut ops)) = data.split_first() else {
         return;
     };
-    let mut config = ClientConfig::default();
-    config.starttls = mode & 1 != 0;
-    config.use_initial_response = mode & 2 != 0;
+    let config = ClientConfig {
+        starttls: mode & 1 != 0,
+        use_initial_response: mode & 2 != 0,
+        ..ClientConfig::default()
+    };
     let mut session = ClientSession::new(config);
     let mut done = false;
     while let Some((&op, rest)) = ops.split_first() {

@@ -12,9 +12,11 @@ use libfuzzer_sys::fuzz_target;
 use mailgate_pop3::{ServerConfig, ServerEvent, ServerSession, StatusLine};
 
 fuzz_target!(|data: &[u8]| {
-    let mut config = ServerConfig::default();
-    config.offer_stls = true;
-    config.require_tls_for_auth = data.len() % 2 == 1;
+    let config = ServerConfig {
+        offer_stls: true,
+        require_tls_for_auth: data.len() % 2 == 1,
+        ..ServerConfig::default()
+    };
     let require_tls = config.require_tls_for_auth;
     let mut session = ServerSession::new(config);
     let mut ops = data;

@@ -13,6 +13,7 @@ from __future__ import annotations
 import imaplib
 import os
 import poplib
+import re
 import shutil
 import smtplib
 import socket
@@ -328,3 +329,46 @@ class ProxyCertificateTest(unittest.TestCase):
     def test_expired_pinned_certificate_is_refused(self):
         reason = self.refused("expired", "expired", Certificates.pem("expired"))
         self.assertRegex(reason, r"expired \d+ days ago: the server needs a new certificate")
+
+    # --- mailgate check --connect ----------------------------------------------------------
+
+    def test_check_connect_shows_what_each_upstream_negotiated(self):
+        """One test connection per server section (implicit TLS and STARTTLS, IMAP, POP3 and
+        SMTP against Dovecot): the TLS version, cipher suite and key exchange group; a server
+        whose certificate is not trusted is named with the advice, and the exit status is 1."""
+        upstream = {"server_address": ENV["dovecot_host"], "server_ca_file": ENV["ca"]}
+        ports = {name: free_port() for name in ("imaps", "imap", "pop3s", "pop3", "smtps", "smtp")}
+        sections = {
+            f"IMAP-{ports['imaps']}": upstream | {"server_port": str(ENV["imaps_port"])},
+            f"IMAP-{ports['imap']}": upstream | {"server_port": str(ENV["imap_port"]),
+                                                 "server_starttls": "True"},
+            f"POP-{ports['pop3s']}": upstream | {"server_port": str(ENV["pop3s_port"])},
+            f"POP-{ports['pop3']}": upstream | {"server_port": str(ENV["pop3_port"]),
+                                                "server_starttls": "True"},
+            f"SMTP-{ports['smtps']}": upstream | {"server_port": str(ENV["submissions_port"])},
+            f"SMTP-{ports['smtp']}": upstream | {"server_port": str(ENV["submission_port"]),
+                                                 "server_starttls": "True"},
+        }
+        proxy = Mailgate("cert-check-connect", sections)
+        proxy.write_config()
+        result = subprocess.run([ENV["mailgate"], "--config-file", proxy.config, "check",
+                                 "--connect"], capture_output=True, timeout=120)
+        output = result.stdout.decode()
+        self.assertEqual(result.returncode, 0, output + result.stderr.decode())
+        negotiated = re.findall(r"^    upstream: (TLS 1\.[23]), (TLS\w+), (\w+)$", output, re.M)
+        self.assertEqual(len(negotiated), 6, output)
+        for version, suite, group in negotiated:
+            # Dovecot's OpenSSL 3.0 has no ML-KEM: the classical fallback is agreed.
+            self.assertIn(group, ("X25519", "secp256r1", "secp384r1"), output)
+        # The same servers through a file that trusts only another server's certificate.
+        for values in sections.values():
+            values["server_ca_file"] = Certificates.pem("self_signed")
+        proxy.write_config()
+        result = subprocess.run([ENV["mailgate"], "--config-file", proxy.config, "check",
+                                 "--connect"], capture_output=True, timeout=120)
+        output = result.stdout.decode()
+        self.assertEqual(result.returncode, 1, output)
+        refused = re.findall(r"^    upstream error: secure connection to .* failed: the certificate "
+                             r"of .* is not signed by a certificate authority mailgate trusts", output,
+                             re.M)
+        self.assertEqual(len(refused), 6, output)

@@ -30,6 +30,7 @@ mod limits;
 mod listener_spec;
 mod login;
 pub mod manual;
+mod probe;
 mod relay;
 mod session;
 pub mod settings;
@@ -49,8 +50,9 @@ pub use listener_spec::{
 pub use login::{Authenticator, BoxFuture, LoginRejected, UpstreamCredentials, UpstreamMechanism};
 /// The redacting secret types of this crate's API (from `mailgate-sasl`).
 pub use mailgate_sasl::{Secret, SecretString};
+pub use probe::{ProbeError, probe_upstream};
 pub use relay::{DEFAULT_BUFFER_SIZE, RelayConfig, RelayEnd, RelayMeter, relay};
 pub use shutdown::{Shutdown, ShutdownTrigger};
-pub use stream::{ProxyStream, ReadAhead, UpgradeError};
+pub use stream::{ProxyStream, ReadAhead, TlsSummary, UpgradeError};
 pub use supervisor::{Proxy, SessionCount};
 pub use token_auth::TokenAuthenticator;

@@ -25,6 +25,40 @@ pub enum ProxyStream {
     Client(Box<client::TlsStream<ReadAhead>>),
 }
 
+/// What a TLS handshake negotiated. Displays as `TLS 1.3, TLS13_AES_256_GCM_SHA384,
+/// X25519MLKEM768`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsSummary {
+    /// The protocol version.
+    pub version: Option<rustls::ProtocolVersion>,
+    /// The cipher suite.
+    pub cipher_suite: Option<rustls::CipherSuite>,
+    /// The key exchange group (`X25519MLKEM768` when the post-quantum hybrid was agreed).
+    pub key_exchange: Option<rustls::NamedGroup>,
+}
+
+impl std::fmt::Display for TlsSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.version {
+            Some(rustls::ProtocolVersion::TLSv1_3) => f.write_str("TLS 1.3")?,
+            Some(rustls::ProtocolVersion::TLSv1_2) => f.write_str("TLS 1.2")?,
+            Some(other) => f.write_str(other.as_str().unwrap_or("TLS"))?,
+            None => f.write_str("TLS")?,
+        }
+        if let Some(suite) = self.cipher_suite {
+            write!(f, ", {}", suite.as_str().unwrap_or("unknown cipher suite"))?;
+        }
+        if let Some(group) = self.key_exchange {
+            write!(
+                f,
+                ", {}",
+                group.as_str().unwrap_or("unknown key exchange group")
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// Upgrading a connection to TLS failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -79,6 +113,25 @@ impl ProxyStream {
                 .map_err(UpgradeError::Handshake),
             _ => Err(UpgradeError::AlreadyTls),
         }
+    }
+
+    /// What the TLS handshake negotiated (version, cipher suite, key exchange group), for logs
+    /// and `mailgate check`; `None` on a plain connection.
+    pub fn tls_summary(&self) -> Option<TlsSummary> {
+        let connection: &rustls::CommonState = match self {
+            ProxyStream::Plain(_) => return None,
+            ProxyStream::Server(tls) => tls.get_ref().1,
+            ProxyStream::Client(tls) => tls.get_ref().1,
+        };
+        Some(TlsSummary {
+            version: connection.protocol_version(),
+            cipher_suite: connection
+                .negotiated_cipher_suite()
+                .map(|suite| suite.suite()),
+            key_exchange: connection
+                .negotiated_key_exchange_group()
+                .map(|group| group.name()),
+        })
     }
 
     /// The negotiated TLS protocol version, for logs.

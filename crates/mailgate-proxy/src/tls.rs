@@ -19,13 +19,10 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use crate::certificate::UpstreamVerifier;
 use crate::error::ConfigError;
 
-/// The crypto provider used everywhere in the proxy (ring), chosen explicitly so that the
-/// process-wide default never matters.
+/// The crypto provider of every TLS connection mailgate makes or accepts (aws-lc-rs with the
+/// X25519MLKEM768 post-quantum hybrid preferred): [`mailgate_token::http::crypto_provider`].
 pub fn crypto_provider() -> Arc<CryptoProvider> {
-    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    PROVIDER
-        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
-        .clone()
+    mailgate_token::http::crypto_provider()
 }
 
 /// Reads every certificate of a PEM file.

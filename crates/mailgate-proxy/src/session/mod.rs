@@ -475,10 +475,11 @@ pub(crate) async fn upstream_tls(
     {
         Ok(tls) => {
             tracing::debug!(
-                "{} <-> [ {} handshake complete with {} ]",
+                "{} <-> [ TLS handshake complete with {}: {} ]",
                 context.label(),
-                tls.tls_version().unwrap_or("TLS"),
-                prepared.spec.server_host_port()
+                prepared.spec.server_host_port(),
+                tls.tls_summary()
+                    .map_or_else(|| "TLS".to_owned(), |summary| summary.to_string())
             );
             server.stream = Some(tls);
             Ok(())

@@ -7,9 +7,9 @@
 
 use aes::cipher::block_padding::Pkcs7;
 use aes::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use ring::hmac;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::RandomnessUnavailable;

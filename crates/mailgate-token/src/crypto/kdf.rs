@@ -2,9 +2,9 @@
 
 use std::num::NonZeroU32;
 
+use aws_lc_rs::pbkdf2;
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use ring::pbkdf2;
 use zeroize::Zeroize;
 
 use super::fernet::FernetKey;

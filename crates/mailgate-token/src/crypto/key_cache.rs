@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use ring::hmac;
+use aws_lc_rs::hmac;
 
 use super::RandomnessUnavailable;
 use super::fernet::FernetKey;

@@ -17,4 +17,4 @@ pub use error::HttpError;
 pub use proxy::{Proxy, ProxySettings};
 pub use request::{Method, Request};
 pub use response::{HttpParseError, Response, ResponseHead, ResponseLimits, ResponseParser};
-pub use tls::client_config;
+pub use tls::{client_config, crypto_provider};

@@ -1,13 +1,38 @@
-//! TLS client configuration: rustls with ring, platform roots and an optional extra CA file.
+//! TLS for the whole workspace: the one rustls crypto provider every connection mailgate makes
+//! or accepts uses, and the HTTPS client configuration (platform roots and an optional extra CA
+//! file).
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use rustls::crypto::CryptoProvider;
 
 use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
 
 use super::error::HttpError;
+
+/// The rustls crypto provider of every TLS connection mailgate makes or accepts: token
+/// requests, upstream IMAP/POP3/SMTP and local TLS listeners (`mailgate-proxy` uses it too).
+///
+/// It is aws-lc-rs with rustls' `prefer-post-quantum` ordering: the X25519MLKEM768 hybrid key
+/// exchange (ML-KEM-768 with X25519, so a connection is as strong as the better of the two)
+/// is offered first, then X25519, secp256r1 and secp384r1 for servers without it; cipher
+/// suites are rustls' defaults (TLS 1.3 AES-GCM and ChaCha20-Poly1305, TLS 1.2 ECDHE with
+/// AEAD only). Chosen here, explicitly, so the process-wide default provider never matters.
+///
+/// ```
+/// let provider = mailgate_token::http::crypto_provider();
+/// let first = provider.kx_groups[0].name();
+/// assert_eq!(first, rustls::NamedGroup::X25519MLKEM768);
+/// ```
+pub fn crypto_provider() -> Arc<CryptoProvider> {
+    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
+    PROVIDER
+        .get_or_init(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .clone()
+}
 
 /// Builds the rustls client configuration used for every HTTPS request.
 ///
@@ -55,8 +80,7 @@ pub fn client_config(
             "no trusted root certificates found (platform store had {added}); HTTPS requests will fail - set SSL_CERT_FILE"
         );
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let config = rustls::ClientConfig::builder_with_provider(crypto_provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| HttpError::CaFile {
             path: "(TLS configuration)".into(),

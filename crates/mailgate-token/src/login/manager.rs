@@ -41,7 +41,8 @@ const REFRESH_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(15
 type FlightKey = (String, [u8; 32]);
 
 fn flight_key(username: &str, password: &SecretString) -> FlightKey {
-    let digest = ring::digest::digest(&ring::digest::SHA256, password.expose().as_bytes());
+    let digest =
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, password.expose().as_bytes());
     let bytes = digest.as_ref().try_into().unwrap_or([0; 32]);
     (username.to_owned(), bytes)
 }

@@ -1,9 +1,9 @@
 //! RS256 JSON Web Tokens signed with ring: client assertions (RFC 7523 §2.2) from
 //! `jwt_certificate_path` / `jwt_key_path`, and Google service account grants.
 
+use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use base64::Engine as _;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
-use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
@@ -58,11 +58,11 @@ impl RsaSigningKey {
         let mut input = URL_SAFE_NO_PAD.encode(header.to_string());
         input.push('.');
         input.push_str(&URL_SAFE_NO_PAD.encode(claims.to_string()));
-        let mut signature = vec![0u8; self.0.public().modulus_len()];
+        let mut signature = vec![0u8; self.0.public_modulus_len()];
         self.0
             .sign(
                 &RSA_PKCS1_SHA256,
-                &ring::rand::SystemRandom::new(),
+                &aws_lc_rs::rand::SystemRandom::new(),
                 input.as_bytes(),
                 &mut signature,
             )
@@ -77,7 +77,7 @@ impl RsaSigningKey {
 /// SHA-256 of its DER encoding.
 pub fn certificate_thumbprint(certificate_pem: &[u8]) -> Result<String, JwtError> {
     let der = CertificateDer::from_pem_slice(certificate_pem).map_err(|_| JwtError::Certificate)?;
-    let digest = ring::digest::digest(&ring::digest::SHA256, der.as_ref());
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der.as_ref());
     Ok(URL_SAFE.encode(digest.as_ref()))
 }
 
@@ -146,10 +146,11 @@ pub(crate) mod tests {
         assert_eq!(claims["sub"], "cid");
         assert_eq!(claims["aud"], "https://t/token");
         // Verify the signature with the public key.
+        use aws_lc_rs::signature::KeyPair as _;
         let pair = RsaSigningKey::from_pem(key_pem.as_bytes()).unwrap();
-        let public = ring::signature::UnparsedPublicKey::new(
-            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-            pair.0.public().as_ref().to_vec(),
+        let public = aws_lc_rs::signature::UnparsedPublicKey::new(
+            &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+            pair.0.public_key().as_ref().to_vec(),
         );
         let signed = format!("{}.{}", parts[0], parts[1]);
         public

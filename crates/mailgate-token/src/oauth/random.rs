@@ -1,8 +1,8 @@
 //! Random values from the operating system's CSPRNG (ring's `SystemRandom`).
 
+use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ring::rand::{SecureRandom as _, SystemRandom};
 use zeroize::Zeroizing;
 
 /// Why random bytes could not be produced (the operating system's generator failed).

@@ -139,7 +139,7 @@ impl IniFileStorage {
             .map(|n| n.to_os_string())
             .unwrap_or_default();
         name.push(".locks");
-        let digest = ring::digest::digest(&ring::digest::SHA256, account.as_bytes());
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, account.as_bytes());
         let hash: String = digest
             .as_ref()
             .iter()
