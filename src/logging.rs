@@ -5,7 +5,8 @@
 //! Colour escapes are written only to a terminal, and never when `NO_COLOR` is set: standard
 //! error on a pipe, journald and files get plain text. Started by systemd with standard error
 //! connected to the journal (`JOURNAL_STREAM` names it), events go to journald natively, their
-//! fields (`ACCOUNT=` among them) searchable with `journalctl`.
+//! fields searchable with `journalctl`: `LISTENER=` (the server section), `CLIENT=` and, once
+//! logged in, `ACCOUNT=` on every event of a session.
 //!
 //! Debug level adds the protocol traffic of the pre-authentication dialogue, rendered from the
 //! parsed messages with credentials, tokens and SASL payloads replaced structurally. After login
@@ -248,23 +249,32 @@ type Output = Box<
 >;
 
 /// A text or JSON layer writing to `writer`, with colour only when `ansi`.
+///
+/// The session span of `mailgate-proxy` ([`mailgate_proxy::SESSION_SPAN_TARGET`]) is left out:
+/// each line names its listener and account in words already, and the lines keep the format
+/// of the Python email-oauth2-proxy's log that users grep. The journal gets the span's fields.
 fn fmt_layer<W>(format: LogFormat, writer: W, ansi: bool) -> Output
 where
     W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
 {
+    let without_session_span = tracing_subscriber::filter::filter_fn(|metadata| {
+        !(metadata.is_span() && metadata.target() == mailgate_proxy::SESSION_SPAN_TARGET)
+    });
     match format {
         LogFormat::Text => Box::new(
             tracing_subscriber::fmt::layer()
                 .with_target(false)
                 .with_ansi(ansi)
-                .with_writer(writer),
+                .with_writer(writer)
+                .with_filter(without_session_span),
         ),
         LogFormat::Json => Box::new(
             tracing_subscriber::fmt::layer()
                 .json()
                 .with_target(false)
                 .with_ansi(false)
-                .with_writer(writer),
+                .with_writer(writer)
+                .with_filter(without_session_span),
         ),
     }
 }
@@ -317,7 +327,12 @@ pub(crate) fn init(options: &LogOptions) -> Result<LogHandle, LogError> {
 #[cfg(unix)]
 fn journal_or_stderr() -> Output {
     match tracing_journald::layer() {
-        Ok(layer) => Box::new(layer.with_syslog_identifier("mailgate".to_owned())),
+        // Fields as they are named (ACCOUNT=, LISTENER=, CLIENT=), without the default `F_`.
+        Ok(layer) => Box::new(
+            layer
+                .with_syslog_identifier("mailgate".to_owned())
+                .with_field_prefix(None),
+        ),
         Err(_) => fmt_layer(LogFormat::Text, io::stderr, false),
     }
 }

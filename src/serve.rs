@@ -112,6 +112,13 @@ fn load_specs(
 }
 
 async fn run(cli: &Cli, config: ConfigPath, log: LogHandle) -> ExitCode {
+    let handlers = match Signals::install() {
+        Ok(handlers) => handlers,
+        Err(error) => {
+            tracing::error!("Unable to handle signals: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let config_file = config.path.clone();
     tracing::info!(
         "Initialising mailgate (version {}){} from config file {} ({})",
@@ -169,7 +176,17 @@ async fn run(cli: &Cli, config: ConfigPath, log: LogHandle) -> ExitCode {
         "Initialised mailgate - listening for authentication requests. Connect your email client to begin"
     );
     let notifier = notify::Notifier::start(&proxy);
-    let status = match signals(cli, &config_file, &log, &mut proxy, &tokens, &notifier).await {
+    let status = match signals(
+        handlers,
+        cli,
+        &config_file,
+        &log,
+        &mut proxy,
+        &tokens,
+        &notifier,
+    )
+    .await
+    {
         Ok(()) => {
             tracing::info!("Stopping mailgate");
             ExitCode::SUCCESS
@@ -185,10 +202,45 @@ async fn run(cli: &Cli, config: ConfigPath, log: LogHandle) -> ExitCode {
     status
 }
 
+/// The signal handlers, installed before anything is announced (READY=1, a listener bound):
+/// a SIGHUP from `systemctl reload` right after READY=1 would otherwise end the process.
+#[cfg(unix)]
+struct Signals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+    user1: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+            hangup: signal(SignalKind::hangup())?,
+            user1: signal(SignalKind::user_defined1())?,
+        })
+    }
+}
+
+/// Ctrl-C is handled by [`signals`] itself.
+#[cfg(not(unix))]
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        Ok(Signals)
+    }
+}
+
 /// Serves signals until SIGTERM or SIGINT: SIGHUP reopens the log file and reloads the
 /// configuration, SIGUSR1 toggles debug logging.
 #[cfg(unix)]
 async fn signals(
+    handlers: Signals,
     cli: &Cli,
     config_file: &std::path::Path,
     log: &LogHandle,
@@ -196,11 +248,12 @@ async fn signals(
     tokens: &TokenRuntime,
     notifier: &notify::Notifier,
 ) -> std::io::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut hangup = signal(SignalKind::hangup())?;
-    let mut user1 = signal(SignalKind::user_defined1())?;
+    let Signals {
+        mut terminate,
+        mut interrupt,
+        mut hangup,
+        mut user1,
+    } = handlers;
     loop {
         tokio::select! {
             _ = terminate.recv() => return Ok(()),
@@ -232,6 +285,7 @@ async fn signals(
 /// Serves Ctrl-C until it arrives.
 #[cfg(not(unix))]
 async fn signals(
+    _handlers: Signals,
     _cli: &Cli,
     _config_file: &std::path::Path,
     _log: &LogHandle,

@@ -99,13 +99,24 @@ fn standard_error_on_a_pipe_gets_no_colour_escapes() {
         .spawn()
         .unwrap();
     wait_for_port(port);
+    // A session (its upstream does not exist): its lines keep the plain format, without the
+    // structured session fields meant for the journal.
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut reply = String::new();
+    let _ = std::io::Read::read_to_string(&mut client, &mut reply);
+    assert!(reply.starts_with("* BYE "), "{reply}");
     signal(&child, rustix::process::Signal::TERM);
     let output = finish(child);
     assert!(output.status.success(), "{output:?}");
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(log.contains("Initialised mailgate"), "{log}");
     assert!(log.contains(" DEBUG "), "{log}");
+    assert!(log.contains("Closing connection"), "{log}");
     assert!(!log.contains('\u{1b}'), "colour escapes on a pipe:\n{log}");
+    assert!(!log.contains("session{"), "{log}");
 }
 
 #[test]
@@ -196,8 +207,9 @@ fn the_log_file_is_reopened_on_sighup() {
     assert!(!old.contains("Reloading configuration"), "{old}");
 }
 
-/// The datagrams mailgate sends to `socket` within the bound.
-fn notifications(socket: &UnixDatagram, until: &str) -> Vec<String> {
+/// The datagrams mailgate sends to `socket` within the bound (until one has the line `until`);
+/// fails with the proxy's output if it exits first.
+fn notifications(socket: &UnixDatagram, child: &mut Child, until: &str) -> Vec<String> {
     let mut received = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut buffer = [0u8; 4096];
@@ -211,8 +223,22 @@ fn notifications(socket: &UnixDatagram, until: &str) -> Vec<String> {
                     return received;
                 }
             }
-            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(error) if error.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                if let Some(status) = child.try_wait().unwrap() {
+                    let mut stderr = String::new();
+                    if let Some(pipe) = child.stderr.as_mut() {
+                        let _ = std::io::Read::read_to_string(pipe, &mut stderr);
+                    }
+                    panic!(
+                        "mailgate exited ({status}) before {until}; received {received:?}:\n{stderr}"
+                    );
+                }
+            }
             Err(error) => panic!("{error}"),
         }
     }
@@ -229,7 +255,7 @@ fn systemd_is_told_ready_reloading_and_stopping() {
     socket
         .set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
-    let child = mailgate()
+    let mut child = mailgate()
         .arg("--config-file")
         .arg(&config)
         .env("NOTIFY_SOCKET", &socket_path)
@@ -237,7 +263,7 @@ fn systemd_is_told_ready_reloading_and_stopping() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let ready = notifications(&socket, "READY=1");
+    let ready = notifications(&socket, &mut child, "READY=1");
     let last = ready.last().unwrap();
     assert!(
         last.lines()
@@ -248,7 +274,7 @@ fn systemd_is_told_ready_reloading_and_stopping() {
     std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
 
     signal(&child, rustix::process::Signal::HUP);
-    let reload = notifications(&socket, "READY=1");
+    let reload = notifications(&socket, &mut child, "READY=1");
     let reloading = reload
         .iter()
         .position(|message| message.lines().any(|line| line == "RELOADING=1"))
@@ -262,7 +288,7 @@ fn systemd_is_told_ready_reloading_and_stopping() {
     assert!(reloading < reload.len() - 1, "{reload:?}");
 
     signal(&child, rustix::process::Signal::TERM);
-    notifications(&socket, "STOPPING=1");
+    notifications(&socket, &mut child, "STOPPING=1");
     let output = finish(child);
     assert!(
         output.status.success(),

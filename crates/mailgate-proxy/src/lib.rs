@@ -54,5 +54,5 @@ pub use probe::{ProbeError, probe_upstream};
 pub use relay::{DEFAULT_BUFFER_SIZE, RelayConfig, RelayEnd, RelayMeter, relay};
 pub use shutdown::{Shutdown, ShutdownTrigger};
 pub use stream::{ProxyStream, ReadAhead, TlsSummary, UpgradeError};
-pub use supervisor::{Proxy, SessionCount};
+pub use supervisor::{Proxy, SESSION_SPAN_TARGET, SessionCount};
 pub use token_auth::TokenAuthenticator;

@@ -11,6 +11,8 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use tracing::Instrument as _;
+
 use crate::accept::AcceptBackoff;
 use crate::error::ListenError;
 use crate::limits::ConnectionGate;
@@ -39,6 +41,12 @@ struct Shared {
     /// Every live session holds a clone; the drain waits until all are dropped.
     live: mpsc::Sender<()>,
 }
+
+/// The target of the span every session runs in (fields `listener`, `client` and, after
+/// login, `account`). A log layer that prints the fields in each line already (the text and
+/// JSON formats of the `mailgate` binary) can leave this span out with a per-layer filter; a
+/// structured sink (journald) keeps its fields.
+pub const SESSION_SPAN_TARGET: &str = "mailgate::session";
 
 /// Counts a [`Proxy`]'s open sessions ([`Proxy::session_count`]).
 #[derive(Debug, Clone)]
@@ -301,11 +309,23 @@ async fn accept_loop(
                     shutdown: shared.sessions_shutdown.clone(),
                 };
                 let live = shared.live.clone();
-                tokio::spawn(async move {
-                    session::run(context, tcp).await;
-                    drop(permit);
-                    drop(live);
-                });
+                // Every event of the session carries the listener, the client and, once logged
+                // in, the account as structured fields (journald's LISTENER=, ACCOUNT=, ...).
+                let span = tracing::error_span!(
+                    target: SESSION_SPAN_TARGET,
+                    "session",
+                    listener = %spec.section,
+                    client = %peer,
+                    account = tracing::field::Empty,
+                );
+                tokio::spawn(
+                    async move {
+                        session::run(context, tcp).await;
+                        drop(permit);
+                        drop(live);
+                    }
+                    .instrument(span),
+                );
             }
             Err(limit) => {
                 let text = format!("{} {limit}", spec.describe());

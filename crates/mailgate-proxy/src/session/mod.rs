@@ -590,6 +590,8 @@ pub(crate) fn upstream_exchange(
 
 /// Logs a successful upstream login.
 pub(crate) fn log_authenticated(context: &SessionContext, account: &str) {
+    // From here on every event of the session carries the account as a field.
+    tracing::Span::current().record("account", tracing::field::display(account));
     tracing::info!(
         "{} ({}; {}) [ Successfully authenticated {} connection - releasing session ]",
         context.protocol(),
