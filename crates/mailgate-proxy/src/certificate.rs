@@ -1,120 +1,17 @@
-//! Verification of upstream server certificates, and what a refusal tells the user.
+//! What a refused upstream TLS handshake tells the user.
 //!
-//! Certificates are verified by rustls' WebPKI verifier against the trust anchors of
-//! [`crate::tls::UpstreamTrust`]. One case is added on top: a server that presents, as its own
-//! certificate, exactly a certificate the user trusted by name (`server_ca_file`, or the
-//! bundle `SSL_CERT_FILE` / `SSL_CERT_DIR` point to) is accepted even when that certificate
-//! says `CA:TRUE`. `openssl req -x509` marks the self-signed certificates it makes that way
-//! (OpenSSL 3), and WebPKI refuses a CA certificate as an end entity, so without this a
-//! self-signed on-premises server that the Python email-oauth2-proxy accepts would be refused.
-//!
-//! Such a pinned certificate is still checked for everything but its basic constraints: its
-//! validity period (WebPKI checks every certificate's dates before its basic constraints, so a
-//! `CaUsedAsEndEntity` refusal means the dates were good), the host name, and the handshake
-//! signature, made with its key. The system's own root store never pins: a certificate
-//! authority the operating system trusts is not a server certificate, so `SSL_CERT_FILE` and
-//! `SSL_CERT_DIR` pin only files outside the system's certificate directories (`/etc/ssl`,
-//! `/etc/pki`, ...), where container images often point them at the system bundle.
-//!
-//! A refused handshake is explained as a sentence naming the server section and what to do
+//! Upstream certificates are verified by `mailgate-token`'s
+//! [`PinningVerifier`](mailgate_token::http::PinningVerifier): WebPKI against the trust anchors
+//! of [`crate::tls::UpstreamTrust`], plus certificates trusted by name (`server_ca_file`,
+//! `SSL_CERT_FILE`) pinned even when `openssl req -x509` marked them `CA:TRUE`. A refused
+//! handshake is explained as a sentence naming the server section and what to do
 //! ([`explain_handshake_failure`]), never as an error enum's debug output.
 
 use std::io;
 use std::path::Path;
-use std::sync::Arc;
 
-use rustls::client::WebPkiServerVerifier;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::server::ParsedCertificate;
-use rustls::{CertificateError, DigitallySignedStruct, Error, SignatureScheme};
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
-
-/// The upstream certificate verifier: WebPKI, plus the certificates the user pinned.
-#[derive(Debug)]
-pub(crate) struct UpstreamVerifier {
-    webpki: Arc<WebPkiServerVerifier>,
-    /// Certificates the user trusted by name: a server presenting one of these exact
-    /// certificates is accepted even if it is marked as a certificate authority.
-    pinned: Vec<CertificateDer<'static>>,
-}
-
-impl UpstreamVerifier {
-    pub(crate) fn new(
-        webpki: Arc<WebPkiServerVerifier>,
-        pinned: Vec<CertificateDer<'static>>,
-    ) -> Self {
-        UpstreamVerifier { webpki, pinned }
-    }
-
-    fn is_pinned(&self, end_entity: &CertificateDer<'_>) -> bool {
-        self.pinned
-            .iter()
-            .any(|pinned| pinned.as_ref() == end_entity.as_ref())
-    }
-}
-
-/// Whether WebPKI refused the certificate only because it is a CA certificate.
-fn is_ca_used_as_end_entity(error: &Error) -> bool {
-    match error {
-        Error::InvalidCertificate(CertificateError::Other(other)) => matches!(
-            other.0.downcast_ref::<webpki::Error>(),
-            Some(webpki::Error::CaUsedAsEndEntity)
-        ),
-        _ => false,
-    }
-}
-
-impl ServerCertVerifier for UpstreamVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, Error> {
-        match self.webpki.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        ) {
-            Err(error) if is_ca_used_as_end_entity(&error) && self.is_pinned(end_entity) => {
-                // The dates were checked before the basic constraints refused it; the name is
-                // checked here, the handshake signature by the methods below.
-                let certificate = ParsedCertificate::try_from(end_entity)?;
-                rustls::client::verify_server_name(&certificate, server_name)?;
-                Ok(ServerCertVerified::assertion())
-            }
-            result => result,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        certificate: &CertificateDer<'_>,
-        signature: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, Error> {
-        self.webpki
-            .verify_tls12_signature(message, certificate, signature)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        certificate: &CertificateDer<'_>,
-        signature: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, Error> {
-        self.webpki
-            .verify_tls13_signature(message, certificate, signature)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
-    }
-}
+use mailgate_token::http::is_ca_used_as_end_entity;
+use rustls::{CertificateError, Error};
 
 /// Where the failed connection went, for [`explain_handshake_failure`].
 #[derive(Debug, Clone, Copy)]
@@ -228,12 +125,7 @@ fn explain_certificate(error: &CertificateError, endpoint: UpstreamEndpoint<'_>)
                 "the certificate of {server} is not meant for a TLS server (its extended key usage lacks serverAuth): the server needs a server certificate"
             )
         }
-        CertificateError::Other(other)
-            if matches!(
-                other.0.downcast_ref::<webpki::Error>(),
-                Some(webpki::Error::CaUsedAsEndEntity)
-            ) =>
-        {
+        error if is_ca_used_as_end_entity(error) => {
             format!(
                 "{server} presents a certificate authority's certificate as its own (as `openssl req -x509` makes self-signed certificates): if it is the server's genuine certificate, trust exactly this certificate: {}",
                 trust_advice(endpoint)
@@ -270,6 +162,10 @@ fn span(seconds: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use rustls_pki_types::{ServerName, UnixTime};
+
     use super::*;
 
     fn endpoint(ca_file: Option<&Path>) -> UpstreamEndpoint<'_> {

@@ -4,7 +4,8 @@
 //! (`local_certificate_path` / `local_key_path`). The upstream side (the provider) is always
 //! verified: the system roots (via `rustls-native-certs`, so `SSL_CERT_FILE` and `SSL_CERT_DIR`
 //! work) plus an optional per-server `server_ca_file`; a server presenting exactly a certificate
-//! the user trusted by name is accepted even when it is marked as a CA ([`crate::certificate`]).
+//! the user trusted by name is accepted even when it is marked as a CA
+//! ([`mailgate_token::http::PinningVerifier`]).
 //! There is no option to disable verification and no fallback to plain text.
 
 use std::path::{Path, PathBuf};
@@ -16,7 +17,8 @@ use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
-use crate::certificate::UpstreamVerifier;
+use mailgate_token::http::PinningVerifier;
+
 use crate::error::ConfigError;
 
 /// The crypto provider of every TLS connection mailgate makes or accepts (aws-lc-rs with the
@@ -80,7 +82,7 @@ struct SystemRoots {
     store: RootCertStore,
     /// The certificates of `SSL_CERT_FILE` / `SSL_CERT_DIR` outside the operating system's
     /// certificate directories: trusted by name, so a server presenting one of them exactly is
-    /// accepted (see [`crate::certificate`]). Empty when the roots are the system's own.
+    /// accepted (see [`PinningVerifier`]). Empty when the roots are the system's own.
     named: Vec<CertificateDer<'static>>,
 }
 
@@ -93,43 +95,13 @@ fn system_roots() -> Arc<SystemRoots> {
             for error in &loaded.errors {
                 tracing::warn!("Unable to load a system root certificate: {error}");
             }
-            let named = user_named_certificates();
+            let named = mailgate_token::http::user_named_certificates();
             let mut store = RootCertStore::empty();
             let (added, ignored) = store.add_parsable_certificates(loaded.certs);
             tracing::debug!("Loaded {added} system root certificates ({ignored} unusable)");
             Arc::new(SystemRoots { store, named })
         })
         .clone()
-}
-
-/// The certificates of the files `SSL_CERT_FILE` and `SSL_CERT_DIR` name outside the operating
-/// system's certificate directories (`/etc/ssl`, `/etc/pki`, ...): those the user trusted by
-/// name. A bundle inside those directories is the system's root store, which never pins.
-fn user_named_certificates() -> Vec<CertificateDer<'static>> {
-    let system: Vec<PathBuf> = openssl_probe::candidate_cert_dirs()
-        .filter_map(|dir| dir.canonicalize().ok())
-        .collect();
-    let outside_system = |path: &Path| {
-        path.canonicalize()
-            .is_ok_and(|path| !system.iter().any(|dir| path.starts_with(dir)))
-    };
-    let mut files = Vec::new();
-    if let Some(file) = std::env::var_os("SSL_CERT_FILE").filter(|value| !value.is_empty()) {
-        files.push(PathBuf::from(file));
-    }
-    if let Some(dirs) = std::env::var_os("SSL_CERT_DIR") {
-        for dir in std::env::split_paths(&dirs).filter(|dir| outside_system(dir)) {
-            if let Ok(entries) = std::fs::read_dir(&dir) {
-                files.extend(entries.flatten().map(|entry| entry.path()));
-            }
-        }
-    }
-    files
-        .iter()
-        .filter(|file| file.is_file() && outside_system(file))
-        .filter_map(|file| CertificateDer::pem_file_iter(file).ok())
-        .flat_map(|certificates| certificates.flatten())
-        .collect()
 }
 
 /// Where the upstream side finds its trust anchors.
@@ -173,7 +145,7 @@ impl UpstreamTrust {
 /// a certificate of `server_ca_file` or of the bundle `SSL_CERT_FILE`/`SSL_CERT_DIR` name is
 /// accepted even when that certificate is marked as a CA, as self-signed certificates made with
 /// `openssl req -x509` are (its dates, host name and handshake signature are still checked;
-/// see [`crate::certificate`]).
+/// see [`PinningVerifier`]).
 ///
 /// Fails when no trust anchor at all is available: the proxy never connects unverified.
 pub fn upstream_client_config(trust: &UpstreamTrust) -> Result<Arc<ClientConfig>, ConfigError> {
@@ -211,7 +183,7 @@ pub fn upstream_client_config(trust: &UpstreamTrust) -> Result<Arc<ClientConfig>
         .with_safe_default_protocol_versions()
         .map_err(|error| ConfigError::Tls(error.to_string()))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(UpstreamVerifier::new(webpki, pinned)))
+        .with_custom_certificate_verifier(Arc::new(PinningVerifier::new(webpki, pinned)))
         .with_no_client_auth();
     Ok(Arc::new(config))
 }

@@ -17,11 +17,18 @@ struct TlsServer {
 }
 
 async fn tls_server(requests: usize) -> TlsServer {
+    tls_server_with(requests, false).await
+}
+
+/// A loopback HTTPS token endpoint with a self-signed certificate for `localhost`, marked as
+/// a CA when `is_ca` (as `openssl req -x509` makes them).
+async fn tls_server_with(requests: usize, is_ca: bool) -> TlsServer {
     let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    if is_ca {
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    }
+    let cert = params.self_signed(&key).unwrap();
     let cert_der = cert.der().clone();
     let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
@@ -102,4 +109,29 @@ async fn https_with_extra_ca_file() {
         HttpClient::new(config).unwrap_err(),
         HttpError::CaFile { .. }
     ));
+}
+
+/// An on-premises provider whose self-signed certificate says `CA:TRUE` is accepted when that
+/// exact certificate is trusted by name, and refused otherwise.
+#[tokio::test]
+async fn a_self_signed_ca_certificate_trusted_by_name_is_pinned() {
+    let server = tls_server_with(2, true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("provider.pem");
+    std::fs::write(&path, &server.cert_pem).unwrap();
+    let mut config = HttpClientConfig::default();
+    config.extra_ca_file = Some(path);
+    let client = HttpClient::new(config).unwrap();
+    let response = client.send(Request::get(server.url.clone())).await.unwrap();
+    assert_eq!(response.status, 200);
+
+    let other = tls_server_with(1, true).await;
+    let mut config = HttpClientConfig::default();
+    config.extra_roots = vec![server.cert.clone()];
+    let e = HttpClient::new(config)
+        .unwrap()
+        .send(Request::get(other.url.clone()))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, HttpError::Tls { .. }), "{e:?}");
 }

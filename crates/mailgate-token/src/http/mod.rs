@@ -7,6 +7,7 @@
 mod client;
 mod error;
 mod oauth2_client;
+mod pinning;
 mod proxy;
 mod request;
 mod response;
@@ -14,6 +15,7 @@ mod tls;
 
 pub use client::{HttpClient, HttpClientConfig};
 pub use error::HttpError;
+pub use pinning::{PinningVerifier, is_ca_used_as_end_entity, user_named_certificates};
 pub use proxy::{Proxy, ProxySettings};
 pub use request::{Method, Request};
 pub use response::{HttpParseError, Response, ResponseHead, ResponseLimits, ResponseParser};

@@ -37,12 +37,17 @@ pub fn crypto_provider() -> Arc<CryptoProvider> {
 /// Builds the rustls client configuration used for every HTTPS request.
 ///
 /// Roots come from the platform store via `rustls-native-certs` (which honours `SSL_CERT_FILE`
-/// and `SSL_CERT_DIR`), plus every certificate in `extra_ca_file` and `extra_roots`.
+/// and `SSL_CERT_DIR`), plus every certificate in `extra_ca_file` and `extra_roots`. A server
+/// presenting exactly one of the certificates trusted by name (`extra_ca_file`,
+/// `extra_roots`, `SSL_CERT_FILE`/`SSL_CERT_DIR` outside the system's directories) is accepted
+/// even when it is marked as a CA, as self-signed certificates made by `openssl req -x509` are
+/// ([`super::PinningVerifier`]).
 pub fn client_config(
     extra_ca_file: Option<&Path>,
     extra_roots: &[CertificateDer<'static>],
 ) -> Result<Arc<rustls::ClientConfig>, HttpError> {
     let mut roots = RootCertStore::empty();
+    let mut pinned = super::user_named_certificates();
     let native = rustls_native_certs::load_native_certs();
     for error in &native.errors {
         tracing::debug!(%error, "skipping unreadable platform root certificates");
@@ -65,8 +70,9 @@ pub fn client_config(
         }
         for cert in certs {
             roots
-                .add(cert)
+                .add(cert.clone())
                 .map_err(|e| ca_error(format!("unusable certificate: {e}")))?;
+            pinned.push(cert);
         }
     }
     for cert in extra_roots {
@@ -74,19 +80,35 @@ pub fn client_config(
             path: "(extra root)".into(),
             reason: e.to_string(),
         })?;
+        pinned.push(cert.clone());
     }
     if roots.is_empty() {
         tracing::warn!(
             "no trusted root certificates found (platform store had {added}); HTTPS requests will fail - set SSL_CERT_FILE"
         );
     }
-    let config = rustls::ClientConfig::builder_with_provider(crypto_provider())
+    let tls_error = |reason: String| HttpError::CaFile {
+        path: "(TLS configuration)".into(),
+        reason,
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(crypto_provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| HttpError::CaFile {
-            path: "(TLS configuration)".into(),
-            reason: e.to_string(),
-        })?
-        .with_root_certificates(roots)
+        .map_err(|e| tls_error(e.to_string()))?;
+    if roots.is_empty() {
+        // Every HTTPS request fails, with the warning above to explain it.
+        return Ok(Arc::new(
+            builder.with_root_certificates(roots).with_no_client_auth(),
+        ));
+    }
+    let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        crypto_provider(),
+    )
+    .build()
+    .map_err(|e| tls_error(e.to_string()))?;
+    let config = builder
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(super::PinningVerifier::new(webpki, pinned)))
         .with_no_client_auth();
     Ok(Arc::new(config))
 }
