@@ -48,12 +48,27 @@ pub(crate) fn check(cli: &Cli, chosen: &ConfigPath, args: &CheckArgs) -> ExitCod
     };
     let mut failed = false;
     let mut unreachable_upstream = false;
+    // One runtime for every test connection of `--connect`.
+    let probes = if args.connect {
+        match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => Some(runtime),
+            Err(error) => {
+                eprintln!("error: unable to start the runtime for --connect: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
     for server in config.servers() {
         match settings::listener_spec(server, &document).and_then(|spec| spec.prepare()) {
             Ok(prepared) => {
                 println!("  {}", prepared.spec.describe());
-                if args.connect {
-                    match probe(&prepared) {
+                if let Some(runtime) = &probes {
+                    match probe(runtime, &prepared) {
                         Ok(summary) => println!("    upstream: {summary}"),
                         Err(error) => {
                             unreachable_upstream = true;
@@ -103,11 +118,10 @@ const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// One test connection to the upstream of `listener`: what TLS negotiated, or why it failed
 /// (not a configuration error: the server may be down or unreachable from here).
-fn probe(listener: &mailgate_proxy::PreparedListener) -> Result<String, String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|error| format!("unable to start the runtime: {error}"))?;
+fn probe(
+    runtime: &tokio::runtime::Runtime,
+    listener: &mailgate_proxy::PreparedListener,
+) -> Result<String, String> {
     runtime
         .block_on(mailgate_proxy::probe_upstream(listener, PROBE_TIMEOUT))
         .map(|summary| summary.to_string())

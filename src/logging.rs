@@ -93,27 +93,26 @@ pub(crate) struct LogHandle {
     filter: reload::Handle<EnvFilter, Registry>,
     /// The filter without `--debug` / SIGUSR1.
     base: String,
+    /// Whether debug mode (`--debug`, SIGUSR1) is on. Kept, not read off the filter: a base
+    /// filter such as `info,mailgate_token=debug` already lets debug events through.
+    debug: Arc<std::sync::atomic::AtomicBool>,
     file: Option<ReopenableFile>,
 }
 
 impl LogHandle {
-    /// Whether debug logging is on.
+    /// Whether debug mode is on.
     pub(crate) fn is_debug(&self) -> bool {
-        self.filter
-            .with_current(|filter| {
-                filter
-                    .max_level_hint()
-                    .is_some_and(|level| level >= tracing::level_filters::LevelFilter::DEBUG)
-            })
-            .unwrap_or(false)
+        self.debug.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Turns debug logging on or off (off restores the configured filter).
+    /// Turns debug mode on or off (off restores the configured filter).
     pub(crate) fn set_debug(&self, enabled: bool) {
         let directives = if enabled { "debug" } else { self.base.as_str() };
         if let Ok(filter) = EnvFilter::try_new(directives)
             && self.filter.reload(filter).is_ok()
         {
+            self.debug
+                .store(enabled, std::sync::atomic::Ordering::Relaxed);
             tracing::info!("Setting debug mode: {enabled}");
         }
     }
@@ -318,6 +317,7 @@ pub(crate) fn init(options: &LogOptions) -> Result<LogHandle, LogError> {
     Ok(LogHandle {
         filter: handle,
         base,
+        debug: Arc::new(std::sync::atomic::AtomicBool::new(options.debug)),
         file,
     })
 }

@@ -23,9 +23,6 @@ fn send(states: &[sd_notify::NotifyState<'_>]) {
     }
 }
 
-#[cfg(not(unix))]
-fn send(_states: &[()]) {}
-
 /// Tells systemd why start-up failed (before exiting).
 pub(crate) fn failed(reason: &str) {
     #[cfg(unix)]
@@ -56,7 +53,7 @@ impl Notifier {
     /// watchdog) ticker.
     pub(crate) fn start(proxy: &Proxy) -> Self {
         let mut notifier = Notifier {
-            listeners: Arc::new(AtomicUsize::new(proxy.listeners().len())),
+            listeners: Arc::new(AtomicUsize::new(0)),
             sessions: proxy.session_count(),
             ticker: None,
         };

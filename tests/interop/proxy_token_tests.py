@@ -287,3 +287,83 @@ class ProxyInteractiveTest(unittest.TestCase):
         thread.join(60)
         self.assertEqual(outcome, ["OK", "OK"])
         self.assertGreaterEqual(grants.new("urn:ietf:params:oauth:grant-type:device_code"), 1)
+
+
+class ProxyRefresherTest(unittest.TestCase):
+    """The proactive refresher as deployed: tokens close to expiry are refreshed in the
+    background; a refresh token the provider refuses never starts an interactive authorisation
+    there, never holds up another account, keeps the stored tokens, and is reported as a
+    warning that names the account."""
+
+    def test_a_refused_refresh_token_starts_no_authorisation_and_holds_up_no_one(self):
+        require_mailgate(self, "--local-server-auth")
+        port, redirect_port = free_port(), free_port()
+        refused = Account("refresh-refused@example.test", "refused-pass",
+                          flow="authorization_code", permission_url=ENV["oauth_url"] + "/authorize",
+                          redirect_uri=f"http://127.0.0.1:{redirect_port}/")
+        steady = Account("refresh-steady@example.test", "steady-pass")
+        for account in (refused, steady):
+            account.register()
+            # 610 s: inside the 600 s refresh margin ten seconds after issue, so the
+            # refresher's next round (at most 60 s later) refreshes both.
+            OAuth.control(action="set_expiry", client_id=account.client_id, seconds=610)
+        sections = {
+            f"IMAP-{port}": {"server_address": ENV["dovecot_host"],
+                             "server_port": str(ENV["imaps_port"]),
+                             "server_ca_file": ENV["ca"], "local_address": "127.0.0.1"},
+            refused.name: refused.section(),
+            steady.name: steady.section(),
+        }
+        proxy = Mailgate("refresher", sections, ("--local-server-auth",)).start()
+        try:
+            refused_grants, steady_grants = Grants(refused.client_id), Grants(steady.client_id)
+            visit = (r"Please visit the following URL to authenticate account "
+                     + re.escape(refused.name) + r": (\S+)")
+            mark = proxy.mark()
+            outcome: list = []
+
+            def first_login() -> None:
+                with imaplib.IMAP4("127.0.0.1", port, timeout=90) as imap:
+                    outcome.append(imap.login(refused.name, refused.password)[0])
+
+            thread = threading.Thread(target=first_login, daemon=True)
+            thread.start()
+            url = proxy.wait_for_log(visit, 30, since=mark).group(1)
+            result = subprocess.run(["curl", "-sS", "-L", "--max-time", str(TIMEOUT), url],
+                                    capture_output=True, timeout=TIMEOUT + 5)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            thread.join(60)
+            self.assertEqual(outcome, ["OK"])
+            with imaplib.IMAP4("127.0.0.1", port, timeout=TIMEOUT) as imap:
+                self.assertEqual(imap.login(steady.name, steady.password)[0], "OK")
+            self.assertEqual((refused_grants.new(), steady_grants.new()), (1, 1))
+
+            # Two refusals: before the fix the refresher went through both strikes, dropped the
+            # tokens and started a browser authorisation.
+            OAuth.control(action="fail_next", client_id=refused.client_id,
+                          kind="invalid_grant", count=2)
+            mark = proxy.mark()
+            proxy.wait_for_log(
+                r"WARN.*Unable to refresh the access token of account " + re.escape(refused.name)
+                + r" ahead of its expiry: account " + re.escape(refused.name)
+                + r" needs a new authorisation \(the provider refused its refresh token", 90,
+                since=mark)
+            # The other account was refreshed in the same round, not after a wait.
+            deadline = time.monotonic() + 30
+            while steady_grants.new() < 2 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            self.assertEqual(steady_grants.new(), 2)
+            self.assertNotRegex(proxy.logs(mark), visit)
+            self.assertEqual(refused_grants.authorizations(), 1)
+            self.assertEqual(refused_grants.new("refresh_token"), 1)
+
+            # The stored tokens were kept: the next login refreshes (one more refusal, then
+            # success) without any authorisation.
+            with imaplib.IMAP4("127.0.0.1", port, timeout=TIMEOUT) as imap:
+                self.assertEqual(imap.login(refused.name, refused.password)[0], "OK")
+            self.assertNotRegex(proxy.logs(mark), visit)
+            self.assertEqual(refused_grants.authorizations(), 1)
+        finally:
+            proxy.stop()
+            for account in (refused, steady):
+                OAuth.control(action="set_expiry", client_id=account.client_id, seconds=3600)

@@ -17,7 +17,7 @@
 //! `/etc/pki`, ...), where container images often point them at the system bundle.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -116,7 +116,13 @@ impl ServerCertVerifier for PinningVerifier {
 /// The certificates of the files `SSL_CERT_FILE` and `SSL_CERT_DIR` name outside the operating
 /// system's certificate directories (`/etc/ssl`, `/etc/pki`, ...): those the user trusted by
 /// name. A bundle inside those directories is the system's root store, which never pins.
+/// Read once per process, like the roots `rustls-native-certs` loads from the same variables.
 pub fn user_named_certificates() -> Vec<CertificateDer<'static>> {
+    static NAMED: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
+    NAMED.get_or_init(read_user_named_certificates).clone()
+}
+
+fn read_user_named_certificates() -> Vec<CertificateDer<'static>> {
     let system: Vec<PathBuf> = openssl_probe::candidate_cert_dirs()
         .filter_map(|dir| dir.canonicalize().ok())
         .collect();
