@@ -255,6 +255,18 @@ impl ServerSession {
         }
     }
 
+    /// Refuses the pending login for a temporary reason (`-ERR [SYS/TEMP] text`, RFC 3206):
+    /// the credentials may be right, the client should retry later. It does not count towards
+    /// `max_auth_failures`.
+    pub fn reject_login_temporarily(&mut self, text: &str) {
+        if !matches!(self.state, State::AwaitVerdict) {
+            return;
+        }
+        self.state = State::Authorization;
+        self.username = None;
+        self.send(StatusLine::err(text).with_code(ResponseCode::SysTemp));
+    }
+
     fn send(&mut self, line: StatusLine) {
         self.events.push_back(ServerEvent::Send(line.to_bytes()));
     }

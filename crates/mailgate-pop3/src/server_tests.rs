@@ -134,6 +134,28 @@ fn user_pass_reject_then_accept_with_pipelining() {
 }
 
 #[test]
+fn temporary_rejections_do_not_count_as_failures() {
+    let mut config = ServerConfig::default();
+    config.limits.max_auth_failures = 2;
+    let mut s = ServerSession::new(config);
+    run(&mut s, b"");
+    for _ in 0..3 {
+        let (out, ev) = run(&mut s, b"USER tim\r\nPASS right\r\n");
+        assert_eq!(out, "+OK\r\n");
+        login(&ev);
+        s.reject_login_temporarily("Token endpoint timed out.");
+        let (out, ev) = run(&mut s, b"");
+        assert_eq!(out, "-ERR [SYS/TEMP] Token endpoint timed out.\r\n");
+        assert!(ev.is_empty());
+    }
+    let (_, ev) = run(&mut s, b"USER tim\r\nPASS right\r\n");
+    login(&ev);
+    s.accept_login();
+    let (out, _) = run(&mut s, b"");
+    assert_eq!(out, "+OK Logged in.\r\n");
+}
+
+#[test]
 fn auth_plain_with_and_without_initial_response() {
     let mut s = ServerSession::new(ServerConfig::default());
     run(&mut s, b"");

@@ -42,7 +42,9 @@ mod token_auth;
 
 pub use error::{ConfigError, ListenError};
 pub use limits::{
-    ConnectionGate, ConnectionLimits, ConnectionPermit, DEFAULT_PRE_AUTH_TIMEOUT, LimitExceeded,
+    AttemptPermit, ConnectionGate, ConnectionLimits, ConnectionPermit,
+    DEFAULT_MAX_CONNECTION_ATTEMPTS, DEFAULT_PRE_AUTH_TIMEOUT, DEFAULT_SERVER_CONNECT_TIMEOUT,
+    DEFAULT_SERVER_GREETING_TIMEOUT, DEFAULT_SERVER_TLS_TIMEOUT, LimitExceeded, UpstreamTimeouts,
 };
 pub use listener_spec::{
     DEFAULT_LOCAL_ADDRESS, ListenerSpec, LocalTls, PreparedListener, Protocol, join_host_port,

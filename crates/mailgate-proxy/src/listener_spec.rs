@@ -12,7 +12,7 @@ use rustls::{ClientConfig, ServerConfig};
 use rustls_pki_types::ServerName;
 
 use crate::error::ConfigError;
-use crate::limits::{ConnectionLimits, DEFAULT_PRE_AUTH_TIMEOUT};
+use crate::limits::{ConnectionLimits, DEFAULT_PRE_AUTH_TIMEOUT, UpstreamTimeouts};
 use crate::relay::{DEFAULT_BUFFER_SIZE, RelayConfig};
 use crate::tls::{self, UpstreamTrust};
 
@@ -47,6 +47,29 @@ impl Protocol {
             "POP" => Some(Protocol::Pop),
             "SMTP" => Some(Protocol::Smtp),
             _ => None,
+        }
+    }
+
+    /// The default `client_idle_timeout` before login: how long the proxy waits for the next
+    /// command of a client that has not logged in. IMAP leaves the timer before authentication
+    /// open (RFC 3501 and RFC 9051 section 5.4 set a 30-minute minimum only after it; Dovecot
+    /// closes after 3 minutes); POP3's autologout timer must be at least 10 minutes (RFC 1939
+    /// section 3); an SMTP server should wait at least 5 minutes for a command (RFC 5321
+    /// section 4.5.3.2.7).
+    pub fn default_client_idle_timeout(self) -> Duration {
+        match self {
+            Protocol::Imap => Duration::from_secs(180),
+            Protocol::Pop => Duration::from_secs(600),
+            Protocol::Smtp => Duration::from_secs(300),
+        }
+    }
+
+    /// The line sent to a client that has been idle too long before login.
+    pub fn idle_goodbye(self) -> &'static [u8] {
+        match self {
+            Protocol::Imap => b"* BYE Autologout; idle for too long\r\n",
+            Protocol::Pop => b"-ERR Autologout; idle for too long\r\n",
+            Protocol::Smtp => b"421 4.4.2 Idle for too long, closing transmission channel\r\n",
         }
     }
 
@@ -109,6 +132,11 @@ pub struct ListenerSpec {
     pub limits: ConnectionLimits,
     /// Time a client has to log in.
     pub pre_auth_timeout: Duration,
+    /// Time the proxy waits for the next command of a client before login
+    /// (`client_idle_timeout`; default [`Protocol::default_client_idle_timeout`]).
+    pub client_idle_timeout: Option<Duration>,
+    /// Time limits of the steps of an upstream connection.
+    pub upstream_timeouts: UpstreamTimeouts,
     /// Idle timeout of the relay after login.
     pub idle_timeout: Option<Duration>,
     /// Relay buffer size per direction.
@@ -138,6 +166,8 @@ impl ListenerSpec {
             system_roots: true,
             limits: ConnectionLimits::default(),
             pre_auth_timeout: DEFAULT_PRE_AUTH_TIMEOUT,
+            client_idle_timeout: Some(protocol.default_client_idle_timeout()),
+            upstream_timeouts: UpstreamTimeouts::default(),
             idle_timeout: None,
             relay_buffer_size: DEFAULT_BUFFER_SIZE,
         }

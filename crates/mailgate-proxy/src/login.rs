@@ -76,9 +76,14 @@ impl fmt::Debug for UpstreamCredentials {
 /// `NO`, `-ERR` or `535`) and logged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
+#[non_exhaustive]
 pub struct LoginRejected {
     /// Human-readable reason naming the account and the next step; never a secret.
     pub message: String,
+    /// Whether the failure is temporary (the token endpoint unreachable, slow or failing): the
+    /// client is told to retry (IMAP `NO [UNAVAILABLE]`, POP3 `-ERR [SYS/TEMP]`, SMTP
+    /// `454 4.7.0`) rather than that its credentials are wrong.
+    pub temporary: bool,
 }
 
 impl LoginRejected {
@@ -86,6 +91,15 @@ impl LoginRejected {
     pub fn new(message: impl Into<String>) -> Self {
         LoginRejected {
             message: message.into(),
+            temporary: false,
+        }
+    }
+
+    /// A temporary failure with `message`: the same login may succeed later.
+    pub fn temporary(message: impl Into<String>) -> Self {
+        LoginRejected {
+            message: message.into(),
+            temporary: true,
         }
     }
 }

@@ -75,8 +75,23 @@
 //! ## Timeouts and limits
 //!
 //! A client has `pre_auth_timeout` (600 s, the time a user may take to authorise in a
-//! browser) to log in; `max_connections` and `max_connections_per_address` bound the
-//! connections of a listener; `idle_timeout` closes silent sessions after login. When the
+//! browser) to log in, and `client_idle_timeout` (IMAP 180 s, POP3 600 s, SMTP 300 s, after
+//! RFC 9051, RFC 1939 and RFC 5321) for each command before login, counted from the proxy's
+//! last reply so that a client sending one byte at a time is closed too; `max_connections` and
+//! `max_connections_per_address` bound the connections of a listener; `idle_timeout` closes
+//! silent sessions after login.
+//!
+//! The connection to the server is set up when a client connects, and each of its steps is
+//! bounded: `server_connect_timeout` (10 s), `server_tls_timeout` (10 s) and
+//! `server_greeting_timeout` (15 s, the greeting and each reply before the client is greeted).
+//! At most `max_connection_attempts` (100) such connections of a listener are under way; a
+//! client above the bound, or whose attempt times out, gets the protocol's refusal at once with
+//! the reason. While the proxy waits for the server or for a token it keeps reading the client,
+//! so a client that disconnects ends its session, connection attempt and TLS handshake at once;
+//! the token request of a login runs in a task of its own and goes on for the other logins of
+//! the account that wait for it. A token request that fails for a temporary reason (the
+//! endpoint unreachable or too slow, a 5xx answer) is reported as such: IMAP
+//! `NO [UNAVAILABLE]`, POP3 `-ERR [SYS/TEMP]`, SMTP `454 4.7.0`. When the
 //! process runs out of file descriptors, every listener (the proxy's, the redirect listener
 //! and the control socket) retries `accept` every 100 ms, logs when such a run of failures
 //! starts (then at most every 10 s) and when it ends, and serves the waiting connections once

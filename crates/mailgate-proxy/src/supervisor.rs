@@ -307,6 +307,7 @@ async fn accept_loop(
                     peer,
                     authenticator: shared.authenticator.clone(),
                     shutdown: shared.sessions_shutdown.clone(),
+                    gate: gate.clone(),
                 };
                 let live = shared.live.clone();
                 // Every event of the session carries the listener, the client and, once logged

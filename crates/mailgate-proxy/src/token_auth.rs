@@ -4,7 +4,7 @@
 use std::sync::{Arc, PoisonError, RwLock};
 
 use mailgate_token::config::{ProxyConfig, UpstreamSasl};
-use mailgate_token::login::{LoginManager, LoginStore, TokenUpdate};
+use mailgate_token::login::{LoginError, LoginManager, LoginStore, TokenUpdate};
 
 use crate::login::{
     Authenticator, BoxFuture, LoginRejected, UpstreamCredentials, UpstreamMechanism,
@@ -71,6 +71,12 @@ impl TokenAuthenticator {
     }
 }
 
+/// Whether a login failure may pass without anyone acting: the token endpoint could not be
+/// reached in time, or failed.
+fn is_temporary(error: &LoginError) -> bool {
+    matches!(error, LoginError::TokenRequest { source, .. } if source.is_transient())
+}
+
 impl Authenticator for TokenAuthenticator {
     fn authenticate<'a>(
         &'a self,
@@ -79,13 +85,29 @@ impl Authenticator for TokenAuthenticator {
     ) -> BoxFuture<'a, Result<UpstreamCredentials, LoginRejected>> {
         Box::pin(async move {
             let password = mailgate_token::SecretString::from(password.expose().as_str());
-            match self.manager.login(username, &password).await {
-                Ok(success) => Ok(UpstreamCredentials {
+            // The login runs in a task of its own: a client that disconnects drops only its
+            // interest, and a token request that other logins of the account wait for (single
+            // flight) goes on for them instead of starting over.
+            let manager = self.manager.clone();
+            let account = username.to_owned();
+            let login = tokio::spawn(async move { manager.login(&account, &password).await });
+            match login.await {
+                Ok(Ok(success)) => Ok(UpstreamCredentials {
                     username: success.username.clone(),
                     access_token: SecretString::from(success.access_token.expose().as_str()),
                     mechanism: self.mechanism(username),
                 }),
-                Err(error) => Err(LoginRejected::new(format!("mailgate: {error}"))),
+                Ok(Err(error)) => {
+                    let message = format!("mailgate: {error}");
+                    Err(if is_temporary(&error) {
+                        LoginRejected::temporary(message)
+                    } else {
+                        LoginRejected::new(message)
+                    })
+                }
+                Err(error) => Err(LoginRejected::temporary(format!(
+                    "mailgate: the login of account {username} failed: {error}"
+                ))),
             }
         })
     }

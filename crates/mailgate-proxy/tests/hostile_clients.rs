@@ -326,6 +326,7 @@ async fn idle_connections_hit_the_listener_limit() {
         spec.limits = ConnectionLimits {
             per_listener: Some(20),
             per_source: None,
+            ..ConnectionLimits::default()
         };
     })
     .await;
@@ -361,6 +362,7 @@ async fn idle_connections_hit_the_per_address_limit() {
         spec.limits = ConnectionLimits {
             per_listener: Some(20),
             per_source: Some(5),
+            ..ConnectionLimits::default()
         };
     })
     .await;

@@ -430,7 +430,8 @@ mod provider {
         oauth.push_token_reply(reply);
         let refused = login(address, "a1").await;
         assert!(
-            refused.starts_with("a1 NO [AUTHENTICATIONFAILED] "),
+            refused.starts_with("a1 NO [AUTHENTICATIONFAILED] ")
+                || refused.starts_with("a1 NO [UNAVAILABLE] "),
             "{refused}"
         );
         let next = login(address, "a2").await;
@@ -553,14 +554,15 @@ mod provider {
         fault().await;
         let refused = login(address, "a2").await;
         assert!(
+            // A network failure or timeout is temporary (RFC 5530 UNAVAILABLE).
             refused.starts_with(&format!(
-                "a2 NO [AUTHENTICATIONFAILED] mailgate: token request for account {USER} failed: "
+                "a2 NO [UNAVAILABLE] mailgate: token request for account {USER} failed: "
             )),
             "{refused}"
         );
         let cause = refused
             .trim_end()
-            .strip_prefix("a2 NO [AUTHENTICATIONFAILED] mailgate: ")
+            .strip_prefix("a2 NO [UNAVAILABLE] mailgate: ")
             .unwrap()
             .to_owned();
         let logged = logs::line_with(&[&cause]).await;
@@ -604,7 +606,7 @@ mod provider {
         assert_eq!(
             reply,
             format!(
-                "a2 NO [AUTHENTICATIONFAILED] mailgate: token request for account {USER} failed: could not reach the token endpoint: cannot connect to 127.0.0.1:{port}: Connection refused (os error 111) - check the network connection and retry\r\n"
+                "a2 NO [UNAVAILABLE] mailgate: token request for account {USER} failed: could not reach the token endpoint: cannot connect to 127.0.0.1:{port}: Connection refused (os error 111) - check the network connection and retry\r\n"
             )
         );
     }
@@ -636,7 +638,7 @@ mod provider {
         assert_eq!(
             reply,
             format!(
-                "a2 NO [AUTHENTICATIONFAILED] mailgate: token request for account {USER} failed: could not reach the token endpoint: HTTP request to 127.0.0.1 timed out after 2 s - check the network connection and retry\r\n"
+                "a2 NO [UNAVAILABLE] mailgate: token request for account {USER} failed: could not reach the token endpoint: HTTP request to 127.0.0.1 timed out after 2 s - check the network connection and retry\r\n"
             )
         );
     }
@@ -650,7 +652,7 @@ mod provider {
         .await;
         assert_eq!(
             reply,
-            "a1 NO [AUTHENTICATIONFAILED] mailgate: token request for account alice@example.com failed: the provider answered HTTP 503 without a usable OAuth 2.0 error - retry later\r\n"
+            "a1 NO [UNAVAILABLE] mailgate: token request for account alice@example.com failed: the provider answered HTTP 503 without a usable OAuth 2.0 error - retry later\r\n"
         );
     }
 

@@ -208,6 +208,7 @@ async fn connection_limits_refuse_with_a_clear_line() {
     spec.limits = ConnectionLimits {
         per_listener: Some(10),
         per_source: Some(2),
+        ..ConnectionLimits::default()
     };
     let (_proxy, address) = start_proxy(spec, FixedTokens::one(USER, PASSWORD, TOKEN)).await;
     let (_, _first) = logged_in(address).await;

@@ -283,6 +283,7 @@ async fn connect(context: &SessionContext, guard: &mut Guard) -> Result<Upstream
         .iter()
         .find_map(|line| capabilities_in(line))
         .unwrap_or_default();
+    guard.upstream_ready();
     Ok(upstream)
 }
 
@@ -340,7 +341,8 @@ impl Local {
                 }
                 Some(Event::Error { tag, text }) => return Ok(Err((tag, text))),
                 None => {
-                    if client.read_more(guard).await? == 0 {
+                    // Bytes may be buffered already (sent while the proxy waited on the server).
+                    if client.buffer.is_empty() && client.read_more(guard).await? == 0 {
                         return Err(Interrupt::ClientClosed);
                     }
                     let bytes = client.take_buffer();
@@ -493,7 +495,7 @@ pub(crate) async fn pre_auth(
     client: &mut Peer,
     guard: &mut Guard,
 ) -> Result<Handoff, Interrupt> {
-    let mut upstream = Some(connect(context, guard).await?);
+    let mut upstream = Some(client.watching(connect(context, guard)).await?);
     let (capabilities, greeting) = match &upstream {
         Some(up) => (up.capabilities.clone(), up.greeting.clone()),
         None => return Err(Interrupt::ServerClosed),
@@ -629,7 +631,7 @@ pub(crate) async fn pre_auth(
                 let up = match upstream.as_mut() {
                     Some(up) => up,
                     None => {
-                        upstream = Some(connect(context, guard).await?);
+                        upstream = Some(client.watching(connect(context, guard)).await?);
                         upstream.as_mut().ok_or(Interrupt::ServerClosed)?
                     }
                 };
@@ -671,21 +673,27 @@ pub(crate) async fn pre_auth(
                 continue;
             }
         };
-        let token = match obtain_token(context, &credentials, guard).await? {
+        let token = match client
+            .watching(obtain_token(context, &credentials, guard))
+            .await?
+        {
             Ok(token) => token,
-            Err(text) => {
-                client
-                    .send(
-                        &tagged(&tag, "NO", &format!("[AUTHENTICATIONFAILED] {text}")),
-                        guard,
-                    )
-                    .await?;
+            Err(rejected) => {
+                // RFC 5530: UNAVAILABLE for a subsystem that is down (the token endpoint),
+                // AUTHENTICATIONFAILED for credentials.
+                let code = if rejected.temporary {
+                    "UNAVAILABLE"
+                } else {
+                    "AUTHENTICATIONFAILED"
+                };
+                let text = format!("[{code}] {}", rejected.message);
+                client.send(&tagged(&tag, "NO", &text), guard).await?;
                 continue;
             }
         };
         let mut up = match upstream.take() {
             Some(up) => up,
-            None => connect(context, guard).await?,
+            None => client.watching(connect(context, guard)).await?,
         };
         let username = token.username.clone();
         let outcome = match upstream_login(context, &mut up, &tag, token.clone(), guard).await {
@@ -696,7 +704,7 @@ pub(crate) async fn pre_auth(
                     "{} The server closed the connection while the login waited; reconnecting",
                     context.label()
                 );
-                up = connect(context, guard).await?;
+                up = client.watching(connect(context, guard)).await?;
                 upstream_login(context, &mut up, &tag, token, guard).await?
             }
             other => other?,

@@ -10,8 +10,9 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::certificate::{UpstreamEndpoint, explain_handshake_failure};
+use crate::limits::{AttemptPermit, ConnectionGate, LimitExceeded};
 use crate::listener_spec::{LocalTls, PreparedListener, Protocol};
-use crate::login::Authenticator;
+use crate::login::{Authenticator, LoginRejected};
 use crate::relay::{self, RelayEnd, RelayMeter};
 use crate::shutdown::Shutdown;
 use crate::stream::{ProxyStream, UpgradeError};
@@ -34,6 +35,8 @@ pub(crate) struct SessionContext {
     pub(crate) authenticator: Arc<dyn Authenticator>,
     /// Fires when the proxy shuts down.
     pub(crate) shutdown: Shutdown,
+    /// The listener's connection counts (upstream attempts in flight among them).
+    pub(crate) gate: ConnectionGate,
 }
 
 impl SessionContext {
@@ -51,11 +54,48 @@ impl SessionContext {
     }
 }
 
+/// A step of setting up the upstream connection, each with its own time limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UpstreamStep {
+    /// The TCP connection (`server_connect_timeout`).
+    Connect,
+    /// The TLS handshake (`server_tls_timeout`).
+    Tls,
+    /// The greeting and the replies before the client is greeted (`server_greeting_timeout`).
+    Greeting,
+}
+
+impl UpstreamStep {
+    /// The configuration key of the step's time limit.
+    fn key(self) -> &'static str {
+        match self {
+            UpstreamStep::Connect => "server_connect_timeout",
+            UpstreamStep::Tls => "server_tls_timeout",
+            UpstreamStep::Greeting => "server_greeting_timeout",
+        }
+    }
+
+    /// What the proxy was waiting for, as in "timed out ...".
+    fn waiting_for(self) -> &'static str {
+        match self {
+            UpstreamStep::Connect => "connecting to",
+            UpstreamStep::Tls => "in the TLS handshake with",
+            UpstreamStep::Greeting => "waiting for the greeting of",
+        }
+    }
+}
+
 /// Why a session ended before or during the login.
 #[derive(Debug)]
 pub(crate) enum Interrupt {
     /// The pre-authentication timeout passed.
     Timeout,
+    /// The client sent no complete command within `client_idle_timeout`.
+    Idle(std::time::Duration),
+    /// A step of the upstream connection took longer than its limit.
+    UpstreamTimeout(UpstreamStep, std::time::Duration),
+    /// A limit of the listener refused the connection.
+    Limit(LimitExceeded),
     /// The proxy is shutting down.
     Shutdown,
     /// The client closed the connection.
@@ -88,20 +128,94 @@ pub(crate) struct Handoff {
     pub(crate) account: String,
 }
 
-/// Watches the pre-authentication deadline and the shutdown signal around every wait.
+/// Watches the pre-authentication deadline, the time limit of the current upstream step and
+/// the shutdown signal around every wait; holds the listener's place for an upstream
+/// connection being set up.
 pub(crate) struct Guard {
     deadline: Instant,
     shutdown: Shutdown,
+    /// The upstream step under way, its limit and when it ends.
+    step: Option<(UpstreamStep, std::time::Duration, Instant)>,
+    /// Held from the start of an upstream connection until it is ready.
+    attempt: Option<AttemptPermit>,
 }
 
 impl Guard {
-    /// Runs `future` unless the deadline passes or the proxy shuts down first.
+    /// A guard with the session's pre-authentication deadline.
+    pub(crate) fn new(deadline: Instant, shutdown: Shutdown) -> Self {
+        Guard {
+            deadline,
+            shutdown,
+            step: None,
+            attempt: None,
+        }
+    }
+
+    /// Runs `future` unless the deadline or the current step's limit passes, or the proxy shuts
+    /// down, first.
     pub(crate) async fn run<F: Future>(&mut self, future: F) -> Result<F::Output, Interrupt> {
+        self.run_until(self.deadline, Interrupt::Timeout, future)
+            .await
+    }
+
+    /// [`Guard::run`] with an earlier `deadline` (capped at the session's), which ends the wait
+    /// with `expired`.
+    async fn run_until<F: Future>(
+        &mut self,
+        deadline: Instant,
+        expired: Interrupt,
+        future: F,
+    ) -> Result<F::Output, Interrupt> {
+        let (deadline, expired) = if deadline < self.deadline {
+            (deadline, expired)
+        } else {
+            (self.deadline, Interrupt::Timeout)
+        };
+        let step = async {
+            match self.step {
+                Some((step, limit, ends)) => {
+                    tokio::time::sleep_until(ends).await;
+                    Interrupt::UpstreamTimeout(step, limit)
+                }
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             output = future => Ok(output),
-            () = tokio::time::sleep_until(self.deadline) => Err(Interrupt::Timeout),
+            () = tokio::time::sleep_until(deadline) => Err(expired),
+            interrupt = step => Err(interrupt),
             () = self.shutdown.wait() => Err(Interrupt::Shutdown),
         }
+    }
+
+    /// Starts an upstream connection: takes one of the listener's places for connections being
+    /// set up, or refuses.
+    pub(crate) fn begin_upstream(&mut self, context: &SessionContext) -> Result<(), Interrupt> {
+        if self.attempt.is_none() {
+            let permit = context
+                .gate
+                .attempt(context.listener.spec.limits)
+                .map_err(Interrupt::Limit)?;
+            self.attempt = Some(permit);
+        }
+        Ok(())
+    }
+
+    /// Starts an upstream step with its limit from the listener's settings.
+    pub(crate) fn begin_step(&mut self, context: &SessionContext, step: UpstreamStep) {
+        let timeouts = context.listener.spec.upstream_timeouts;
+        let limit = match step {
+            UpstreamStep::Connect => timeouts.connect,
+            UpstreamStep::Tls => timeouts.tls,
+            UpstreamStep::Greeting => timeouts.greeting,
+        };
+        self.step = limit.map(|limit| (step, limit, Instant::now() + limit));
+    }
+
+    /// The upstream connection is ready (or given up): no step limit, its place released.
+    pub(crate) fn upstream_ready(&mut self) {
+        self.step = None;
+        self.attempt = None;
     }
 }
 
@@ -113,6 +227,9 @@ pub(crate) struct Peer {
     /// The server's `host:port` when this is the connection to the server (its I/O errors
     /// are [`Interrupt::ServerIo`]).
     server: Option<String>,
+    /// The client's side: how long it may take to send its next command, counted from the
+    /// proxy's last reply (a client sending one byte at a time never completes one).
+    idle: Option<(std::time::Duration, Instant)>,
 }
 
 impl Peer {
@@ -122,6 +239,15 @@ impl Peer {
             stream: Some(stream),
             buffer: Vec::new(),
             server: None,
+            idle: None,
+        }
+    }
+
+    /// The client's side, closed when it sends no complete command within `idle`.
+    pub(crate) fn client(stream: ProxyStream, idle: Option<std::time::Duration>) -> Self {
+        Peer {
+            idle: idle.map(|idle| (idle, Instant::now())),
+            ..Peer::new(stream)
         }
     }
 
@@ -139,6 +265,7 @@ impl Peer {
             stream: None,
             buffer: Vec::new(),
             server: None,
+            idle: None,
         }
     }
 
@@ -183,19 +310,35 @@ impl Peer {
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "TLS upgrade failed"))?)
     }
 
-    /// Reads more bytes into the buffer; `Ok(0)` at end of stream.
+    /// Reads more bytes into the buffer; `Ok(0)` at end of stream. On the client's side the
+    /// wait ends with [`Interrupt::Idle`] when the client has been idle too long.
     pub(crate) async fn read_more(&mut self, guard: &mut Guard) -> Result<usize, Interrupt> {
         let mut chunk = [0u8; 8192];
+        let idle = self.idle;
         let stream = self.stream()?;
-        let read = guard.run(stream.read(&mut chunk)).await?;
+        let read = match idle {
+            Some((limit, since)) => {
+                guard
+                    .run_until(
+                        since + limit,
+                        Interrupt::Idle(limit),
+                        stream.read(&mut chunk),
+                    )
+                    .await?
+            }
+            None => guard.run(stream.read(&mut chunk)).await?,
+        };
         let n = read.map_err(|error| self.failed(error))?;
         self.buffer
             .extend_from_slice(chunk.get(..n).unwrap_or_default());
         Ok(n)
     }
 
-    /// Writes all of `bytes` and flushes.
+    /// Writes all of `bytes` and flushes. On the client's side a reply restarts the idle time.
     pub(crate) async fn send(&mut self, bytes: &[u8], guard: &mut Guard) -> Result<(), Interrupt> {
+        if let Some((_, since)) = &mut self.idle {
+            *since = Instant::now();
+        }
         let stream = self.stream()?;
         let written = guard
             .run(async {
@@ -236,6 +379,33 @@ impl Peer {
     pub(crate) fn take_buffer(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.buffer)
     }
+
+    /// Runs `work` (a wait on the server or the token store) while watching this client: bytes
+    /// it sends meanwhile are kept in the buffer (up to [`MAX_LINE`]), and when it closes the
+    /// connection or it fails, `work` is dropped at once (cancelling a connection attempt, a
+    /// TLS handshake or the session's interest in a token request) and the session ends.
+    pub(crate) async fn watching<T>(
+        &mut self,
+        work: impl Future<Output = Result<T, Interrupt>>,
+    ) -> Result<T, Interrupt> {
+        let mut work = std::pin::pin!(work);
+        let mut chunk = [0u8; 4096];
+        loop {
+            let room = self.buffer.len() < MAX_LINE;
+            let Some(stream) = self.stream.as_mut().filter(|_| room) else {
+                return work.await;
+            };
+            tokio::select! {
+                biased;
+                output = &mut work => return output,
+                read = stream.read(&mut chunk) => match read {
+                    Ok(0) => return Err(Interrupt::ClientClosed),
+                    Ok(n) => self.buffer.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+                    Err(error) => return Err(Interrupt::Io(error)),
+                },
+            }
+        }
+    }
 }
 
 /// Runs a session to its end; never fails outward (everything is logged).
@@ -254,10 +424,10 @@ pub(crate) async fn run(context: SessionContext, tcp: TcpStream) {
 async fn before_login(context: &SessionContext, tcp: TcpStream) -> Option<Handoff> {
     let _ = tcp.set_nodelay(true);
     let label = context.label();
-    let mut guard = Guard {
-        deadline: Instant::now() + context.listener.spec.pre_auth_timeout,
-        shutdown: context.shutdown.clone(),
-    };
+    let mut guard = Guard::new(
+        Instant::now() + context.listener.spec.pre_auth_timeout,
+        context.shutdown.clone(),
+    );
     let mut client = ProxyStream::Plain(tcp);
     if let LocalTls::Implicit(config) = &context.listener.local_tls {
         client = match guard.run(client.accept_tls(config.clone())).await {
@@ -271,7 +441,7 @@ async fn before_login(context: &SessionContext, tcp: TcpStream) -> Option<Handof
             Err(_) => return None,
         };
     }
-    let mut client = Peer::new(client);
+    let mut client = Peer::client(client, context.listener.spec.client_idle_timeout);
     let outcome = match context.protocol() {
         Protocol::Imap => imap::pre_auth(context, &mut client, &mut guard).await,
         Protocol::Pop => pop3::pre_auth(context, &mut client, &mut guard).await,
@@ -297,6 +467,35 @@ async fn end_before_login(context: &SessionContext, client: &mut Peer, interrupt
                 context.peer
             );
             Some(protocol.refusal("Timed out waiting for authentication"))
+        }
+        Interrupt::Idle(limit) => {
+            tracing::info!(
+                "{label} Closing connection from {}: no command within {} s before login \
+                 (client_idle_timeout)",
+                context.peer,
+                limit.as_secs_f64()
+            );
+            Some(protocol.idle_goodbye().to_vec())
+        }
+        Interrupt::UpstreamTimeout(step, limit) => {
+            let server = context.listener.spec.server_host_port();
+            let seconds = limit.as_secs_f64();
+            tracing::error!(
+                "{label} Timed out after {seconds} s {} the server {server} ({}); refusing the \
+                 connection from {}",
+                step.waiting_for(),
+                step.key(),
+                context.peer
+            );
+            Some(protocol.refusal(&format!(
+                "Timed out after {seconds} s {} the server {server}",
+                step.waiting_for()
+            )))
+        }
+        Interrupt::Limit(limit) => {
+            let text = format!("{} {limit}", context.listener.spec.describe());
+            tracing::warn!("{text} (connection from {})", context.peer);
+            Some(protocol.refusal(&text))
         }
         Interrupt::Shutdown => Some(protocol.goodbye().to_vec()),
         Interrupt::ClientClosed => {
@@ -433,6 +632,8 @@ pub(crate) async fn connect_upstream(
 ) -> Result<Peer, Interrupt> {
     let spec = &context.listener.spec;
     let label = context.label();
+    guard.begin_upstream(context)?;
+    guard.begin_step(context, UpstreamStep::Connect);
     let tcp = match guard
         .run(TcpStream::connect((
             spec.server_address.as_str(),
@@ -457,6 +658,9 @@ pub(crate) async fn connect_upstream(
     if !spec.server_starttls {
         upstream_tls(context, &mut server, guard).await?;
     }
+    // The greeting, and what each protocol asks before greeting the client, come next; the
+    // protocol calls `Guard::upstream_ready` when the connection is ready.
+    guard.begin_step(context, UpstreamStep::Greeting);
     Ok(server)
 }
 
@@ -469,10 +673,12 @@ pub(crate) async fn upstream_tls(
 ) -> Result<(), Interrupt> {
     let prepared = &context.listener;
     let stream = server.take_for_upgrade()?;
-    match guard
+    guard.begin_step(context, UpstreamStep::Tls);
+    let handshake = guard
         .run(stream.connect_tls(prepared.upstream_tls.clone(), prepared.server_name.clone()))
-        .await?
-    {
+        .await?;
+    guard.begin_step(context, UpstreamStep::Greeting);
+    match handshake {
         Ok(tls) => {
             tracing::debug!(
                 "{} <-> [ TLS handshake complete with {}: {} ]",
@@ -534,22 +740,22 @@ pub(crate) async fn client_starttls(
     }
 }
 
-/// Asks the authenticator for the upstream credentials of a client login. `Ok(Err(text))`
+/// Asks the authenticator for the upstream credentials of a client login. `Ok(Err(rejected))`
 /// is a refusal to show the client.
 pub(crate) async fn obtain_token(
     context: &SessionContext,
     credentials: &mailgate_sasl::Credentials,
     guard: &mut Guard,
-) -> Result<Result<crate::login::UpstreamCredentials, String>, Interrupt> {
+) -> Result<Result<crate::login::UpstreamCredentials, LoginRejected>, Interrupt> {
     let username = credentials.username.as_str();
     if username.is_empty() || credentials.password.expose().is_empty() {
         tracing::error!(
             "{} No username or password provided - aborting login",
             context.label()
         );
-        return Ok(Err(format!(
+        return Ok(Err(LoginRejected::new(format!(
             "Login failed - no password provided for account {username}"
-        )));
+        ))));
     }
     let result = guard
         .run(
@@ -562,7 +768,7 @@ pub(crate) async fn obtain_token(
         Ok(upstream) => Ok(Ok(upstream)),
         Err(rejected) => {
             tracing::error!("{} {}", context.label(), rejected.message);
-            Ok(Err(rejected.message))
+            Ok(Err(rejected))
         }
     }
 }

@@ -73,7 +73,10 @@ async fn connect(context: &SessionContext, guard: &mut Guard) -> Result<Upstream
         upstream.session.receive(&rest);
     }
     match drive(context, &mut upstream, guard).await? {
-        ClientEvent::NeedCredentials => Ok(upstream),
+        ClientEvent::NeedCredentials => {
+            guard.upstream_ready();
+            Ok(upstream)
+        }
         ClientEvent::Failed(failure) => {
             tracing::error!("{} Upstream POP3 server: {failure}", context.label());
             Err(Interrupt::Protocol(format!("Server error: {failure}")))
@@ -90,7 +93,7 @@ pub(crate) async fn pre_auth(
     client: &mut Peer,
     guard: &mut Guard,
 ) -> Result<Handoff, Interrupt> {
-    let mut upstream = Some(connect(context, guard).await?);
+    let mut upstream = Some(client.watching(connect(context, guard)).await?);
     let (greeting, capabilities) = match &upstream {
         Some(up) => (
             up.session
@@ -132,13 +135,27 @@ pub(crate) async fn pre_auth(
                     );
                     let mut up = match upstream.take() {
                         Some(up) => up,
-                        None => connect(context, guard).await?,
+                        None => client.watching(connect(context, guard)).await?,
                     };
-                    let token = match obtain_token(context, &credentials, guard).await? {
+                    let token = match client
+                        .watching(obtain_token(context, &credentials, guard))
+                        .await?
+                    {
                         Ok(token) => token,
-                        Err(text) => {
+                        Err(rejected) if rejected.temporary => {
                             upstream = Some(up);
-                            local.reject_login(&format!("Authentication failed. {text}"));
+                            local.reject_login_temporarily(&format!(
+                                "Temporary authentication failure. {}",
+                                rejected.message
+                            ));
+                            continue;
+                        }
+                        Err(rejected) => {
+                            upstream = Some(up);
+                            local.reject_login(&format!(
+                                "Authentication failed. {}",
+                                rejected.message
+                            ));
                             continue;
                         }
                     };
@@ -206,7 +223,8 @@ pub(crate) async fn pre_auth(
                 }
             }
         }
-        if client.read_more(guard).await? == 0 {
+        // Bytes may be buffered already (sent while the proxy waited on the server).
+        if client.buffer.is_empty() && client.read_more(guard).await? == 0 {
             return Err(Interrupt::ClientClosed);
         }
         let bytes = client.take_buffer();

@@ -10,8 +10,8 @@ use mailgate_smtp::{
 };
 
 use super::{
-    Guard, Handoff, Interrupt, Peer, SessionContext, client_starttls, connect_upstream,
-    log_authenticated, not_a_greeting, obtain_token, offers_starttls, trace_line,
+    Guard, Handoff, Interrupt, Peer, SessionContext, UpstreamStep, client_starttls,
+    connect_upstream, log_authenticated, not_a_greeting, obtain_token, offers_starttls, trace_line,
     upstream_exchange, upstream_tls,
 };
 
@@ -62,6 +62,8 @@ async fn start_session(
     client_domain: &str,
     guard: &mut Guard,
 ) -> Result<(Upstream, mailgate_smtp::EhloReply), Interrupt> {
+    // EHLO, STARTTLS and EHLO again answer within `server_greeting_timeout`.
+    guard.begin_step(context, UpstreamStep::Greeting);
     let mut config = ClientConfig::new(client_domain);
     config.starttls = context.listener.spec.server_starttls;
     let mut upstream = Upstream {
@@ -80,6 +82,7 @@ async fn start_session(
                 let ehlo = capabilities
                     .or_else(|| upstream.session.capabilities().cloned())
                     .unwrap_or_else(|| mailgate_smtp::EhloReply::new(client_domain));
+                guard.upstream_ready();
                 return Ok((upstream, ehlo));
             }
             ClientEvent::Failed(error) => {
@@ -143,22 +146,28 @@ pub(crate) async fn pre_auth(
     client: &mut Peer,
     guard: &mut Guard,
 ) -> Result<Handoff, Interrupt> {
-    let mut fresh = Some(connect_upstream(context, guard).await?);
-    let (domain, greeting) = match fresh.as_mut() {
-        Some(server) => match peek_greeting(server, guard).await? {
-            Ok(greeting) => greeting,
-            Err(refusal) if !is_refusal(&refusal) => {
-                let first = refusal.split_inclusive(|&b| b == b'\n').next();
-                return Err(not_a_greeting(context, first.unwrap_or_default()));
-            }
-            Err(refusal) => {
-                trace_line(context, "<--", &refusal);
-                client.send(&refusal, guard).await?;
-                return Err(Interrupt::ClientClosed);
-            }
-        },
-        None => return Err(Interrupt::ServerClosed),
+    let (server, greeting) = client
+        .watching(async {
+            let mut server = connect_upstream(context, guard).await?;
+            let greeting = peek_greeting(&mut server, guard).await?;
+            guard.upstream_ready();
+            Ok((server, greeting))
+        })
+        .await?;
+    let (domain, greeting) = match greeting {
+        Ok(greeting) => greeting,
+        Err(refusal) if !is_refusal(&refusal) => {
+            let first = refusal.split_inclusive(|&b| b == b'\n').next();
+            return Err(not_a_greeting(context, first.unwrap_or_default()));
+        }
+        Err(refusal) => {
+            trace_line(context, "<--", &refusal);
+            client.send(&refusal, guard).await?;
+            return Err(Interrupt::ClientClosed);
+        }
     };
+    // The connection waits, greeted, for the client's EHLO.
+    let mut fresh = Some(server);
     let mut config = ServerConfig::new(if domain.is_empty() {
         "mailgate".to_owned()
     } else {
@@ -200,12 +209,15 @@ pub(crate) async fn pre_auth(
                     let ehlo = match ehlo {
                         Some(ehlo) => ehlo,
                         None => {
-                            let peer = match fresh.take() {
-                                Some(peer) => peer,
-                                None => connect_upstream(context, guard).await?,
-                            };
-                            let (up, ehlo) =
-                                start_session(context, peer, &client_domain, guard).await?;
+                            let (up, ehlo) = client
+                                .watching(async {
+                                    let peer = match fresh.take() {
+                                        Some(peer) => peer,
+                                        None => connect_upstream(context, guard).await?,
+                                    };
+                                    start_session(context, peer, &client_domain, guard).await
+                                })
+                                .await?;
                             upstream = Some(up);
                             ehlo
                         }
@@ -218,21 +230,37 @@ pub(crate) async fn pre_auth(
                         context.label(),
                         credentials.username
                     );
-                    let token = match obtain_token(context, &credentials, guard).await? {
+                    let token = match client
+                        .watching(obtain_token(context, &credentials, guard))
+                        .await?
+                    {
                         Ok(token) => token,
-                        Err(text) => {
-                            local.reject_auth(Some(rejection(&text)));
+                        Err(rejected) if rejected.temporary => {
+                            local.reject_auth(Some(Reply::new(
+                                454,
+                                EnhancedStatus::new(4, 7, 0),
+                                format!("Temporary authentication failure. {}", rejected.message),
+                            )));
+                            continue;
+                        }
+                        Err(rejected) => {
+                            local.reject_auth(Some(rejection(&rejected.message)));
                             continue;
                         }
                     };
                     let mut up = match upstream.take() {
                         Some(up) => up,
                         None => {
-                            let peer = match fresh.take() {
-                                Some(peer) => peer,
-                                None => connect_upstream(context, guard).await?,
-                            };
-                            start_session(context, peer, &client_domain, guard).await?.0
+                            client
+                                .watching(async {
+                                    let peer = match fresh.take() {
+                                        Some(peer) => peer,
+                                        None => connect_upstream(context, guard).await?,
+                                    };
+                                    start_session(context, peer, &client_domain, guard).await
+                                })
+                                .await?
+                                .0
                         }
                     };
                     let username = token.username.clone();
@@ -301,7 +329,8 @@ pub(crate) async fn pre_auth(
                 }
             }
         }
-        if client.read_more(guard).await? == 0 {
+        // Bytes may be buffered already (sent while the proxy waited on the server).
+        if client.buffer.is_empty() && client.read_more(guard).await? == 0 {
             return Err(Interrupt::ClientClosed);
         }
         let bytes = client.take_buffer();

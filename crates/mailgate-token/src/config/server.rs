@@ -57,7 +57,7 @@ pub struct ServerConfig {
 }
 
 /// The keys a server section may hold.
-pub(crate) const SERVER_KEYS: [&str; 14] = [
+pub(crate) const SERVER_KEYS: [&str; 19] = [
     "server_address",
     "server_port",
     "local_address",
@@ -71,7 +71,12 @@ pub(crate) const SERVER_KEYS: [&str; 14] = [
     // Connection tuning read by mailgate-proxy (see its `settings` module).
     "max_connections",
     "max_connections_per_address",
+    "max_connection_attempts",
+    "server_connect_timeout",
+    "server_tls_timeout",
+    "server_greeting_timeout",
     "pre_auth_timeout",
+    "client_idle_timeout",
     "idle_timeout",
 ];
 
