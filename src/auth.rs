@@ -12,7 +12,7 @@ use mailgate_proxy::authorization::{
     DEFAULT_AUTHORIZATION_TIMEOUT, InteractiveAuthorizer, RedirectMode,
 };
 use mailgate_token::config::ProxyConfig;
-use mailgate_token::http::{HttpClient, HttpClientConfig};
+use mailgate_token::http::{HttpClient, HttpClientConfig, ProxySettings};
 use mailgate_token::login::{EncryptedLoginStore, LoginError, LoginManager, LoginSuccess};
 use mailgate_token::store::{IniFileStorage, TokenStorage, TokenVault};
 
@@ -52,8 +52,12 @@ impl TokenRuntime {
         let vault = TokenVault::new(*config.global())
             .map_err(|error| format!("Unable to start the token store: {error}"))?;
         let store = Arc::new(EncryptedLoginStore::new(config.clone(), vault, storage));
-        let http = HttpClient::from_env()
-            .or_else(|_| HttpClient::new(HttpClientConfig::default()))
+        let mut http_config = HttpClientConfig::default();
+        http_config.request_timeout = config.global().token_request_timeout;
+        if let Ok(proxy) = ProxySettings::from_env() {
+            http_config.proxy = proxy;
+        }
+        let http = HttpClient::new(http_config)
             .map_err(|error| format!("Unable to start the HTTP client: {error}"))?;
         let mode = if cli.local_server_auth {
             RedirectMode::LocalServer

@@ -18,6 +18,7 @@ import unittest
 
 from direct_tests import DirectImapTest, DirectPop3Test, DirectSmtpTest  # noqa: F401
 from harness import CountingResult, MainProxy, load_env
+from proxy_burst_tests import ProxyBoundedWaitTest, ProxyBurstTest, ProxySlowProviderTest  # noqa: F401
 from proxy_certificate_tests import ProxyCertificateTest  # noqa: F401
 from proxy_deployment_tests import ProxyDeploymentTest, ProxyGuideRegisterTest  # noqa: F401
 from proxy_flood_tests import ProxyIdleFloodTest, ProxyWrongPasswordFloodTest  # noqa: F401

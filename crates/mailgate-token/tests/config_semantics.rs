@@ -120,6 +120,30 @@ fn parser_errors_table() {
 }
 
 #[test]
+fn token_request_timeout_is_read_in_seconds() {
+    let default = ProxyConfig::parse("[emailproxy]\n").unwrap();
+    assert_eq!(
+        default.global().token_request_timeout,
+        std::time::Duration::from_secs(30)
+    );
+    let set = ProxyConfig::parse("[emailproxy]\ntoken_request_timeout = 5\n").unwrap();
+    assert_eq!(
+        set.global().token_request_timeout,
+        std::time::Duration::from_secs(5)
+    );
+    assert!(set.warnings().is_empty(), "{:?}", set.warnings());
+    for bad in ["0", "soon", "-3"] {
+        let error = ProxyConfig::parse(&format!("[emailproxy]\ntoken_request_timeout = {bad}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("token_request_timeout") && error.contains(bad),
+            "{error}"
+        );
+    }
+}
+
+#[test]
 fn global_options_and_booleans() {
     let config = ProxyConfig::parse("[emailproxy]\nallow_catch_all_accounts = yes\n").unwrap();
     assert!(config.global().allow_catch_all_accounts);

@@ -1,5 +1,10 @@
 //! The `[emailproxy]` section: proxy-wide options.
 
+use std::time::Duration;
+
+/// Default `token_request_timeout`: the time a token request may take in all.
+pub const DEFAULT_TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The name of the section holding the proxy-wide options.
 pub const GLOBAL_SECTION: &str = "emailproxy";
 
@@ -22,6 +27,10 @@ pub struct GlobalOptions {
     /// `allow_catch_all_accounts` (default `false`): `[@domain]` and `[@]` sections
     /// serve usernames without a section of their own.
     pub allow_catch_all_accounts: bool,
+    /// `token_request_timeout` (mailgate's own key, in seconds; default 30): the time a token
+    /// request may take in all, connection included; a login waiting for it then fails as a
+    /// temporary failure naming the account. (The Python email-oauth2-proxy ignores the key.)
+    pub token_request_timeout: Duration,
 }
 
 impl Default for GlobalOptions {
@@ -31,14 +40,16 @@ impl Default for GlobalOptions {
             encrypt_client_secret_on_first_use: false,
             use_login_password_as_client_credentials_secret: false,
             allow_catch_all_accounts: false,
+            token_request_timeout: DEFAULT_TOKEN_REQUEST_TIMEOUT,
         }
     }
 }
 
 /// The keys of [`GlobalOptions`].
-pub(crate) const GLOBAL_KEYS: [&str; 4] = [
+pub(crate) const GLOBAL_KEYS: [&str; 5] = [
     "delete_account_token_on_password_error",
     "encrypt_client_secret_on_first_use",
     "use_login_password_as_client_credentials_secret",
     "allow_catch_all_accounts",
+    "token_request_timeout",
 ];

@@ -88,6 +88,27 @@ pub(super) fn read_bool(
     }
 }
 
+/// Reads a positive whole number of seconds (`default` when the key is absent or empty).
+pub(super) fn read_seconds(
+    document: &IniDocument,
+    section: &str,
+    key: &str,
+    default: std::time::Duration,
+) -> Result<std::time::Duration, ConfigError> {
+    match document.get(section, key).map(str::trim) {
+        None | Some("") => Ok(default),
+        Some(text) => match text.parse::<u64>() {
+            Ok(seconds) if seconds > 0 => Ok(std::time::Duration::from_secs(seconds)),
+            _ => Err(invalid(
+                document,
+                section,
+                key,
+                format!("`{text}` is not a number of seconds; write a whole number above 0"),
+            )),
+        },
+    }
+}
+
 pub(super) fn read_server(
     document: &IniDocument,
     name: &str,
