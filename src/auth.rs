@@ -17,6 +17,8 @@ use mailgate_token::login::{EncryptedLoginStore, LoginError, LoginManager, Login
 use mailgate_token::store::{IniFileStorage, TokenStorage, TokenVault};
 
 use crate::cli::Cli;
+use crate::status::board::{Board, ObservedAuthenticator};
+use crate::status::events::{self, EventSink, NotifySettings};
 
 /// How often due tokens are refreshed ahead of their expiry.
 const REFRESH_INTERVAL: Duration = Duration::from_secs(60);
@@ -24,6 +26,9 @@ const REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 /// Everything the running proxy keeps for its logins.
 pub(crate) struct TokenRuntime {
     pub(crate) authenticator: Arc<TokenAuthenticator>,
+    /// The live state of accounts and listeners (status, metrics, notifications).
+    pub(crate) board: Board,
+    notifier: Option<tokio::task::JoinHandle<()>>,
     store: Arc<EncryptedLoginStore>,
     authorizer: InteractiveAuthorizer,
     #[cfg(unix)]
@@ -34,6 +39,9 @@ pub(crate) struct TokenRuntime {
 impl Drop for TokenRuntime {
     fn drop(&mut self) {
         self.refresher.abort();
+        if let Some(notifier) = &self.notifier {
+            notifier.abort();
+        }
     }
 }
 
@@ -43,6 +51,7 @@ impl TokenRuntime {
         cli: &Cli,
         config_file: &Path,
         config: ProxyConfig,
+        notify: NotifySettings,
     ) -> Result<Self, String> {
         let config = Arc::new(config);
         let storage: Arc<dyn TokenStorage> = match cli.cache_store.as_deref() {
@@ -70,12 +79,16 @@ impl TokenRuntime {
             LoginManager::new(config.clone(), store.clone(), http)
                 .with_authorizer(Arc::new(authorizer.clone())),
         );
-        let authenticator =
-            Arc::new(TokenAuthenticator::new(manager.clone(), config).with_store(store.clone()));
+        let authenticator = Arc::new(
+            TokenAuthenticator::new(manager.clone(), config.clone()).with_store(store.clone()),
+        );
+        let board = Board::new(authorizer.pending(), EventSink::default());
+        board.set_config(config);
+        let notifier = events::start(&board, notify);
         #[cfg(unix)]
         let control = {
             let path = crate::control::socket_path(config_file);
-            match crate::control::serve(&path, authorizer.pending()) {
+            match crate::control::serve(&path, authorizer.pending(), board.clone()) {
                 Ok(socket) => Some(socket),
                 Err(error) => {
                     tracing::warn!(
@@ -86,9 +99,11 @@ impl TokenRuntime {
                 }
             }
         };
-        let refresher = tokio::spawn(refresh_due(manager));
+        let refresher = tokio::spawn(refresh_due(manager, board.clone()));
         Ok(TokenRuntime {
             authenticator,
+            board,
+            notifier,
             store,
             authorizer,
             #[cfg(unix)]
@@ -100,9 +115,19 @@ impl TokenRuntime {
     /// Applies a reloaded configuration to new logins.
     pub(crate) fn reload(&self, config: ProxyConfig) {
         let config = Arc::new(config);
+        self.board.set_config(config.clone());
         self.store.set_config(config.clone());
         self.authorizer.set_config(config.clone());
         self.authenticator.set_config(config);
+    }
+
+    /// The authenticator the proxy's sessions use: the token store's, with every login's
+    /// outcome recorded on the board.
+    pub(crate) fn session_authenticator(&self) -> Arc<dyn mailgate_proxy::Authenticator> {
+        Arc::new(ObservedAuthenticator::new(
+            self.authenticator.clone(),
+            self.board.clone(),
+        ))
     }
 
     /// At shutdown, once the sessions are gone: stops the proactive refreshes and tries one
@@ -131,7 +156,7 @@ impl TokenRuntime {
 /// whose refresh is still running is not started twice. A refresh never starts an interactive
 /// authorisation (see [`LoginManager::refresh`]); a failure is a warning that names the account
 /// and what happens next.
-async fn refresh_due(manager: Arc<LoginManager>) {
+async fn refresh_due(manager: Arc<LoginManager>, board: Board) {
     let mut ticker = tokio::time::interval(REFRESH_INTERVAL);
     // Dropped with this task (at shutdown), which aborts the refreshes still running.
     let mut refreshing = tokio::task::JoinSet::new();
@@ -149,8 +174,11 @@ async fn refresh_due(manager: Arc<LoginManager>) {
             }
             let manager = Arc::clone(&manager);
             let running = Arc::clone(&running);
+            let board = board.clone();
             refreshing.spawn(async move {
-                log_refresh(&account, manager.refresh(&account).await);
+                let result = manager.refresh(&account).await;
+                record_refresh(&board, &account, &result);
+                log_refresh(&account, result);
                 lock(&running).remove(&account);
             });
         }
@@ -161,6 +189,20 @@ fn lock(running: &Mutex<HashSet<String>>) -> std::sync::MutexGuard<'_, HashSet<S
     running
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Puts a refresh's outcome on the board (status, metrics, notifications).
+fn record_refresh(board: &Board, account: &str, result: &Result<LoginSuccess, LoginError>) {
+    match result {
+        Ok(success) => board.refreshed(account, Ok(success.expires_at)),
+        Err(LoginError::NotLoggedIn { .. }) => {}
+        Err(error) => {
+            board.events().refresh_failed();
+            let needs_authorisation =
+                matches!(error, LoginError::AuthorizationNeededAtNextLogin { .. });
+            board.refreshed(account, Err((error.to_string(), needs_authorisation)));
+        }
+    }
 }
 
 fn log_refresh(account: &str, result: Result<LoginSuccess, LoginError>) {

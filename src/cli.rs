@@ -72,6 +72,10 @@ pub(crate) enum Command {
     Accounts,
     /// Complete a pending interactive authorisation of a running proxy (--external-auth).
     Authorize(AuthorizeArgs),
+    /// Show the running proxy's live state: listeners and accounts. Exit status 0 when all is
+    /// well, 1 when an account needs authorising or its refresh is failing, 2 when the proxy
+    /// cannot be reached.
+    Status(StatusArgs),
     /// Write the man pages and shell completions into a directory (for packagers).
     #[command(hide = true)]
     GenerateAssets(crate::assets::GenerateAssetsArgs),
@@ -163,4 +167,12 @@ pub(crate) struct AuthorizeArgs {
     /// when omitted).
     #[arg(long)]
     pub(crate) url: Option<String>,
+}
+
+/// Options of `mailgate status`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct StatusArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
 }

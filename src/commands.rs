@@ -265,3 +265,161 @@ pub(crate) fn authorize(_cli: &Cli, _config_file: &Path, _args: &AuthorizeArgs) 
     eprintln!("error: `mailgate authorize` is available on Unix only");
     ExitCode::FAILURE
 }
+
+/// `mailgate status`: asks the running proxy for its report over the control socket. Exit
+/// status 0 when all is well, 1 when an account needs attention, 2 when the proxy cannot be
+/// reached.
+#[cfg(unix)]
+pub(crate) fn status(config_file: &Path, args: &crate::cli::StatusArgs) -> ExitCode {
+    use crate::control;
+    let path = control::socket_path(config_file);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let reply = runtime.block_on(async {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            control::request(&path, "STATUS"),
+        )
+        .await
+    });
+    let line = match reply {
+        Ok(Ok(lines)) => lines.into_iter().next().unwrap_or_default(),
+        Ok(Err(error)) => {
+            eprintln!(
+                "error: no running mailgate for {} (control socket {}: {error})",
+                config_file.display(),
+                path.display()
+            );
+            return ExitCode::from(2);
+        }
+        Err(_) => {
+            eprintln!("error: the running mailgate did not answer within 10 s");
+            return ExitCode::from(2);
+        }
+    };
+    let report: serde_json::Value = match serde_json::from_str(&line) {
+        Ok(report) => report,
+        Err(_) => {
+            eprintln!("error: the running mailgate answered {line:?}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.json {
+        println!("{line}");
+    } else {
+        print!("{}", describe_status(&report));
+    }
+    if report.get("state").and_then(|s| s.as_str()) == Some("ok") {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+#[cfg(not(unix))]
+pub(crate) fn status(_config_file: &Path, _args: &crate::cli::StatusArgs) -> ExitCode {
+    eprintln!("error: `mailgate status` is available on Unix only");
+    ExitCode::from(2)
+}
+
+/// The report of `mailgate status` for people.
+fn describe_status(report: &serde_json::Value) -> String {
+    use std::fmt::Write as _;
+    let text = |value: &serde_json::Value, key: &str| {
+        value
+            .get(key)
+            .map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .unwrap_or_default()
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut out = String::new();
+    let problems: Vec<String> = report
+        .get("problems")
+        .and_then(|p| p.as_array())
+        .map(|p| {
+            p.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    if problems.is_empty() {
+        out.push_str("mailgate: all accounts are well\n");
+    } else {
+        out.push_str("mailgate: needs attention\n");
+        for problem in &problems {
+            let _ = writeln!(out, "  - {problem}");
+        }
+    }
+    out.push_str("\nListeners:\n");
+    for listener in report
+        .get("listeners")
+        .and_then(|l| l.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let _ = writeln!(
+            out,
+            "  {:<12} {:<22} -> {:<28} tls={:<8} open={} sessions={} logins={} failed={}",
+            text(listener, "section"),
+            text(listener, "address"),
+            text(listener, "server"),
+            text(listener, "tls"),
+            text(listener, "open_sessions"),
+            text(listener, "sessions"),
+            text(listener, "logins"),
+            text(listener, "failed_logins")
+        );
+    }
+    out.push_str("\nAccounts:\n");
+    let accounts: Vec<&serde_json::Value> = report
+        .get("accounts")
+        .and_then(|a| a.as_array())
+        .into_iter()
+        .flatten()
+        .collect();
+    if accounts.is_empty() {
+        out.push_str("  (none has logged in since the proxy started)\n");
+    }
+    for account in accounts {
+        let expiry = account
+            .get("access_token_expires_at")
+            .and_then(|e| e.as_u64())
+            .map(|at| {
+                if at > now {
+                    format!("token expires in {} min", (at - now) / 60)
+                } else {
+                    "token expired".to_owned()
+                }
+            })
+            .unwrap_or_else(|| "no token yet".to_owned());
+        let _ = writeln!(
+            out,
+            "  {:<32} {:<20} {:<20} {} logins, {} failures, {expiry}",
+            text(account, "account"),
+            text(account, "state"),
+            text(account, "flow"),
+            text(account, "logins"),
+            text(account, "failures"),
+        );
+        if let Some(url) = account.get("authorisation_url").and_then(|u| u.as_str()) {
+            let _ = writeln!(out, "      sign in: {url}");
+        }
+        if let Some(error) = account.get("last_error").and_then(|e| e.as_str()) {
+            let _ = writeln!(out, "      last error: {error}");
+        }
+    }
+    out
+}

@@ -6,6 +6,7 @@
 //! connection:
 //!
 //! * `LIST` → one `PENDING <account> <url>` line per waiting login, then `END`;
+//! * `STATUS` → the live status report (`mailgate status`) as one line of JSON;
 //! * `COMPLETE <account> <redirect URL>` → `OK <account>` or `ERR <reason>`.
 
 use std::io;
@@ -16,6 +17,8 @@ use tokio::net::{UnixListener, UnixStream};
 
 use mailgate_proxy::AcceptBackoff;
 use mailgate_proxy::authorization::PendingAuthorizations;
+
+use crate::status::board::Board;
 
 /// Longest request line accepted.
 const MAX_REQUEST: u64 = 16 * 1024;
@@ -42,7 +45,11 @@ impl Drop for ControlSocket {
 }
 
 /// Starts serving `pending` on `path` (a stale socket file is replaced).
-pub(crate) fn serve(path: &Path, pending: PendingAuthorizations) -> io::Result<ControlSocket> {
+pub(crate) fn serve(
+    path: &Path,
+    pending: PendingAuthorizations,
+    board: Board,
+) -> io::Result<ControlSocket> {
     let _ = std::fs::remove_file(path);
     let listener = UnixListener::bind(path)?;
     {
@@ -62,8 +69,9 @@ pub(crate) fn serve(path: &Path, pending: PendingAuthorizations) -> io::Result<C
             };
             backoff.accepted(|| described.clone());
             let pending = pending.clone();
+            let board = board.clone();
             tokio::spawn(async move {
-                let _ = answer(stream, pending).await;
+                let _ = answer(stream, pending, board).await;
             });
         }
     });
@@ -73,7 +81,11 @@ pub(crate) fn serve(path: &Path, pending: PendingAuthorizations) -> io::Result<C
     })
 }
 
-async fn answer(stream: UnixStream, pending: PendingAuthorizations) -> io::Result<()> {
+async fn answer(
+    stream: UnixStream,
+    pending: PendingAuthorizations,
+    board: Board,
+) -> io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     BufReader::new(read)
@@ -81,7 +93,12 @@ async fn answer(stream: UnixStream, pending: PendingAuthorizations) -> io::Resul
         .read_line(&mut line)
         .await?;
     let line = line.trim();
-    let reply = if line == "LIST" {
+    let reply = if line == "STATUS" {
+        match serde_json::to_string(&board.report()) {
+            Ok(json) => json + "\n",
+            Err(error) => format!("ERR {error}\n"),
+        }
+    } else if line == "LIST" {
         let mut reply = String::new();
         for (account, url) in pending.list() {
             reply.push_str(&format!("PENDING {account} {url}\n"));

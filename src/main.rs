@@ -12,6 +12,7 @@ mod logging;
 mod notify;
 mod register;
 mod serve;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
         Some(Command::Check(args)) => commands::check(&cli, &config, args),
         Some(Command::Accounts) => commands::accounts(&cli, &config.path),
         Some(Command::Authorize(args)) => commands::authorize(&cli, &config.path, args),
+        Some(Command::Status(args)) => commands::status(&config.path, args),
         Some(Command::GenerateAssets(args)) => assets::generate(args),
         None => serve::serve(&cli, config),
     }

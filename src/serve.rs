@@ -16,6 +16,9 @@ use crate::config_path::ConfigPath;
 use crate::exit;
 use crate::logging::{self, LogHandle, LogOptions};
 use crate::notify;
+use crate::status;
+use crate::status::events::NotifySettings;
+use crate::status::http::StatusSettings;
 
 /// How long sessions get to say goodbye at shutdown.
 const DRAIN_GRACE: Duration = Duration::from_secs(10);
@@ -92,11 +95,16 @@ fn raise_open_files_limit() {
 #[cfg(not(unix))]
 fn raise_open_files_limit() {}
 
+/// What a configuration file asks the running proxy for.
+struct Loaded {
+    config: ProxyConfig,
+    specs: Vec<ListenerSpec>,
+    status: Option<StatusSettings>,
+    notify: NotifySettings,
+}
+
 /// Loads the configuration and the listener specs, logging every warning.
-fn load_specs(
-    cli: &Cli,
-    config_file: &std::path::Path,
-) -> Result<(ProxyConfig, Vec<ListenerSpec>), String> {
+fn load_specs(cli: &Cli, config_file: &std::path::Path) -> Result<Loaded, String> {
     let (config, document) = commands::load(cli, config_file)?;
     for warning in config.warnings() {
         tracing::warn!("Warning: {warning}");
@@ -108,7 +116,12 @@ fn load_specs(
             config_file.display()
         ));
     }
-    Ok((config, specs))
+    Ok(Loaded {
+        config,
+        specs,
+        status: StatusSettings::from_document(&document)?,
+        notify: NotifySettings::from_document(&document)?,
+    })
 }
 
 async fn run(cli: &Cli, config: ConfigPath, log: LogHandle) -> ExitCode {
@@ -127,7 +140,12 @@ async fn run(cli: &Cli, config: ConfigPath, log: LogHandle) -> ExitCode {
         config_file.display(),
         config.reason()
     );
-    let (proxy_config, specs) = match load_specs(cli, &config_file) {
+    let Loaded {
+        config: proxy_config,
+        specs,
+        status: status_settings,
+        notify: notify_settings,
+    } = match load_specs(cli, &config_file) {
         Ok(loaded) => loaded,
         Err(error) => {
             tracing::error!("Unable to load configuration file: {error}");
@@ -135,7 +153,7 @@ async fn run(cli: &Cli, config: ConfigPath, log: LogHandle) -> ExitCode {
             return exit::config_error();
         }
     };
-    let tokens = match TokenRuntime::start(cli, &config_file, proxy_config) {
+    let tokens = match TokenRuntime::start(cli, &config_file, proxy_config, notify_settings) {
         Ok(tokens) => tokens,
         Err(error) => {
             tracing::error!("{error}");
@@ -143,8 +161,9 @@ async fn run(cli: &Cli, config: ConfigPath, log: LogHandle) -> ExitCode {
             return exit::config_error();
         }
     };
-    let authenticator: Arc<dyn Authenticator> = tokens.authenticator.clone();
+    let authenticator: Arc<dyn Authenticator> = tokens.session_authenticator();
     let mut proxy = Proxy::new(authenticator);
+    tokens.board.set_proxy(proxy.stats());
     let errors = proxy.apply(specs).await;
     if !errors.is_empty() {
         for error in &errors {
@@ -172,6 +191,23 @@ async fn run(cli: &Cli, config: ConfigPath, log: LogHandle) -> ExitCode {
             exit::config_error()
         };
     }
+    let _status_listener = match &status_settings {
+        Some(settings) => match status::http::start(settings, tokens.board.clone()).await {
+            Ok(listener) => Some(listener),
+            Err(error) => {
+                let text = format!(
+                    "Unable to start the status listener on {} ([emailproxy] status_address): \
+                     {error}",
+                    settings.address
+                );
+                tracing::error!("{text}");
+                notify::failed(&text);
+                proxy.shutdown(Duration::ZERO).await;
+                return exit::unavailable();
+            }
+        },
+        None => None,
+    };
     tracing::info!(
         "Initialised mailgate - listening for authentication requests. Connect your email client to begin"
     );
@@ -266,7 +302,7 @@ async fn signals(
                 log.reopen();
                 tracing::info!("Reloading configuration from {}", config_file.display());
                 match load_specs(cli, config_file) {
-                    Ok((config, specs)) => {
+                    Ok(Loaded { config, specs, .. }) => {
                         tokens.reload(config);
                         for error in proxy.apply(specs).await {
                             tracing::error!("Error: {error}");

@@ -60,6 +60,8 @@ pub struct UpstreamCredentials {
     pub access_token: SecretString,
     /// The mechanism preference of the account.
     pub mechanism: UpstreamMechanism,
+    /// When the access token expires (Unix seconds), when known.
+    pub expires_at: Option<u64>,
 }
 
 impl fmt::Debug for UpstreamCredentials {
@@ -68,6 +70,7 @@ impl fmt::Debug for UpstreamCredentials {
             .field("username", &self.username)
             .field("access_token", &self.access_token)
             .field("mechanism", &self.mechanism)
+            .field("expires_at", &self.expires_at)
             .finish()
     }
 }

@@ -20,6 +20,7 @@ use crate::listener_spec::{ListenerSpec, PreparedListener};
 use crate::login::Authenticator;
 use crate::session::{self, SessionContext};
 use crate::shutdown::{Shutdown, ShutdownTrigger};
+use crate::stats::{ListenerEntry, ProxyStats};
 
 /// How long a refused connection's goodbye line may take to send.
 const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -32,6 +33,7 @@ struct RunningListener {
     settings: watch::Sender<Arc<PreparedListener>>,
     stop: ShutdownTrigger,
     task: JoinHandle<()>,
+    entry: Arc<ListenerEntry>,
 }
 
 /// What every session shares.
@@ -80,6 +82,7 @@ pub struct Proxy {
     listeners: HashMap<String, RunningListener>,
     sessions_trigger: ShutdownTrigger,
     live_receiver: mpsc::Receiver<()>,
+    stats: ProxyStats,
 }
 
 impl Proxy {
@@ -96,6 +99,7 @@ impl Proxy {
             listeners: HashMap::new(),
             sessions_trigger,
             live_receiver,
+            stats: ProxyStats::default(),
         }
     }
 
@@ -125,6 +129,7 @@ impl Proxy {
         for section in to_stop {
             if let Some(running) = self.listeners.remove(&section) {
                 tracing::info!("Stopping {}", running.spec.describe());
+                self.stats.remove(&running.entry);
                 running.stop.fire();
                 // The accept loop owns the socket; wait until it has closed it.
                 let _ = running.task.await;
@@ -146,6 +151,7 @@ impl Proxy {
                         tracing::info!("Reloaded {}", spec.describe());
                         running.settings.send_replace(Arc::new(prepared));
                         running.spec = spec.clone();
+                        running.entry.set_spec(spec.clone());
                     }
                     Err(source) => errors.push(ListenError::Config {
                         section: section.clone(),
@@ -183,11 +189,15 @@ impl Proxy {
         tracing::info!("Starting {}", spec.describe());
         let (settings, settings_receiver) = watch::channel(Arc::new(prepared));
         let stop = ShutdownTrigger::new();
+        let gate = ConnectionGate::new();
+        let entry = Arc::new(ListenerEntry::new(spec.clone(), bound, gate.clone()));
+        self.stats.add(entry.clone());
         let task = tokio::spawn(accept_loop(
             listener,
             settings_receiver,
             stop.subscribe(),
-            ConnectionGate::new(),
+            gate,
+            entry.clone(),
             self.shared.clone(),
         ));
         Ok(RunningListener {
@@ -196,6 +206,7 @@ impl Proxy {
             settings,
             stop,
             task,
+            entry,
         })
     }
 
@@ -218,6 +229,12 @@ impl Proxy {
     /// The number of sessions open now, over all listeners (pre-authentication and relayed).
     pub fn sessions(&self) -> usize {
         self.session_count().get()
+    }
+
+    /// A handle on the listeners' state and counters, for status reports and metrics from
+    /// another task.
+    pub fn stats(&self) -> ProxyStats {
+        self.stats.clone()
     }
 
     /// A handle that counts the open sessions from another task (e.g. for a status report),
@@ -275,6 +292,7 @@ async fn accept_loop(
     settings: watch::Receiver<Arc<PreparedListener>>,
     mut stop: Shutdown,
     gate: ConnectionGate,
+    entry: Arc<ListenerEntry>,
     shared: Arc<Shared>,
 ) {
     let mut backoff = AcceptBackoff::default();
@@ -298,6 +316,7 @@ async fn accept_loop(
         backoff.accepted(|| spec.describe());
         match gate.admit(peer.ip(), spec.limits) {
             Ok(permit) => {
+                entry.counters.session();
                 tracing::info!(
                     "Accepting new connection from {peer} to {}",
                     spec.describe()
@@ -308,6 +327,7 @@ async fn accept_loop(
                     authenticator: shared.authenticator.clone(),
                     shutdown: shared.sessions_shutdown.clone(),
                     gate: gate.clone(),
+                    stats: entry.clone(),
                 };
                 let live = shared.live.clone();
                 // Every event of the session carries the listener, the client and, once logged
@@ -329,6 +349,7 @@ async fn accept_loop(
                 );
             }
             Err(limit) => {
+                entry.counters.refused();
                 let text = format!("{} {limit}", spec.describe());
                 tracing::error!("{text} (connection from {peer})");
                 // A plain-text line would be garbage to a client expecting TLS: just close.

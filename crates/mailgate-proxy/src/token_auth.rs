@@ -96,6 +96,7 @@ impl Authenticator for TokenAuthenticator {
                     username: success.username.clone(),
                     access_token: SecretString::from(success.access_token.expose().as_str()),
                     mechanism: self.mechanism(username),
+                    expires_at: Some(success.expires_at),
                 }),
                 Ok(Err(error)) => {
                     let message = format!("mailgate: {error}");

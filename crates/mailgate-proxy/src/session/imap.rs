@@ -20,8 +20,8 @@ use mailgate_sasl::{ClientStep, Credentials, ServerExchange, ServerStep};
 
 use super::{
     Guard, Handoff, Interrupt, Peer, SessionContext, client_starttls, connect_upstream,
-    log_authenticated, not_a_greeting, obtain_token, offers_starttls, trace_line,
-    upstream_exchange, upstream_tls,
+    log_authenticated, log_upstream_refused, not_a_greeting, obtain_token, offers_starttls,
+    trace_line, upstream_exchange, upstream_tls,
 };
 
 /// Largest literal a client may send before login (a user name or password).
@@ -726,10 +726,7 @@ pub(crate) async fn pre_auth(
                 });
             }
             Err(text) => {
-                tracing::error!(
-                    "{} Upstream login failed for account {username}: {text}",
-                    context.label()
-                );
+                log_upstream_refused(context, &username, &text);
                 context
                     .authenticator
                     .token_rejected(&username, &credentials.password)

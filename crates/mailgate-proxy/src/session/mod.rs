@@ -15,6 +15,7 @@ use crate::listener_spec::{LocalTls, PreparedListener, Protocol};
 use crate::login::{Authenticator, LoginRejected};
 use crate::relay::{self, RelayEnd, RelayMeter};
 use crate::shutdown::Shutdown;
+use crate::stats::{ListenerEntry, LoginOutcome, UpstreamFailure};
 use crate::stream::{ProxyStream, UpgradeError};
 
 mod imap;
@@ -37,6 +38,8 @@ pub(crate) struct SessionContext {
     pub(crate) shutdown: Shutdown,
     /// The listener's connection counts (upstream attempts in flight among them).
     pub(crate) gate: ConnectionGate,
+    /// The listener's counters.
+    pub(crate) stats: Arc<ListenerEntry>,
 }
 
 impl SessionContext {
@@ -478,6 +481,11 @@ async fn end_before_login(context: &SessionContext, client: &mut Peer, interrupt
             Some(protocol.idle_goodbye().to_vec())
         }
         Interrupt::UpstreamTimeout(step, limit) => {
+            context.stats.counters.upstream_failed(match step {
+                UpstreamStep::Connect => UpstreamFailure::Connect,
+                UpstreamStep::Tls => UpstreamFailure::Tls,
+                UpstreamStep::Greeting => UpstreamFailure::Greeting,
+            });
             let server = context.listener.spec.server_host_port();
             let seconds = limit.as_secs_f64();
             tracing::error!(
@@ -493,6 +501,7 @@ async fn end_before_login(context: &SessionContext, client: &mut Peer, interrupt
             )))
         }
         Interrupt::Limit(limit) => {
+            context.stats.counters.refused();
             let text = format!("{} {limit}", context.listener.spec.describe());
             tracing::warn!("{text} (connection from {})", context.peer);
             Some(protocol.refusal(&text))
@@ -601,6 +610,10 @@ async fn relay_session(context: &SessionContext, handoff: Handoff) {
         context.shutdown.clone(),
     )
     .await;
+    context
+        .stats
+        .counters
+        .relayed(meter.client_read(), meter.server_read());
     let totals = format!(
         "{} bytes from client, {} bytes from server",
         meter.client_read(),
@@ -643,6 +656,10 @@ pub(crate) async fn connect_upstream(
     {
         Ok(tcp) => tcp,
         Err(error) => {
+            context
+                .stats
+                .counters
+                .upstream_failed(UpstreamFailure::Connect);
             tracing::error!(
                 "{label} Unable to connect to {}: {error}",
                 spec.server_host_port()
@@ -691,6 +708,7 @@ pub(crate) async fn upstream_tls(
             Ok(())
         }
         Err(error) => {
+            context.stats.counters.upstream_failed(UpstreamFailure::Tls);
             let server = prepared.spec.server_host_port();
             let reason = match &error {
                 UpgradeError::Handshake(error) => explain_handshake_failure(
@@ -768,6 +786,11 @@ pub(crate) async fn obtain_token(
         Ok(upstream) => Ok(Ok(upstream)),
         Err(rejected) => {
             tracing::error!("{} {}", context.label(), rejected.message);
+            context.stats.counters.login(if rejected.temporary {
+                LoginOutcome::Unavailable
+            } else {
+                LoginOutcome::Rejected
+            });
             Ok(Err(rejected))
         }
     }
@@ -794,8 +817,18 @@ pub(crate) fn upstream_exchange(
     }
 }
 
+/// Logs an upstream login refused by the server for `account` and counts it.
+pub(crate) fn log_upstream_refused(context: &SessionContext, account: &str, text: &str) {
+    context.stats.counters.login(LoginOutcome::UpstreamRefused);
+    tracing::error!(
+        "{} Upstream login failed for account {account}: {text}",
+        context.label()
+    );
+}
+
 /// Logs a successful upstream login.
 pub(crate) fn log_authenticated(context: &SessionContext, account: &str) {
+    context.stats.counters.login(LoginOutcome::Success);
     // From here on every event of the session carries the account as a field.
     tracing::Span::current().record("account", tracing::field::display(account));
     tracing::info!(

@@ -9,8 +9,8 @@ use mailgate_pop3::{
 
 use super::{
     Guard, Handoff, Interrupt, Peer, SessionContext, client_starttls, connect_upstream,
-    log_authenticated, not_a_greeting, obtain_token, offers_starttls, trace_line,
-    upstream_exchange, upstream_tls,
+    log_authenticated, log_upstream_refused, not_a_greeting, obtain_token, offers_starttls,
+    trace_line, upstream_exchange, upstream_tls,
 };
 
 /// The upstream connection and its session machine.
@@ -178,10 +178,7 @@ pub(crate) async fn pre_auth(
                         }
                         ClientEvent::Failed(failure) => {
                             let text = failure_text(&failure);
-                            tracing::error!(
-                                "{} Upstream login failed for account {username}: {text}",
-                                context.label()
-                            );
+                            log_upstream_refused(context, &username, &text);
                             if matches!(failure, ClientFailure::AuthFailed { .. }) {
                                 context
                                     .authenticator

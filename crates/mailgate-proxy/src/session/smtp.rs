@@ -11,8 +11,8 @@ use mailgate_smtp::{
 
 use super::{
     Guard, Handoff, Interrupt, Peer, SessionContext, UpstreamStep, client_starttls,
-    connect_upstream, log_authenticated, not_a_greeting, obtain_token, offers_starttls, trace_line,
-    upstream_exchange, upstream_tls,
+    connect_upstream, log_authenticated, log_upstream_refused, not_a_greeting, obtain_token,
+    offers_starttls, trace_line, upstream_exchange, upstream_tls,
 };
 
 /// The upstream connection and its session machine.
@@ -287,10 +287,7 @@ pub(crate) async fn pre_auth(
                         }
                         ClientEvent::Failed(error) => {
                             let text = failure_text(&error);
-                            tracing::error!(
-                                "{} Upstream login failed for account {username}: {text}",
-                                context.label()
-                            );
+                            log_upstream_refused(context, &username, &text);
                             if matches!(error, ClientError::AuthRejected { .. }) {
                                 context
                                     .authenticator

@@ -144,6 +144,7 @@ impl Authenticator for FixedTokens {
                         username: username.to_owned(),
                         access_token: SecretString::from(token.as_str()),
                         mechanism: self.mechanism,
+                        expires_at: None,
                     })
                 }
                 Some(_) => Err(LoginRejected::new(format!(

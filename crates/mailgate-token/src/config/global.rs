@@ -53,3 +53,14 @@ pub(crate) const GLOBAL_KEYS: [&str; 5] = [
     "allow_catch_all_accounts",
     "token_request_timeout",
 ];
+
+/// Keys of `[emailproxy]` that the `mailgate` binary reads itself (the status listener and the
+/// notification commands); known, so not warned about.
+pub(crate) const BINARY_GLOBAL_KEYS: [&str; 6] = [
+    "status_address",
+    "status_token",
+    "auth_notify_cmd",
+    "auth_notify_interval",
+    "error_notify_cmd",
+    "token_event_cmd",
+];

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::cache::{AccountCache, CacheChange, CacheChanges, CacheKey};
 use super::document::{DEFAULT_SECTION, IniDocument};
 use super::error::{AccountError, ConfigError, ConfigWarning};
-use super::global::{GLOBAL_KEYS, GLOBAL_SECTION, GlobalOptions};
+use super::global::{BINARY_GLOBAL_KEYS, GLOBAL_KEYS, GLOBAL_SECTION, GlobalOptions};
 use super::lint::{lint_account, read_bool, read_seconds, read_server, warn};
 use super::server::{ServerConfig, match_server_section};
 use super::values::{parse_bool, parse_int};
@@ -135,7 +135,10 @@ impl ProxyConfig {
         let defaults = GlobalOptions::default();
         let s = GLOBAL_SECTION;
         for (key, _) in document.entries(s) {
-            if !GLOBAL_KEYS.contains(&key) && key != "documentation" {
+            if !GLOBAL_KEYS.contains(&key)
+                && !BINARY_GLOBAL_KEYS.contains(&key)
+                && key != "documentation"
+            {
                 warn(warnings, s, key, "unknown option ignored");
             }
         }
