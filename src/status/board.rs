@@ -60,6 +60,9 @@ pub(crate) struct AccountState {
     /// The last failure, as the log says it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) last_error: Option<String>,
+    /// When its current access token was obtained (Unix seconds), once known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) token_obtained_at: Option<u64>,
     /// Set while the account needs an interactive authorisation (its refresh token was refused,
     /// say), with the reason; cleared by its next successful login.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -208,6 +211,9 @@ impl Board {
             state.needs_authorisation = None;
             let previous = state.access_token_expires_at;
             if expires_at.is_some() {
+                if expires_at != previous {
+                    state.token_obtained_at = Some(now());
+                }
                 state.access_token_expires_at = expires_at;
             }
             previous
@@ -263,6 +269,7 @@ impl Board {
                         error: None,
                     });
                     state.needs_authorisation = None;
+                    state.token_obtained_at = Some(now());
                     state.access_token_expires_at.replace(expires_at)
                 });
                 if previous != Some(expires_at) {
@@ -339,7 +346,10 @@ impl Board {
                         ),
                     });
                     "needs-authorisation"
-                } else if details.last_refresh.as_ref().is_some_and(|r| !r.ok) {
+                } else if details.last_refresh.as_ref().is_some_and(|r| {
+                    // A failed refresh counts until a newer token was obtained.
+                    !r.ok && details.token_obtained_at.is_none_or(|at| at < r.at)
+                }) {
                     problems.push(format!(
                         "the refresh of account {account} is failing: {}",
                         details
