@@ -90,6 +90,9 @@ pub(crate) struct AccountReport {
     /// The URL of a pending authorisation: where the user signs in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) authorisation_url: Option<String>,
+    /// The code to enter there, for a device authorisation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) device_code: Option<String>,
     /// What the proxy knows of the account.
     #[serde(flatten)]
     pub(crate) details: AccountState,
@@ -205,6 +208,7 @@ impl Board {
 
     /// A login of `account` succeeded with a token expiring at `expires_at`.
     pub(crate) fn login_succeeded(&self, account: &str, expires_at: Option<u64>) {
+        self.pending.device_done(account);
         let previous = self.with_account(account, |state| {
             state.logins += 1;
             state.last_login = Some(now());
@@ -302,14 +306,30 @@ impl Board {
         }
     }
 
+    /// The pending authorisations: account, URL and, for the device flow, the code.
+    fn pending(&self) -> BTreeMap<String, (String, Option<String>)> {
+        let mut pending: BTreeMap<String, (String, Option<String>)> = self
+            .pending
+            .list()
+            .into_iter()
+            .map(|(account, url)| (account, (url, None)))
+            .collect();
+        for device in self.pending.devices() {
+            pending.insert(
+                device.account,
+                (device.verification_uri, Some(device.user_code)),
+            );
+        }
+        pending
+    }
+
     /// The accounts that need an interactive authorisation now, with the URL where one is
     /// pending.
     pub(crate) fn needing_authorisation(&self) -> Vec<(String, Option<String>)> {
         let mut out: BTreeMap<String, Option<String>> = self
-            .pending
-            .list()
+            .pending()
             .into_iter()
-            .map(|(account, url)| (account, Some(url)))
+            .map(|(account, (url, _))| (account, Some(url)))
             .collect();
         for (account, state) in &lock(&self.inner).accounts {
             if state.needs_authorisation.is_some() {
@@ -321,7 +341,7 @@ impl Board {
 
     /// The report of this moment.
     pub(crate) fn report(&self) -> StatusReport {
-        let pending: BTreeMap<String, String> = self.pending.list().into_iter().collect();
+        let pending = self.pending();
         let inner = lock(&self.inner);
         let mut accounts: BTreeMap<String, AccountState> = inner.accounts.clone();
         for account in pending.keys() {
@@ -336,7 +356,10 @@ impl Board {
                 {
                     details.flow = flow;
                 }
-                let url = pending.get(&account).cloned();
+                let (url, device_code) = match pending.get(&account).cloned() {
+                    Some((url, code)) => (Some(url), code),
+                    None => (None, None),
+                };
                 let state = if url.is_some() || details.needs_authorisation.is_some() {
                     problems.push(match &url {
                         Some(_) => format!("account {account} waits for an authorisation"),
@@ -366,6 +389,7 @@ impl Board {
                     account,
                     state,
                     authorisation_url: url,
+                    device_code,
                     details,
                 }
             })
@@ -453,5 +477,56 @@ impl Authenticator for ObservedAuthenticator {
             self.inner.token_rejected(username, password).await;
             self.board.token_invalidated(username);
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailgate_proxy::authorization::DeviceCode;
+
+    #[test]
+    fn pending_device_codes_and_refusals_show_in_the_report() {
+        let pending = PendingAuthorizations::new();
+        let board = Board::new(pending.clone(), EventSink::default());
+        assert_eq!(board.report().state, "ok");
+        pending.register_device(DeviceCode {
+            account: "dev@example.com".to_owned(),
+            verification_uri: "https://example.com/device".to_owned(),
+            user_code: "ABCD-EFGH".to_owned(),
+            expires: std::time::Instant::now() + std::time::Duration::from_secs(60),
+        });
+        let report = board.report();
+        assert_eq!(report.state, "attention");
+        let account = &report.accounts[0];
+        assert_eq!(account.state, "needs-authorisation");
+        assert_eq!(
+            account.authorisation_url.as_deref(),
+            Some("https://example.com/device")
+        );
+        assert_eq!(account.device_code.as_deref(), Some("ABCD-EFGH"));
+        let page = super::super::page::render(&report, now());
+        assert!(page.contains("ABCD-EFGH"), "{page}");
+        board.login_succeeded("dev@example.com", Some(now() + 3600));
+        assert_eq!(board.report().state, "ok");
+
+        board.refreshed("dev@example.com", Err(("refused".to_owned(), true)));
+        let report = board.report();
+        assert_eq!(report.accounts[0].state, "needs-authorisation");
+        assert_eq!(
+            board.needing_authorisation(),
+            [("dev@example.com".to_owned(), None)]
+        );
+        assert_eq!(report.recent_errors.len(), 1);
+        board.login_succeeded("dev@example.com", Some(now() + 7200));
+        assert_eq!(board.report().state, "ok");
+        let counters = board.events().counters();
+        assert_eq!(counters.new.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(
+            counters
+                .refreshed
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
     }
 }

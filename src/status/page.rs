@@ -119,6 +119,13 @@ pub(crate) fn render(report: &StatusReport, now: u64) -> String {
                  target=\"_blank\">Sign in</a>",
                 escape(url)
             );
+            if let Some(code) = &account.device_code {
+                let _ = write!(
+                    html,
+                    "<p>Enter the code <code class=\"device-code\">{}</code> there.</p>",
+                    escape(code)
+                );
+            }
         } else if let Some(reason) = &details.needs_authorisation {
             let _ = write!(
                 html,

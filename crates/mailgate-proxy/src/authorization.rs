@@ -44,10 +44,24 @@ struct Waiting {
     answer: oneshot::Sender<String>,
 }
 
-/// The logins waiting for a redirect, by `state`.
+/// A device authorisation shown to the user: where to go, the code to enter, until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCode {
+    /// The login name.
+    pub account: String,
+    /// Where the user goes.
+    pub verification_uri: String,
+    /// The code the user enters there (not a secret: it is useless without the user's sign-in).
+    pub user_code: String,
+    /// When the code expires.
+    pub expires: std::time::Instant,
+}
+
+/// The logins waiting for a redirect, by `state`, and the device codes shown to users.
 #[derive(Clone, Default)]
 pub struct PendingAuthorizations {
     waiting: Arc<Mutex<HashMap<String, Waiting>>>,
+    devices: Arc<Mutex<HashMap<String, DeviceCode>>>,
 }
 
 impl std::fmt::Debug for PendingAuthorizations {
@@ -141,6 +155,32 @@ impl PendingAuthorizations {
 
     fn forget(&self, state: &str) {
         self.lock().remove(state);
+    }
+
+    /// Records a device authorisation shown for `account` (replacing an older one).
+    pub fn register_device(&self, code: DeviceCode) {
+        self.devices
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(code.account.clone(), code);
+    }
+
+    /// The device authorisations still waiting (not expired, not done).
+    pub fn devices(&self) -> Vec<DeviceCode> {
+        let now = std::time::Instant::now();
+        let mut devices = self.devices.lock().unwrap_or_else(PoisonError::into_inner);
+        devices.retain(|_, code| code.expires > now);
+        let mut list: Vec<DeviceCode> = devices.values().cloned().collect();
+        list.sort_by(|a, b| a.account.cmp(&b.account));
+        list
+    }
+
+    /// `account` logged in: its device authorisation, if any, is done.
+    pub fn device_done(&self, account: &str) {
+        self.devices
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(account);
     }
 
     /// The accounts waiting and the URL each must visit.
@@ -498,6 +538,12 @@ impl Authorizer for InteractiveAuthorizer {
                     authorization.verification_uri,
                     authorization.user_code
                 );
+                self.pending.register_device(DeviceCode {
+                    account: username.clone(),
+                    verification_uri: authorization.verification_uri.clone(),
+                    user_code: authorization.user_code.clone(),
+                    expires: std::time::Instant::now() + authorization.expires_in,
+                });
                 Box::pin(async { Ok(String::new()) })
             }
             AuthorizationPrompt::Visit {
