@@ -228,6 +228,11 @@ impl Board {
             } else {
                 TokenEventKind::Refreshed
             };
+            let grant = match kind {
+                TokenEventKind::Refreshed => "refresh_token".to_owned(),
+                _ => self.flow(account).unwrap_or_else(|| "unknown".to_owned()),
+            };
+            self.events.token_request(&grant, "success");
             self.events.send(Event::Token {
                 account: account.to_owned(),
                 kind,
@@ -245,6 +250,8 @@ impl Board {
         });
         self.record_error(account, message);
         if token_request {
+            let grant = self.flow(account).unwrap_or_else(|| "unknown".to_owned());
+            self.events.token_request(&grant, "failure");
             self.events.send(Event::Error {
                 account: account.to_owned(),
                 message: message.to_owned(),
@@ -266,6 +273,7 @@ impl Board {
     pub(crate) fn refreshed(&self, account: &str, outcome: Result<u64, (String, bool)>) {
         match outcome {
             Ok(expires_at) => {
+                self.events.token_request("refresh_token", "success");
                 let previous = self.with_account(account, |state| {
                     state.last_refresh = Some(Refresh {
                         at: now(),
@@ -285,6 +293,7 @@ impl Board {
                 }
             }
             Err((message, needs_authorisation)) => {
+                self.events.token_request("refresh_token", "failure");
                 self.with_account(account, |state| {
                     state.failures += 1;
                     state.last_error = Some(message.clone());

@@ -71,10 +71,14 @@ pub(crate) struct TokenCounters {
     pub(crate) refresh_failures: AtomicU64,
 }
 
+/// Token requests seen, by grant and outcome.
+pub(crate) type RequestCounts = std::collections::BTreeMap<(String, &'static str), u64>;
+
 /// Where events go: counted at once, and handed to the notifier when one runs.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct EventSink {
     counters: Arc<TokenCounters>,
+    requests: Arc<Mutex<RequestCounts>>,
     notifier: Arc<Mutex<Option<mpsc::UnboundedSender<Event>>>>,
 }
 
@@ -97,6 +101,25 @@ impl EventSink {
         {
             let _ = sender.send(event);
         }
+    }
+
+    /// A token request with `grant` (`refresh_token`, or the account's flow) ended with
+    /// `outcome` (`success` or `failure`).
+    pub(crate) fn token_request(&self, grant: &str, outcome: &'static str) {
+        *self
+            .requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((grant.to_owned(), outcome))
+            .or_default() += 1;
+    }
+
+    /// The token requests seen so far.
+    pub(crate) fn requests(&self) -> RequestCounts {
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// A proactive refresh failed (counted apart from the event).

@@ -147,16 +147,26 @@ impl Collector for BoardCollector {
         )?;
         let tokens = self.0.events().counters();
         let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        let requests = self.0.events().requests();
+        let mut series: Vec<(Vec<(&str, &str)>, u64)> = requests
+            .iter()
+            .map(|((grant, outcome), count)| {
+                (
+                    vec![("grant", grant.as_str()), ("outcome", *outcome)],
+                    *count,
+                )
+            })
+            .collect();
+        if series.is_empty() {
+            series.push((vec![("grant", "none"), ("outcome", "success")], 0));
+        }
         family(
             &mut encoder,
             "mailgate_token_requests",
-            "Token requests seen by their outcome: new and refreshed tokens, failed requests.",
+            "Token requests by grant (refresh_token, or the account's flow for a new token) and \
+             outcome (success, failure).",
             MetricType::Counter,
-            &[
-                (vec![("outcome", "new")], load(&tokens.new)),
-                (vec![("outcome", "refreshed")], load(&tokens.refreshed)),
-                (vec![("outcome", "failed")], load(&tokens.failed)),
-            ],
+            &series,
         )?;
         family(
             &mut encoder,

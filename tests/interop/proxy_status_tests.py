@@ -294,7 +294,8 @@ class ProxyStatusTest(unittest.TestCase):
                                 listener=f"IMAP-{self.port}", outcome="success"), 1)
         self.assertGreaterEqual(metric(after_login, "mailgate_relayed_bytes_total",
                                        direction="from_server"), 1)
-        self.assertEqual(metric(after_login, "mailgate_token_requests_total", outcome="new"), 1)
+        self.assertEqual(metric(after_login, "mailgate_token_requests_total",
+                                grant="authorization_code", outcome="success"), 1)
 
         # 2. The provider revokes the refresh token: the proactive refresh fails within a
         # minute, and the account needs authorising (announced again until someone acts).
@@ -312,6 +313,8 @@ class ProxyStatusTest(unittest.TestCase):
         self.assertIn("refresh", error["MAILGATE_ERROR"])
         failing = parse_metrics(self.get("/metrics")[1])
         self.assertGreaterEqual(metric(failing, "mailgate_refresh_failures_total"), 1)
+        self.assertGreaterEqual(metric(failing, "mailgate_token_requests_total",
+                                       grant="refresh_token", outcome="failure"), 1)
         self.assertEqual(metric(failing, "mailgate_accounts_needing_authorisation"), 1)
 
         # 3. A client logs in: the authorisation it starts is completed through the page.
