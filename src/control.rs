@@ -23,11 +23,71 @@ use crate::status::board::Board;
 /// Longest request line accepted.
 const MAX_REQUEST: u64 = 16 * 1024;
 
-/// The control socket path for a configuration file.
+/// The longest socket path bound next to the configuration file: `sun_path` holds 108 bytes
+/// on Linux (104 on the BSDs), the terminating NUL included.
+const MAX_SOCKET_PATH: usize = 100;
+
+/// The control socket path for a configuration file: `<config file>.authorize.sock`, or, when
+/// that path is too long for a Unix socket, `mailgate-<hash>.sock` in `$XDG_RUNTIME_DIR` (else
+/// in an owner-only `mailgate-<uid>` directory of the temporary directory), named after the
+/// configuration file's absolute path so that `mailgate status` and `mailgate authorize` find
+/// it.
 pub(crate) fn socket_path(config_file: &Path) -> PathBuf {
     let mut name = config_file.as_os_str().to_owned();
     name.push(".authorize.sock");
-    PathBuf::from(name)
+    let beside = PathBuf::from(name);
+    if beside.as_os_str().len() <= MAX_SOCKET_PATH {
+        return beside;
+    }
+    let absolute = std::fs::canonicalize(config_file).unwrap_or_else(|_| config_file.to_owned());
+    // FNV-1a: a stable name, not a secret.
+    let hash = absolute
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    runtime_directory().join(format!("mailgate-{hash:016x}.sock"))
+}
+
+/// Where sockets go when they cannot go beside the configuration file.
+fn runtime_directory() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|dir| !dir.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            std::env::temp_dir().join(format!("mailgate-{}", rustix::process::getuid().as_raw()))
+        }
+    }
+}
+
+/// Creates the owner-only directory of `path` when it is the private temporary one, and
+/// refuses one that someone else owns or that is a symbolic link.
+fn prepare_directory(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let Some(directory) = path.parent() else {
+        return Ok(());
+    };
+    let private = std::env::var_os("XDG_RUNTIME_DIR").is_none_or(|dir| dir.is_empty());
+    if !private {
+        return Ok(());
+    }
+    match std::fs::create_dir(directory) {
+        Ok(()) => std::fs::set_permissions(directory, std::fs::Permissions::from_mode(0o700))?,
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(error) => return Err(error),
+    }
+    let metadata = std::fs::symlink_metadata(directory)?;
+    if !metadata.is_dir()
+        || metadata.uid() != rustix::process::getuid().as_raw()
+        || metadata.mode() & 0o077 != 0
+    {
+        return Err(io::Error::other(format!(
+            "{} is not a private directory of this user",
+            directory.display()
+        )));
+    }
+    Ok(())
 }
 
 /// A running control socket; removes its file when dropped.
@@ -50,6 +110,7 @@ pub(crate) fn serve(
     pending: PendingAuthorizations,
     board: Board,
 ) -> io::Result<ControlSocket> {
+    prepare_directory(path)?;
     let _ = std::fs::remove_file(path);
     let listener = UnixListener::bind(path)?;
     {
@@ -139,5 +200,33 @@ pub(crate) async fn request(path: &Path, request: &str) -> io::Result<Vec<String
             return Ok(lines);
         }
         lines.push(line.trim_end().to_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_configuration_paths_get_a_short_socket_path() {
+        let short = Path::new("/etc/mailgate/emailproxy.config");
+        assert_eq!(
+            socket_path(short),
+            Path::new("/etc/mailgate/emailproxy.config.authorize.sock")
+        );
+        let long = PathBuf::from(format!("/srv/{}/emailproxy.config", "deep/".repeat(30)));
+        let path = socket_path(&long);
+        assert!(
+            path.as_os_str().len() <= MAX_SOCKET_PATH,
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            path,
+            socket_path(&long),
+            "stable for one configuration file"
+        );
+        let other = PathBuf::from(format!("/srv/{}/other.config", "deep/".repeat(30)));
+        assert_ne!(path, socket_path(&other));
     }
 }
