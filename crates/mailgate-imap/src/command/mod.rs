@@ -8,8 +8,11 @@
 
 mod authenticate;
 mod body;
+mod catenate;
 pub(crate) mod fetch;
 mod list;
+mod notify;
+mod other;
 mod owned;
 mod params;
 mod search;
@@ -17,13 +20,17 @@ mod search;
 pub use authenticate::{AuthenticateData, SaslData};
 pub use body::CommandBody;
 pub use body::{SortCriterion, SortKey};
+pub use catenate::CatenatePart;
 pub use fetch::{FetchAttribute, FetchItems, FetchModifier, Partial, Section, SectionText};
 pub use list::{ListReturnOption, ListSelectOption, StatusItem};
+pub use notify::{Notify, NotifyEvent, NotifyEventGroup, NotifyMailboxes};
+pub use other::RawArguments;
 pub use params::{
     AppendData, AppendMessage, IdField, MetadataDepth, MetadataEntry, MetadataOption,
     MetadataValue, QuotaLimit, SelectParameter, StoreKind,
 };
-pub use search::{ModSeqEntryType, SearchKey, SearchReturnOption};
+pub(crate) use search::partial_range as search_partial_range;
+pub use search::{ModSeqEntryType, PartialRange, SearchKey, SearchReturnOption};
 
 use crate::config::ParserConfig;
 use crate::core::Tag;

@@ -17,6 +17,7 @@ pub(crate) mod lex;
 pub(crate) mod mailbox;
 pub(crate) mod non_empty;
 pub(crate) mod number;
+pub(crate) mod object_id;
 pub(crate) mod sequence;
 pub(crate) mod string;
 
@@ -29,5 +30,6 @@ pub use flag::{Flag, FlagExtension, FlagFetch, FlagPerm};
 pub use mailbox::{ListMailbox, Mailbox, MailboxOther};
 pub use non_empty::NonEmpty;
 pub use number::NUMBER64_MAX;
+pub use object_id::ObjectId;
 pub use sequence::{SeqItem, SeqNumber, SequenceSet};
 pub use string::{AString, IString, Literal8, LiteralHeader, LiteralMode, NString};

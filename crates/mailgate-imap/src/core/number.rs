@@ -29,8 +29,11 @@ pub(crate) fn number(i: &[u8]) -> PResult<'_, u32> {
     }
 }
 
-/// `nz-number`: non-zero unsigned 32-bit.
+/// `nz-number`: non-zero unsigned 32-bit, `digit-nz *DIGIT` (no leading zero).
 pub(crate) fn nz_number(i: &[u8]) -> PResult<'_, NonZeroU32> {
+    if let [b'0', b'0'..=b'9', ..] = i {
+        return fail(i, ParseErrorKind::LeadingZero);
+    }
     let (rest, v) = number(i)?;
     match NonZeroU32::new(v) {
         Some(v) => Ok((rest, v)),
@@ -69,7 +72,8 @@ mod tests {
         assert!(number(b"4294967296").is_err());
         assert!(number(b"x").is_err());
         assert!(nz_number(b"0").is_err());
-        assert_eq!(nz_number(b"007").map(|r| r.1.get()), Ok(7));
+        assert!(nz_number(b"007").is_err());
+        assert_eq!(nz_number(b"70").map(|r| r.1.get()), Ok(70));
         assert_eq!(
             number64(b"9223372036854775807").map(|r| r.1),
             Ok(NUMBER64_MAX)

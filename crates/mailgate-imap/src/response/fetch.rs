@@ -4,7 +4,7 @@ use std::num::NonZeroU32;
 
 use super::body::{BodyStructure, body};
 use super::envelope::{Envelope, envelope};
-use super::lex::{byte, check_depth, close, list, nil, nstring, sp};
+use super::lex::{byte, check_depth, close, list, mod_sequence_value, nil, nstring, sp};
 use super::section::{encode_part, section_binary};
 use crate::command::Section;
 use crate::command::fetch::section;
@@ -78,6 +78,8 @@ pub enum FetchItem<'a> {
     GmailThreadId(u64),
     /// `X-GM-LABELS (...)` (Gmail).
     GmailLabels(Vec<GmailLabel<'a>>),
+    /// `SAVEDATE date-time` or `SAVEDATE NIL` (RFC 8514).
+    SaveDate(Option<DateTime>),
 }
 
 /// A Gmail label in `X-GM-LABELS`.
@@ -112,7 +114,7 @@ impl Encode for GmailLabel<'_> {
     }
 }
 
-fn gmail_label<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, GmailLabel<'a>> {
+pub(crate) fn gmail_label<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, GmailLabel<'a>> {
     match i {
         [b'\\', rest @ ..] => atom(rest, cfg).map(|(r, a)| (r, GmailLabel::System(a))),
         _ => astring(i, cfg).map(|(r, s)| (r, GmailLabel::Name(s))),
@@ -212,6 +214,8 @@ impl Encode for FetchItem<'_> {
                 out.extend_from_slice(b"X-GM-LABELS ");
                 encode_list(l, out);
             }
+            Self::SaveDate(Some(d)) => kw(out, b"SAVEDATE ", d),
+            Self::SaveDate(None) => out.extend_from_slice(b"SAVEDATE NIL"),
         }
     }
 }
@@ -303,7 +307,7 @@ fn fetch_item<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, FetchItem<'a>>
         body(r, 1, cfg).map(|(r, b)| (r, FetchItem::BodyStructure(Box::new(b))))
     } else if is(b"MODSEQ") {
         let (r, ()) = byte(r, b'(', "'('")?;
-        let (r, n) = number64(r)?;
+        let (r, n) = mod_sequence_value(r, cfg)?;
         let (r, ()) = close(r, b')', cfg)?;
         Ok((r, FetchItem::ModSeq(n)))
     } else if is(b"RFC822") {
@@ -325,6 +329,11 @@ fn fetch_item<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, FetchItem<'a>>
         number64(r).map(|(r, n)| (r, FetchItem::GmailMessageId(n)))
     } else if is(b"X-GM-THRID") {
         number64(r).map(|(r, n)| (r, FetchItem::GmailThreadId(n)))
+    } else if is(b"SAVEDATE") {
+        match nil(r) {
+            Some(r) => Ok((r, FetchItem::SaveDate(None))),
+            None => date_time(r).map(|(r, d)| (r, FetchItem::SaveDate(Some(d)))),
+        }
     } else if is(b"X-GM-LABELS") {
         list(r, true, cfg, |j| gmail_label(j, cfg)).map(|(r, l)| (r, FetchItem::GmailLabels(l)))
     } else {

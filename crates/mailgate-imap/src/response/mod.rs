@@ -50,6 +50,7 @@ pub use continuation::Continue;
 pub use data::Data;
 pub use envelope::{Address, Envelope};
 pub use ext_value::{TaggedExtComp, TaggedExtValue};
+pub(crate) use fetch::gmail_label;
 pub use fetch::{FetchItem, GmailLabel, MessageData};
 pub use list::{ListExtendedItem, ListItem, MailboxAttribute};
 pub use mailbox_status::StatusItem;
