@@ -79,6 +79,8 @@ simple_codes! {
     HasChildren => "HASCHILDREN", "the mailbox has children (RFC 9051)";
     Unavailable => "UNAVAILABLE", "temporary failure (RFC 5530)";
     UseAttr => "USEATTR", "the special-use attribute is not supported (RFC 6154)";
+    NotificationOverflow => "NOTIFICATIONOVERFLOW", "the server stopped sending NOTIFY events (RFC 5465)";
+    UidRequired => "UIDREQUIRED", "message numbers are not allowed with UIDONLY (RFC 9586)";
 }
 
 /// The METADATA response code (RFC 5464).
