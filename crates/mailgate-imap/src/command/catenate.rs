@@ -2,7 +2,7 @@
 
 use nom::Parser;
 use nom::branch::alt;
-use nom::combinator::map;
+use nom::combinator::{map, peek};
 use nom::multi::separated_list1;
 use nom::sequence::{delimited, preceded};
 
@@ -72,12 +72,16 @@ impl Encode for CatenatePart<'_> {
     }
 }
 
-/// Parses `"UTF8" SP "(" literal8 ")"`.
+/// Parses `"UTF8" SP "(" literal8 ")"`; the literal must be a `literal8` (`~{n}`).
 pub(crate) fn utf8_literal<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Literal8<'a>> {
     map(
         preceded(
             kw("UTF8 "),
-            delimited(byte(b'(', "'('"), |j| literal8(j, cfg), byte(b')', "')'")),
+            delimited(
+                byte(b'(', "'('"),
+                preceded(peek(byte(b'~', "literal8 ('~{')")), |j| literal8(j, cfg)),
+                byte(b')', "')'"),
+            ),
         ),
         |(_, data)| Literal8::from_parsed(data.into()),
     )

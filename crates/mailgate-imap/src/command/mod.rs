@@ -9,6 +9,7 @@
 mod authenticate;
 mod body;
 mod catenate;
+mod encode;
 pub(crate) mod fetch;
 mod list;
 mod notify;

@@ -8,7 +8,7 @@ use crate::config::ParserConfig;
 use crate::core::atom::{Atom, atom};
 use crate::core::datetime::date_time;
 use crate::core::flag::flag;
-use crate::core::lex::{byte, keyword, paren_list, sp};
+use crate::core::lex::{byte, keyword, kw, paren_list, sp};
 use crate::core::number::{number, number64, nz_number, nz_number64};
 use crate::core::sequence::sequence_set;
 use crate::core::string::{
@@ -21,7 +21,8 @@ use super::catenate::{CatenatePart, catenate, encode_literal, encode_utf8, utf8_
 use crate::error::{PResult, ParseErrorKind, fail};
 use nom::Parser;
 use nom::branch::alt;
-use nom::combinator::map;
+use nom::combinator::{map, opt, success, value};
+use nom::sequence::preceded;
 
 /// A SELECT / EXAMINE parameter.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -128,16 +129,15 @@ pub enum StoreKind {
 
 /// Parses `["+" / "-"] name [".SILENT"]` where `name` is `FLAGS` or `X-GM-LABELS`.
 pub(crate) fn store_kind<'a>(i: &'a [u8], name: &'static str) -> PResult<'a, (StoreKind, bool)> {
-    let (i, kind) = match i.first() {
-        Some(b'+') => (&i[1..], StoreKind::Add),
-        Some(b'-') => (&i[1..], StoreKind::Remove),
-        _ => (i, StoreKind::Replace),
-    };
-    let (i, ()) = keyword(i, name)?;
-    match keyword(i, ".SILENT") {
-        Ok((i, ())) => Ok((i, (kind, true))),
-        Err(_) => Ok((i, (kind, false))),
-    }
+    (
+        alt((
+            value(StoreKind::Add, byte(b'+', "'+'")),
+            value(StoreKind::Remove, byte(b'-', "'-'")),
+            success(StoreKind::Replace),
+        )),
+        preceded(kw(name), map(opt(kw(".SILENT")), |s| s.is_some())),
+    )
+        .parse(i)
 }
 
 /// Writes `["+" / "-"] name [".SILENT"]`.
