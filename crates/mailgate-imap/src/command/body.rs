@@ -1,6 +1,7 @@
 //! The command bodies: one variant per command, with parser and encoder.
 
 use crate::config::ParserConfig;
+use crate::core::GmailLabel;
 use crate::core::atom::{Atom, atom};
 use crate::core::capability::{auth_mechanism, capability, charset};
 use crate::core::lex::{byte, keyword, paren_list, sp, sp_list1};
@@ -14,7 +15,6 @@ use crate::core::{
 };
 use crate::encode::Encode;
 use crate::error::{PResult, ParseErrorKind, fail};
-use crate::response::GmailLabel;
 use crate::secret::Secret;
 use nom::Parser;
 use nom::multi::many0;

@@ -4,7 +4,9 @@
 //! [`Command::parse`] takes one complete message as produced by the
 //! [`Framer`](crate::framer::Framer) (a line plus the literals it announces).
 //! [`AuthenticateData::parse`] parses the lines sent during AUTHENTICATE, and
-//! [`parse_idle_done`] the `DONE` that ends IDLE.
+//! [`parse_idle_done`] the `DONE` that ends IDLE. With
+//! [`ParserConfig::allow_unknown_commands`] a command this crate does not know parses as
+//! [`CommandBody::Other`]: its name and [`RawArguments`], to forward unchanged.
 
 mod authenticate;
 mod body;

@@ -157,8 +157,8 @@ pub(crate) fn encode_store_kind(kind: StoreKind, name: &str, silent: bool, out: 
 pub(crate) fn store_labels<'a>(
     i: &'a [u8],
     cfg: &ParserConfig,
-) -> PResult<'a, Vec<crate::response::GmailLabel<'a>>> {
-    use crate::response::gmail_label;
+) -> PResult<'a, Vec<crate::core::GmailLabel<'a>>> {
+    use crate::core::gmail_label::gmail_label;
     if i.first() == Some(&b'(') {
         return paren_list(i, true, |j| gmail_label(j, cfg));
     }

@@ -5,6 +5,7 @@
 use crate::config::ParserConfig;
 use crate::core::atom::{Atom, atom};
 use crate::core::datetime::date;
+use crate::core::gmail_label::{GmailLabel, gmail_label};
 use crate::core::lex::{keyword, sp};
 use crate::core::number::{number64, nz_number};
 use crate::core::object_id::{ObjectId, object_id};
@@ -13,7 +14,6 @@ use crate::core::string::{AString, astring, string};
 use crate::core::{Date, NonEmpty, SequenceSet};
 use crate::encode::{Encode, encode_u64};
 use crate::error::{PResult, ParseErrorKind, fail, fatal};
-use crate::response::GmailLabel;
 
 use std::num::NonZeroU32;
 
@@ -581,7 +581,7 @@ pub(crate) fn search_key<'a>(
         b"X-GM-THRID" => n64(j).map(|(j, v)| (j, K::GmailThreadId(v)))?,
         b"X-GM-LABELS" => {
             let (j, ()) = sp(j)?;
-            let (j, l) = crate::response::gmail_label(j, cfg)?;
+            let (j, l) = gmail_label(j, cfg)?;
             (j, K::GmailLabels(l))
         }
         _ => return fail(i, ParseErrorKind::Expected("search key")),

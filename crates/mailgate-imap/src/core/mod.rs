@@ -13,6 +13,7 @@ pub(crate) mod capability;
 pub(crate) mod chars;
 pub(crate) mod datetime;
 pub(crate) mod flag;
+pub(crate) mod gmail_label;
 pub(crate) mod lex;
 pub(crate) mod mailbox;
 pub(crate) mod non_empty;
@@ -27,6 +28,7 @@ pub use capability::{
 };
 pub use datetime::{Date, DateTime};
 pub use flag::{Flag, FlagExtension, FlagFetch, FlagPerm};
+pub use gmail_label::GmailLabel;
 pub use mailbox::{ListMailbox, Mailbox, MailboxOther};
 pub use non_empty::NonEmpty;
 pub use number::NUMBER64_MAX;

@@ -12,8 +12,9 @@ use crate::config::ParserConfig;
 use crate::core::atom::{Atom, atom};
 use crate::core::datetime::{DateTime, date_time};
 use crate::core::flag::{FlagFetch, flag_fetch};
+use crate::core::gmail_label::{GmailLabel, gmail_label};
 use crate::core::number::{number, number64, nz_number};
-use crate::core::string::{AString, Literal8, NString, astring, literal8};
+use crate::core::string::{Literal8, NString, literal8};
 use crate::encode::{Encode, encode_list, encode_u64};
 use crate::error::{PResult, ParseErrorKind, fail};
 
@@ -80,45 +81,6 @@ pub enum FetchItem<'a> {
     GmailLabels(Vec<GmailLabel<'a>>),
     /// `SAVEDATE date-time` or `SAVEDATE NIL` (RFC 8514).
     SaveDate(Option<DateTime>),
-}
-
-/// A Gmail label in `X-GM-LABELS`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum GmailLabel<'a> {
-    /// A system label written with a backslash, such as `\Inbox` or `\Important`
-    /// (the name without the backslash).
-    System(Atom<'a>),
-    /// A user label.
-    Name(AString<'a>),
-}
-
-impl GmailLabel<'_> {
-    /// Detaches from the input buffer.
-    pub fn into_owned(self) -> GmailLabel<'static> {
-        match self {
-            Self::System(a) => GmailLabel::System(a.into_owned()),
-            Self::Name(s) => GmailLabel::Name(s.into_owned()),
-        }
-    }
-}
-
-impl Encode for GmailLabel<'_> {
-    fn encode(&self, out: &mut Vec<u8>) {
-        match self {
-            Self::System(a) => {
-                out.push(b'\\');
-                a.encode(out);
-            }
-            Self::Name(s) => s.encode(out),
-        }
-    }
-}
-
-pub(crate) fn gmail_label<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, GmailLabel<'a>> {
-    match i {
-        [b'\\', rest @ ..] => atom(rest, cfg).map(|(r, a)| (r, GmailLabel::System(a))),
-        _ => astring(i, cfg).map(|(r, s)| (r, GmailLabel::Name(s))),
-    }
 }
 
 /// A FETCH response: the message number and its data items.
