@@ -1,4 +1,5 @@
-//! The command bodies: one variant per command, with parser and encoder.
+//! The command bodies: one variant per command, and their parser (the encoder is in
+//! `encode.rs`, `into_owned` in `owned.rs`).
 
 use crate::config::ParserConfig;
 use crate::core::GmailLabel;

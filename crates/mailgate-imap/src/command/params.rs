@@ -8,7 +8,7 @@ use crate::config::ParserConfig;
 use crate::core::atom::{Atom, atom};
 use crate::core::datetime::date_time;
 use crate::core::flag::flag;
-use crate::core::lex::{byte, keyword, kw, paren_list, sp};
+use crate::core::lex::{byte, keyword, kw, paren_list, sp, word};
 use crate::core::number::{number, number64, nz_number, nz_number64};
 use crate::core::sequence::sequence_set;
 use crate::core::string::{
@@ -22,7 +22,8 @@ use crate::error::{PResult, ParseErrorKind, fail};
 use nom::Parser;
 use nom::branch::alt;
 use nom::combinator::{map, opt, success, value};
-use nom::sequence::preceded;
+use nom::multi::separated_list0;
+use nom::sequence::{delimited, preceded, separated_pair};
 
 /// A SELECT / EXAMINE parameter.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -456,14 +457,20 @@ pub(crate) fn id_fields<'a>(
     i: &'a [u8],
     cfg: &ParserConfig,
 ) -> PResult<'a, Option<Vec<IdField<'a>>>> {
-    if let Ok((r, ())) = keyword(i, "NIL") {
-        return Ok((r, None));
-    }
-    let (r, fields) = paren_list(i, true, |j| {
-        let (j, name) = string(j, cfg)?;
-        let (j, ()) = sp(j)?;
-        let (j, value) = nstring(j, cfg)?;
-        Ok((j, IdField { name, value }))
-    })?;
-    Ok((r, Some(fields)))
+    let field = map(
+        separated_pair(|j| string(j, cfg), sp, |j| nstring(j, cfg)),
+        |(name, value)| IdField { name, value },
+    );
+    alt((
+        value(None, word("NIL")),
+        map(
+            delimited(
+                byte(b'(', "'(' or NIL"),
+                separated_list0(sp, field),
+                byte(b')', "')'"),
+            ),
+            Some,
+        ),
+    ))
+    .parse(i)
 }
