@@ -359,6 +359,9 @@ fn unknown_commands_keep_their_arguments_in_lenient_mode() {
             2,
         ),
         (b"a XYZZY\r\n", "XYZZY", b"", 0),
+        // Not a literal: the line does not end in `}`. Kept with its space, so that the
+        // canonical form does not announce one either.
+        (b"a X-FOO {3} \r\n", "X-FOO", b" {3} ", 0),
         (b"a UID XMOVE 1 b\r\n", "UID", b" XMOVE 1 b", 0),
         (
             b"a VERYLONGCOMMANDNAMEBEYONDSIXTEEN x\r\n",
@@ -387,6 +390,10 @@ fn unknown_commands_keep_their_arguments_in_lenient_mode() {
             &ParseErrorKind::UnknownCommand
         );
     }
+    assert_eq!(
+        canonicalize_command(b"a X-FOO {3} \r\n", &lenient).unwrap(),
+        b"a X-FOO {3} \r\n"
+    );
     // Known commands are never taken for unknown ones: their errors stay.
     assert!(Command::parse(b"a FETCH x\r\n", &lenient).is_err());
     assert!(Command::parse(b"a X-FOO {5}\r\nab\r\n", &lenient).is_err());

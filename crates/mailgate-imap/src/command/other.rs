@@ -72,12 +72,8 @@ pub(crate) fn raw_arguments<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, 
         };
         match trailing_literal(line, cfg.allow_bare_lf) {
             None => {
-                let mut end = end;
-                if cfg.allow_trailing_space {
-                    while end > pos && i[end - 1] == b' ' {
-                        end -= 1;
-                    }
-                }
+                // Trailing spaces stay in the arguments: without them the line could end
+                // in a literal announcement it did not have.
                 return Ok((
                     &i[end..],
                     RawArguments {
@@ -122,5 +118,8 @@ mod tests {
         assert!(raw_arguments(b"(x)\r\n", &cfg).is_err());
         assert!(raw_arguments(b" a\0b\r\n", &cfg).is_err());
         assert!(raw_arguments(b" a", &cfg).is_err());
+        let (_, args) = raw_arguments(b" {3} \r\n", &cfg).unwrap();
+        assert_eq!(args.as_bytes(), b" {3} ");
+        assert_eq!(args.literals(), 0);
     }
 }
