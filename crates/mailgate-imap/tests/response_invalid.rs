@@ -115,6 +115,8 @@ const INVALID: &[(&[u8], bool, &str)] = &[
     (b"* ESEARCH PARTIAL (0:5 NIL)\r\n", true, "zero in a partial range"),
     (b"* 1 FETCH (SAVEDATE \"x\")\r\n", true, "invalid SAVEDATE"),
     (b"* 1 FETCH (SAVEDATE)\r\n", true, "SAVEDATE without value"),
+    (b"* 1 FETCH (EMAILID (M.1))\r\n", true, "invalid objectid in EMAILID"),
+    (b"* 1 FETCH (THREADID ())\r\n", true, "empty THREADID"),
     (
         b"* 1 FETCH (BODY (\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 9 NIL (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 5 1) 1))\r\n",
         false,

@@ -436,8 +436,8 @@ fn fetch_item() -> impl Strategy<Value = FetchItem<'static>> {
         nstring().prop_map(FetchItem::Rfc822Header),
         nstring().prop_map(FetchItem::Rfc822Text),
         nstring().prop_map(FetchItem::Preview),
-        atom().prop_map(FetchItem::EmailId),
-        option::of(atom()).prop_map(FetchItem::ThreadId),
+        object_id().prop_map(FetchItem::EmailId),
+        option::of(object_id()).prop_map(FetchItem::ThreadId),
         n64().prop_map(FetchItem::GmailMessageId),
         n64().prop_map(FetchItem::GmailThreadId),
         vec(

@@ -9,11 +9,11 @@ use super::section::{encode_part, section_binary};
 use crate::command::Section;
 use crate::command::fetch::section;
 use crate::config::ParserConfig;
-use crate::core::atom::{Atom, atom};
 use crate::core::datetime::{DateTime, date_time};
 use crate::core::flag::{FlagFetch, flag_fetch};
 use crate::core::gmail_label::{GmailLabel, gmail_label};
 use crate::core::number::{number, number64, nz_number};
+use crate::core::object_id::{ObjectId, object_id};
 use crate::core::string::{Literal8, NString, literal8};
 use crate::encode::{Encode, encode_list, encode_u64};
 use crate::error::{PResult, ParseErrorKind, fail};
@@ -70,9 +70,9 @@ pub enum FetchItem<'a> {
     /// `PREVIEW data` (RFC 8970).
     Preview(NString<'a>),
     /// `EMAILID (id)` (RFC 8474).
-    EmailId(Atom<'a>),
+    EmailId(ObjectId<'a>),
     /// `THREADID (id)` or `THREADID NIL` (RFC 8474).
-    ThreadId(Option<Atom<'a>>),
+    ThreadId(Option<ObjectId<'a>>),
     /// `X-GM-MSGID n` (Gmail).
     GmailMessageId(u64),
     /// `X-GM-THRID n` (Gmail).
@@ -182,11 +182,12 @@ impl Encode for FetchItem<'_> {
     }
 }
 
-fn paren_atom<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Atom<'a>> {
+/// `"(" objectid ")"`, with quirks spaces before `)`.
+fn paren_id<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, ObjectId<'a>> {
     let (i, ()) = byte(i, b'(', "'('")?;
-    let (i, a) = atom(i, cfg)?;
+    let (i, id) = object_id(i)?;
     let (i, ()) = close(i, b')', cfg)?;
-    Ok((i, a))
+    Ok((i, id))
 }
 
 fn fetch_item<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, FetchItem<'a>> {
@@ -281,11 +282,11 @@ fn fetch_item<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, FetchItem<'a>>
     } else if is(b"PREVIEW") {
         nstring(r, cfg).map(|(r, d)| (r, FetchItem::Preview(d)))
     } else if is(b"EMAILID") {
-        paren_atom(r, cfg).map(|(r, a)| (r, FetchItem::EmailId(a)))
+        paren_id(r, cfg).map(|(r, a)| (r, FetchItem::EmailId(a)))
     } else if is(b"THREADID") {
         match nil(r) {
             Some(r) => Ok((r, FetchItem::ThreadId(None))),
-            None => paren_atom(r, cfg).map(|(r, a)| (r, FetchItem::ThreadId(Some(a)))),
+            None => paren_id(r, cfg).map(|(r, a)| (r, FetchItem::ThreadId(Some(a)))),
         }
     } else if is(b"X-GM-MSGID") {
         number64(r).map(|(r, n)| (r, FetchItem::GmailMessageId(n)))
