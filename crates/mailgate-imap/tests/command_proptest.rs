@@ -373,23 +373,17 @@ fn select_parameters() -> impl Strategy<Value = Vec<SelectParameter>> {
     let qresync = (
         nz(),
         1u64..=NUMBER64_MAX,
-        prop::option::of((
-            sequence_set(),
-            prop::option::of((sequence_set(), sequence_set())),
-        )),
+        prop::option::of(sequence_set()),
+        prop::option::of((sequence_set(), sequence_set())),
     )
-        .prop_map(|(uid_validity, mod_seq, known)| {
-            let (known_uids, seq_match) = match known {
-                Some((k, m)) => (Some(k), m),
-                None => (None, None),
-            };
-            SelectParameter::QResync {
+        .prop_map(
+            |(uid_validity, mod_seq, known_uids, seq_match)| SelectParameter::QResync {
                 uid_validity,
                 mod_seq,
                 known_uids,
                 seq_match,
-            }
-        });
+            },
+        );
     prop::collection::vec(prop_oneof![Just(SelectParameter::CondStore), qresync], 0..2)
 }
 

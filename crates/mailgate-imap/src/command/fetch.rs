@@ -13,7 +13,7 @@ use nom::sequence::preceded;
 
 use super::search::partial_range;
 use crate::core::lex::{byte, keyword, kw, paren_list, sp, starts_with_ci, word};
-use crate::core::number::{number, number64, nz_number};
+use crate::core::number::{mod_sequence_value, number, nz_number};
 use crate::core::string::{AString, astring};
 use crate::encode::{Encode, encode_list, encode_u64};
 use crate::error::{PResult, ParseErrorKind, fail};
@@ -562,14 +562,6 @@ fn unknown_modifier(i: &[u8]) -> PResult<'_, FetchModifier> {
         i,
         ParseErrorKind::Expected("CHANGEDSINCE, VANISHED or PARTIAL"),
     )
-}
-
-/// `mod-sequence-value`: a non-zero mod-sequence (RFC 7162).
-pub(crate) fn mod_sequence_value(i: &[u8]) -> PResult<'_, u64> {
-    match number64(i)? {
-        (_, 0) => fail(i, ParseErrorKind::Rule("mod-sequence must not be zero")),
-        r => Ok(r),
-    }
 }
 
 /// Parses ` (modifier *(SP modifier))` if present; `uid` tells whether the command

@@ -9,7 +9,7 @@ use crate::core::atom::{Atom, atom};
 use crate::core::datetime::date_time;
 use crate::core::flag::flag;
 use crate::core::lex::{byte, keyword, kw, paren_list, sp, word};
-use crate::core::number::{number, number64, nz_number, nz_number64};
+use crate::core::number::{mod_sequence_value, number, number64, nz_number};
 use crate::core::sequence::sequence_set;
 use crate::core::string::{
     AString, IString, Literal8, LiteralHeader, NString, literal8, nstring, string,
@@ -39,7 +39,7 @@ pub enum SelectParameter {
         mod_seq: u64,
         /// Known UIDs.
         known_uids: Option<SequenceSet>,
-        /// Message sequence numbers and their UIDs.
+        /// Message sequence numbers and their UIDs (`seq-match-data`).
         seq_match: Option<(SequenceSet, SequenceSet)>,
     },
 }
@@ -61,13 +61,13 @@ impl Encode for SelectParameter {
                 if let Some(k) = known_uids {
                     out.push(b' ');
                     k.encode(out);
-                    if let Some((a, b)) = seq_match {
-                        out.extend_from_slice(b" (");
-                        a.encode(out);
-                        out.push(b' ');
-                        b.encode(out);
-                        out.push(b')');
-                    }
+                }
+                if let Some((a, b)) = seq_match {
+                    out.extend_from_slice(b" (");
+                    a.encode(out);
+                    out.push(b' ');
+                    b.encode(out);
+                    out.push(b')');
                 }
                 out.push(b')');
             }
@@ -80,41 +80,45 @@ pub(crate) fn select_parameters(i: &[u8]) -> PResult<'_, Vec<SelectParameter>> {
     let [b' ', b'(', ..] = i else {
         return Ok((i, Vec::new()));
     };
-    paren_list(&i[1..], false, |j| {
-        if let Ok((r, ())) = keyword(j, "QRESYNC (") {
-            let (r, uid_validity) = nz_number(r)?;
-            let (r, ()) = sp(r)?;
-            let (r, mod_seq) = nz_number64(r)?;
-            let (r, known_uids, seq_match) = if let [b' ', rest @ ..] = r {
-                let (r, k) = sequence_set(rest)?;
-                if let [b' ', b'(', rest @ ..] = r {
-                    let (r, a) = sequence_set(rest)?;
-                    let (r, ()) = sp(r)?;
-                    let (r, b) = sequence_set(r)?;
-                    let (r, ()) = byte(b')', ")")(r)?;
-                    (r, Some(k), Some((a, b)))
-                } else {
-                    (r, Some(k), None)
-                }
-            } else {
-                (r, None, None)
-            };
-            let (r, ()) = byte(b')', ")")(r)?;
-            return Ok((
-                r,
-                SelectParameter::QResync {
-                    uid_validity,
-                    mod_seq,
-                    known_uids,
-                    seq_match,
-                },
-            ));
-        }
-        if let Ok((r, ())) = keyword(j, "CONDSTORE") {
-            return Ok((r, SelectParameter::CondStore));
-        }
-        fail(j, ParseErrorKind::Expected("CONDSTORE or QRESYNC"))
-    })
+    paren_list(&i[1..], false, select_parameter)
+}
+
+/// Parses `"CONDSTORE"` or `"QRESYNC" SP "(" uidvalidity SP mod-sequence-value
+/// [SP known-uids] [SP seq-match-data] ")"` (RFC 7162).
+fn select_parameter(i: &[u8]) -> PResult<'_, SelectParameter> {
+    let seq_match = delimited(
+        byte(b'(', "'('"),
+        separated_pair(sequence_set, sp, sequence_set),
+        byte(b')', "')'"),
+    );
+    let qresync = map(
+        delimited(
+            kw("QRESYNC ("),
+            (
+                nz_number,
+                preceded(sp, mod_sequence_value),
+                opt(preceded(sp, sequence_set)),
+                opt(preceded(sp, seq_match)),
+            ),
+            byte(b')', "')'"),
+        ),
+        |(uid_validity, mod_seq, known_uids, seq_match)| SelectParameter::QResync {
+            uid_validity,
+            mod_seq,
+            known_uids,
+            seq_match,
+        },
+    );
+    alt((
+        qresync,
+        value(SelectParameter::CondStore, word("CONDSTORE")),
+        unknown_select_parameter,
+    ))
+    .parse(i)
+}
+
+fn unknown_select_parameter(i: &[u8]) -> PResult<'_, SelectParameter> {
+    fail(i, ParseErrorKind::Expected("CONDSTORE or QRESYNC"))
 }
 
 /// How STORE changes the flags.

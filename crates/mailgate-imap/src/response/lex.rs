@@ -190,14 +190,13 @@ pub(crate) fn number_or_negative<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult
 /// `mod-sequence-value` (RFC 7162): a non-zero mod-sequence; with quirks zero too.
 /// A zero is refused outright (not read back as text when inside a response code).
 pub(crate) fn mod_sequence_value<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, u64> {
-    let (r, v) = crate::core::number::number64(i)?;
-    if v == 0 && !quirks(cfg) {
-        return Err(nom::Err::Failure(crate::error::PErr::new(
-            i,
-            ParseErrorKind::Rule("mod-sequence must not be zero"),
-        )));
+    if quirks(cfg) {
+        return crate::core::number::number64(i);
     }
-    Ok((r, v))
+    crate::core::number::mod_sequence_value(i).map_err(|e| match e {
+        nom::Err::Error(e) => nom::Err::Failure(e),
+        e => e,
+    })
 }
 
 /// Parses `"(" item *(SP item) ")"`, or `()` when `allow_empty` (or with quirks).
