@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
 use imap_codec::decode::Decoder;
 use imap_codec::{CommandCodec, ResponseCodec};
 use mailgate_imap::ParserConfig;

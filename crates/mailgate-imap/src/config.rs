@@ -28,6 +28,10 @@ pub struct ParserConfig {
     pub allow_8bit_atoms: bool,
     /// Accept spaces before the line end (servers that append a trailing space).
     pub allow_trailing_space: bool,
+    /// Accept commands this crate does not know (`X-` and other extension commands) as
+    /// [`CommandBody::Other`](crate::CommandBody::Other): the name and the raw
+    /// arguments, literals included, so that a proxy can forward them unchanged.
+    pub allow_unknown_commands: bool,
     /// Accept the known response quirks of real servers (Gmail, Outlook, Exchange,
     /// Yahoo, Dovecot, ...), each listed in [`crate::response::quirks`].
     pub allow_server_quirks: bool,
@@ -44,6 +48,7 @@ impl ParserConfig {
             allow_bare_lf: false,
             allow_8bit_atoms: false,
             allow_trailing_space: false,
+            allow_unknown_commands: false,
             allow_server_quirks: false,
         }
     }
@@ -61,6 +66,7 @@ impl ParserConfig {
             allow_bare_lf: true,
             allow_8bit_atoms: true,
             allow_trailing_space: true,
+            allow_unknown_commands: true,
             allow_server_quirks: true,
         }
     }

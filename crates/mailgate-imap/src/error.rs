@@ -24,6 +24,15 @@ pub enum ParseErrorKind {
     /// The peer sent a number out of range.
     #[error("number out of range")]
     InvalidNumber,
+    /// The peer sent a non-zero number with a leading zero (`nz-number` is
+    /// `digit-nz *DIGIT`).
+    #[error("number with a leading zero")]
+    LeadingZero,
+    /// The peer sent syntax the grammar allows only together with something else, or
+    /// a value an extension rules out (`VANISHED` without `CHANGEDSINCE`, a zero
+    /// mod-sequence, `RECURSIVEMATCH` alone); the text names the rule.
+    #[error("{0}")]
+    Rule(&'static str),
     /// The peer sent an invalid date or time.
     #[error("invalid date or time")]
     BadDateTime,

@@ -5,6 +5,7 @@
 use std::num::NonZeroU32;
 
 use mailgate_imap::command::*;
+use mailgate_imap::response::GmailLabel;
 use mailgate_imap::*;
 use proptest::prelude::*;
 use proptest::strategy::Union;
@@ -149,15 +150,51 @@ fn search_key() -> impl Strategy<Value = SearchKey<'static>> {
         )
             .prop_map(|(entry, modseq)| SearchKey::ModSeq { entry, modseq })
             .boxed(),
+        object_id().prop_map(SearchKey::EmailId).boxed(),
+        object_id().prop_map(SearchKey::ThreadId).boxed(),
+        date().prop_map(SearchKey::SavedBefore).boxed(),
+        date().prop_map(SearchKey::SavedOn).boxed(),
+        date().prop_map(SearchKey::SavedSince).boxed(),
+        Just(SearchKey::SaveDateSupported).boxed(),
+        astring().prop_map(SearchKey::GmailRaw).boxed(),
+        (0u64..=NUMBER64_MAX)
+            .prop_map(SearchKey::GmailMessageId)
+            .boxed(),
+        (0u64..=NUMBER64_MAX)
+            .prop_map(SearchKey::GmailThreadId)
+            .boxed(),
+        gmail_label().prop_map(SearchKey::GmailLabels).boxed(),
     ]);
     leaf.prop_recursive(4, 24, 3, |inner| {
         prop_oneof![
             inner.clone().prop_map(|k| SearchKey::Not(Box::new(k))),
+            inner.clone().prop_map(|k| SearchKey::Fuzzy(Box::new(k))),
             (inner.clone(), inner.clone())
                 .prop_map(|(a, b)| SearchKey::Or(Box::new(a), Box::new(b))),
             prop::collection::vec(inner, 1..4)
                 .prop_map(|v| SearchKey::And(NonEmpty::try_new(v).unwrap())),
         ]
+    })
+}
+
+fn object_id() -> impl Strategy<Value = ObjectId<'static>> {
+    "[A-Za-z0-9_-]{1,40}".prop_map(|s| ObjectId::try_new(s).unwrap())
+}
+
+fn gmail_label() -> impl Strategy<Value = GmailLabel<'static>> {
+    prop_oneof![
+        atom().prop_map(GmailLabel::System),
+        astring().prop_map(GmailLabel::Name),
+    ]
+}
+
+fn partial_range() -> impl Strategy<Value = PartialRange> {
+    (any::<bool>(), nz(), nz()).prop_map(|(last, a, b)| {
+        if last {
+            PartialRange::Last(a, b)
+        } else {
+            PartialRange::First(a, b)
+        }
     })
 }
 
@@ -180,6 +217,8 @@ fn return_options() -> impl Strategy<Value = Option<Vec<SearchReturnOption>>> {
             Just(SearchReturnOption::All),
             Just(SearchReturnOption::Count),
             Just(SearchReturnOption::Save),
+            Just(SearchReturnOption::Relevancy),
+            partial_range().prop_map(SearchReturnOption::Partial),
         ],
         0..4,
     ))
@@ -189,7 +228,7 @@ fn partial() -> impl Strategy<Value = Option<Partial>> {
     prop::option::of((any::<u32>(), nz()).prop_map(|(offset, length)| Partial { offset, length }))
 }
 
-fn fetch_attribute() -> impl Strategy<Value = FetchAttribute<'static>> {
+fn fetch_attribute() -> BoxedStrategy<FetchAttribute<'static>> {
     let section = (part(), 0u8..6, non_empty(astring(), 3)).prop_map(|(part, t, names)| {
         let text = match t {
             0 => None,
@@ -220,6 +259,7 @@ fn fetch_attribute() -> impl Strategy<Value = FetchAttribute<'static>> {
         Just(FetchAttribute::GmailMessageId),
         Just(FetchAttribute::GmailThreadId),
         Just(FetchAttribute::GmailLabels),
+        any::<bool>().prop_map(|lazy| FetchAttribute::Preview { lazy }),
         (any::<bool>(), section, partial()).prop_map(|(peek, section, partial)| {
             FetchAttribute::BodySection {
                 peek,
@@ -236,6 +276,7 @@ fn fetch_attribute() -> impl Strategy<Value = FetchAttribute<'static>> {
         }),
         part().prop_map(|part| FetchAttribute::BinarySize { part }),
     ]
+    .boxed()
 }
 
 fn fetch_items() -> impl Strategy<Value = FetchItems<'static>> {
@@ -259,14 +300,27 @@ fn status_item() -> impl Strategy<Value = StatusItem> {
         Just(StatusItem::HighestModSeq),
         Just(StatusItem::AppendLimit),
         Just(StatusItem::MailboxId),
+        Just(StatusItem::DeletedStorage),
     ]
 }
 
-fn append_message() -> impl Strategy<Value = AppendMessage<'static>> {
+fn append_message() -> BoxedStrategy<AppendMessage<'static>> {
     let data = prop_oneof![
         bytes().prop_map(|b| AppendData::Literal(IString::try_from(b).unwrap())),
         prop::collection::vec(any::<u8>(), 0..20)
             .prop_map(|b| AppendData::Binary(Literal8::try_from(b).unwrap())),
+        prop::collection::vec(any::<u8>(), 0..20)
+            .prop_map(|b| AppendData::Utf8(Literal8::try_from(b).unwrap())),
+        non_empty(
+            prop_oneof![
+                bytes().prop_map(|b| CatenatePart::Text(IString::try_from(b).unwrap())),
+                astring().prop_map(CatenatePart::Url),
+                prop::collection::vec(any::<u8>(), 0..20)
+                    .prop_map(|b| CatenatePart::Utf8(Literal8::try_from(b).unwrap())),
+            ],
+            4
+        )
+        .prop_map(AppendData::Catenate),
     ];
     (
         prop::collection::vec(flag(), 0..3),
@@ -274,6 +328,7 @@ fn append_message() -> impl Strategy<Value = AppendMessage<'static>> {
         data,
     )
         .prop_map(|(flags, date, data)| AppendMessage { flags, date, data })
+        .boxed()
 }
 
 fn mechanism() -> impl Strategy<Value = AuthMechanism<'static>> {
@@ -309,6 +364,7 @@ fn sort_criterion() -> impl Strategy<Value = SortCriterion> {
         Just(SortKey::To),
         Just(SortKey::DisplayFrom),
         Just(SortKey::DisplayTo),
+        Just(SortKey::Relevancy),
     ];
     (any::<bool>(), key).prop_map(|(reverse, key)| SortCriterion { reverse, key })
 }
@@ -317,23 +373,17 @@ fn select_parameters() -> impl Strategy<Value = Vec<SelectParameter>> {
     let qresync = (
         nz(),
         1u64..=NUMBER64_MAX,
-        prop::option::of((
-            sequence_set(),
-            prop::option::of((sequence_set(), sequence_set())),
-        )),
+        prop::option::of(sequence_set()),
+        prop::option::of((sequence_set(), sequence_set())),
     )
-        .prop_map(|(uid_validity, mod_seq, known)| {
-            let (known_uids, seq_match) = match known {
-                Some((k, m)) => (Some(k), m),
-                None => (None, None),
-            };
-            SelectParameter::QResync {
+        .prop_map(
+            |(uid_validity, mod_seq, known_uids, seq_match)| SelectParameter::QResync {
                 uid_validity,
                 mod_seq,
                 known_uids,
                 seq_match,
-            }
-        });
+            },
+        );
     prop::collection::vec(prop_oneof![Just(SelectParameter::CondStore), qresync], 0..2)
 }
 
@@ -403,7 +453,21 @@ fn body() -> impl Strategy<Value = CommandBody<'static>> {
                     Just(ListSelectOption::SpecialUse),
                 ],
                 0..3
-            ),
+            )
+            .prop_map(|mut selection| {
+                // RECURSIVEMATCH needs an option other than REMOTE (RFC 5258).
+                if selection.contains(&ListSelectOption::RecursiveMatch)
+                    && selection.iter().all(|o| {
+                        matches!(
+                            o,
+                            ListSelectOption::RecursiveMatch | ListSelectOption::Remote
+                        )
+                    })
+                {
+                    selection.push(ListSelectOption::Subscribed);
+                }
+                selection
+            }),
             mailbox(),
             non_empty(bytes().prop_map(|b| ListMailbox::try_new(b).unwrap()), 3),
             prop::collection::vec(
@@ -447,17 +511,27 @@ fn body() -> impl Strategy<Value = CommandBody<'static>> {
             fetch_items(),
             prop::collection::vec(
                 prop_oneof![
-                    (0u64..=NUMBER64_MAX).prop_map(FetchModifier::ChangedSince),
-                    Just(FetchModifier::Vanished)
+                    (1u64..=NUMBER64_MAX).prop_map(FetchModifier::ChangedSince),
+                    Just(FetchModifier::Vanished),
+                    partial_range().prop_map(FetchModifier::Partial),
                 ],
                 0..3
             )
         )
-            .prop_map(|(uid, sequence_set, items, modifiers)| CommandBody::Fetch {
-                uid,
-                sequence_set,
-                items,
-                modifiers
+            .prop_map(|(uid, sequence_set, items, mut modifiers)| {
+                // VANISHED only in UID FETCH and with CHANGEDSINCE (RFC 7162).
+                let since = modifiers
+                    .iter()
+                    .any(|m| matches!(m, FetchModifier::ChangedSince(_)));
+                if !uid || !since {
+                    modifiers.retain(|m| *m != FetchModifier::Vanished);
+                }
+                CommandBody::Fetch {
+                    uid,
+                    sequence_set,
+                    items,
+                    modifiers,
+                }
             }),
         (
             any::<bool>(),
@@ -570,14 +644,114 @@ fn body() -> impl Strategy<Value = CommandBody<'static>> {
             )
         )
             .prop_map(|(mailbox, entries)| CommandBody::SetMetadata { mailbox, entries }),
-        prop::option::of(non_empty(
+        prop::option::of(prop::collection::vec(
             (istring(), nstring()).prop_map(|(name, value)| IdField { name, value }),
-            4
+            0..4
         ))
         .prop_map(|fields| CommandBody::Id { fields }),
         atom().prop_map(|algorithm| CommandBody::Compress { algorithm }),
     ];
-    prop_oneof![simple, auth, mailboxes, selected, extensions]
+    let acl = prop_oneof![
+        (mailbox(), astring(), astring()).prop_map(|(mailbox, identifier, rights)| {
+            CommandBody::SetAcl {
+                mailbox,
+                identifier,
+                rights,
+            }
+        }),
+        (mailbox(), astring()).prop_map(|(mailbox, identifier)| CommandBody::DeleteAcl {
+            mailbox,
+            identifier
+        }),
+        (mailbox(), astring()).prop_map(|(mailbox, identifier)| CommandBody::ListRights {
+            mailbox,
+            identifier
+        }),
+        mailbox().prop_map(|mailbox| CommandBody::GetAcl { mailbox }),
+        mailbox().prop_map(|mailbox| CommandBody::MyRights { mailbox }),
+    ];
+    let newer = prop_oneof![
+        Just(CommandBody::Unauthenticate),
+        prop::collection::vec(astring(), 0..3).prop_map(|ranges| CommandBody::Language { ranges }),
+        prop::collection::vec(astring(), 0..3)
+            .prop_map(|comparators| CommandBody::Comparator { comparators }),
+        notify().prop_map(CommandBody::Notify),
+        (any::<bool>(), seq_number(), mailbox(), append_message()).prop_map(
+            |(uid, sequence, mailbox, message)| CommandBody::Replace {
+                uid,
+                sequence,
+                mailbox,
+                message,
+            }
+        ),
+        (
+            any::<bool>(),
+            sequence_set(),
+            prop::option::of(0u64..=NUMBER64_MAX),
+            prop_oneof![
+                Just(StoreKind::Replace),
+                Just(StoreKind::Add),
+                Just(StoreKind::Remove)
+            ],
+            any::<bool>(),
+            prop::collection::vec(gmail_label(), 0..4)
+        )
+            .prop_map(
+                |(uid, sequence_set, unchanged_since, kind, silent, labels)| {
+                    CommandBody::StoreGmailLabels {
+                        uid,
+                        sequence_set,
+                        unchanged_since,
+                        kind,
+                        silent,
+                        labels,
+                    }
+                }
+            ),
+    ];
+    // Boxed: the value trees of the whole union would not fit a test thread's stack in
+    // debug builds.
+    prop_oneof![
+        simple.boxed(),
+        auth.boxed(),
+        mailboxes.boxed(),
+        selected.boxed(),
+        extensions.boxed(),
+        acl.boxed(),
+        newer.boxed(),
+    ]
+}
+
+fn notify() -> BoxedStrategy<Notify<'static>> {
+    let filter = prop_oneof![
+        Just(NotifyMailboxes::Selected),
+        Just(NotifyMailboxes::SelectedDelayed),
+        Just(NotifyMailboxes::Inboxes),
+        Just(NotifyMailboxes::Personal),
+        Just(NotifyMailboxes::Subscribed),
+        non_empty(mailbox(), 3).prop_map(NotifyMailboxes::Subtree),
+        non_empty(mailbox(), 3).prop_map(NotifyMailboxes::Mailboxes),
+    ];
+    let event = prop_oneof![
+        prop::collection::vec(fetch_attribute(), 0..3).prop_map(NotifyEvent::MessageNew),
+        Just(NotifyEvent::MessageExpunge),
+        Just(NotifyEvent::FlagChange),
+        Just(NotifyEvent::AnnotationChange),
+        Just(NotifyEvent::MailboxName),
+        Just(NotifyEvent::SubscriptionChange),
+        Just(NotifyEvent::MailboxMetadataChange),
+        Just(NotifyEvent::ServerMetadataChange),
+        Just(NotifyEvent::QuotaChange),
+        "X[a-z]{1,6}".prop_map(|s| NotifyEvent::Other(Atom::try_from(s).unwrap())),
+    ];
+    let group = (filter, prop::collection::vec(event, 0..3))
+        .prop_map(|(filter, events)| NotifyEventGroup { filter, events });
+    prop_oneof![
+        Just(Notify::None),
+        (any::<bool>(), non_empty(group, 3))
+            .prop_map(|(status, groups)| Notify::Set { status, groups }),
+    ]
+    .boxed()
 }
 
 fn command() -> impl Strategy<Value = Command<'static>> {
@@ -599,6 +773,41 @@ proptest! {
         prop_assert_eq!(used, wire.len());
         prop_assert_eq!(&again, &cmd);
         prop_assert_eq!(again.to_vec(), wire.clone());
+    }
+
+    #[test]
+    fn unknown_commands_round_trip_in_lenient_mode(
+        name in "X-[A-Z]{1,8}",
+        args in prop::collection::vec(
+            prop_oneof![
+                "[!-z]([ -z]{0,6}[!-z])?".prop_map(String::into_bytes),
+                prop::collection::vec(any::<u8>(), 0..8).prop_map(|d| {
+                    let mut v = format!("{{{}}}\r\n", d.len()).into_bytes();
+                    v.extend(d);
+                    v
+                }),
+            ],
+            0..4,
+        ),
+    ) {
+        let mut wire = format!("a {name}").into_bytes();
+        for a in &args {
+            wire.push(b' ');
+            wire.extend_from_slice(a);
+        }
+        wire.extend_from_slice(b"\r\n");
+        let cfg = ParserConfig::lenient();
+        let parsed = Command::parse(&wire, &cfg);
+        // Text parts may end in a literal-looking `{n}` or hold a bare line end: those
+        // are framing errors, not arguments.
+        if let Ok((cmd, used)) = parsed {
+            prop_assert_eq!(used, wire.len());
+            let is_other = matches!(cmd.body, CommandBody::Other { .. });
+            prop_assert!(is_other, "{:?}", cmd);
+            prop_assert_eq!(cmd.to_vec(), wire.clone());
+            prop_assert_eq!(Command::parse(&wire, &cfg).map(|(c, _)| c), Ok(cmd));
+        }
+        prop_assert!(Command::parse(&wire, &ParserConfig::strict()).is_err());
     }
 
     #[test]

@@ -198,6 +198,24 @@ fn errors_name_the_problem_and_the_offset() {
         ),
         (b"a FETCH 0 FLAGS\r\n", ParseErrorKind::BadSequenceSet, 8),
         (b"a FOO\r\n", ParseErrorKind::UnknownCommand, 2),
+        (b"a FETCH 07 FLAGS\r\n", ParseErrorKind::LeadingZero, 8),
+        (
+            b"a UID FETCH 1 FLAGS (VANISHED)\r\n",
+            ParseErrorKind::Rule("VANISHED needs CHANGEDSINCE"),
+            20,
+        ),
+        (
+            b"a UID FETCH 1 FLAGS (CHANGEDSINCE 0)\r\n",
+            ParseErrorKind::Rule("mod-sequence must not be zero"),
+            34,
+        ),
+        (
+            b"a LIST (RECURSIVEMATCH) \"\" *\r\n",
+            ParseErrorKind::Rule(
+                "RECURSIVEMATCH needs another selection option such as SUBSCRIBED",
+            ),
+            7,
+        ),
         (b"a UID FOO 1\r\n", ParseErrorKind::UnknownCommand, 6),
         (
             b"a LOGIN {20}\r\njoe\r\n",
@@ -326,4 +344,57 @@ fn imap_parse_accepts_the_corpus_and_rejects_the_table() {
             show(&input)
         );
     }
+}
+
+#[test]
+fn unknown_commands_keep_their_arguments_in_lenient_mode() {
+    use mailgate_imap::command::RawArguments;
+    let lenient = ParserConfig::lenient();
+    let cases: &[(&[u8], &str, &[u8], usize)] = &[
+        (b"a XLIST \"\" *\r\n", "XLIST", b" \"\" *", 0),
+        (
+            b"a X-FOO bar {3}\r\nabc baz ~{2+}\r\n\0\n end\r\n",
+            "X-FOO",
+            b" bar {3}\r\nabc baz ~{2+}\r\n\0\n end",
+            2,
+        ),
+        (b"a XYZZY\r\n", "XYZZY", b"", 0),
+        // Not a literal: the line does not end in `}`. Kept with its space, so that the
+        // canonical form does not announce one either.
+        (b"a X-FOO {3} \r\n", "X-FOO", b" {3} ", 0),
+        (b"a UID XMOVE 1 b\r\n", "UID", b" XMOVE 1 b", 0),
+        (
+            b"a VERYLONGCOMMANDNAMEBEYONDSIXTEEN x\r\n",
+            "VERYLONGCOMMANDNAMEBEYONDSIXTEEN",
+            b" x",
+            0,
+        ),
+    ];
+    for (input, name, args, literals) in cases {
+        let (cmd, used) =
+            Command::parse(input, &lenient).unwrap_or_else(|e| panic!("{e}: {:?}", show(input)));
+        assert_eq!(used, input.len());
+        let CommandBody::Other { name: n, arguments } = &cmd.body else {
+            panic!("{cmd:?}");
+        };
+        let arguments: &RawArguments<'_> = arguments;
+        assert_eq!(n.as_str(), *name);
+        assert_eq!(arguments.as_bytes(), *args, "{:?}", show(input));
+        assert_eq!(arguments.literals(), *literals);
+        assert_eq!(cmd.to_vec(), *input);
+        assert_eq!(cmd.clone().into_owned(), cmd);
+        assert_eq!(
+            Command::parse(input, &ParserConfig::strict())
+                .unwrap_err()
+                .kind(),
+            &ParseErrorKind::UnknownCommand
+        );
+    }
+    assert_eq!(
+        canonicalize_command(b"a X-FOO {3} \r\n", &lenient).unwrap(),
+        b"a X-FOO {3} \r\n"
+    );
+    // Known commands are never taken for unknown ones: their errors stay.
+    assert!(Command::parse(b"a FETCH x\r\n", &lenient).is_err());
+    assert!(Command::parse(b"a X-FOO {5}\r\nab\r\n", &lenient).is_err());
 }

@@ -5,12 +5,12 @@
 
 use std::num::NonZeroU32;
 
-use mailgate_imap::command::{Section, SectionText};
+use mailgate_imap::command::{PartialRange, Section, SectionText};
 use mailgate_imap::response::*;
 use mailgate_imap::{
     AString, Atom, Capability, Charset, Date, DateTime, Encode, Flag, FlagExtension, FlagFetch,
-    FlagPerm, IString, Literal8, Mailbox, NString, NonEmpty, ParserConfig, SeqItem, SeqNumber,
-    SequenceSet, Tag,
+    FlagPerm, IString, Literal8, Mailbox, NString, NonEmpty, ObjectId, ParserConfig, SeqItem,
+    SeqNumber, SequenceSet, Tag,
 };
 use proptest::collection::vec;
 use proptest::option;
@@ -26,6 +26,25 @@ fn small_nz() -> impl Strategy<Value = NonZeroU32> {
 
 fn n64() -> impl Strategy<Value = u64> {
     0u64..=(i64::MAX as u64)
+}
+
+/// `mod-sequence-value`: non-zero.
+fn modseq() -> impl Strategy<Value = u64> {
+    1u64..=(i64::MAX as u64)
+}
+
+fn object_id() -> impl Strategy<Value = ObjectId<'static>> {
+    "[A-Za-z0-9_-]{1,30}".prop_map(|s| ObjectId::try_new(s).unwrap())
+}
+
+fn partial_range() -> impl Strategy<Value = PartialRange> {
+    (any::<bool>(), nz(), nz()).prop_map(|(last, a, b)| {
+        if last {
+            PartialRange::Last(a, b)
+        } else {
+            PartialRange::First(a, b)
+        }
+    })
 }
 
 fn tag() -> impl Strategy<Value = Tag<'static>> {
@@ -151,7 +170,8 @@ fn code() -> impl Strategy<Value = Code<'static>> {
                 destination,
             }
         }),
-        n64().prop_map(Code::HighestModSeq),
+        modseq().prop_map(Code::HighestModSeq),
+        object_id().prop_map(Code::MailboxId),
         sequence_set().prop_map(Code::Modified),
         prop_oneof![
             any::<u32>().prop_map(MetadataCode::LongEntries),
@@ -190,6 +210,7 @@ fn status() -> impl Strategy<Value = Status<'static>> {
         }),
         (kind, resp_text()).prop_map(|(kind, text)| Status::Untagged { kind, text }),
         resp_text().prop_map(Status::Bye),
+        resp_text().prop_map(Status::PreAuth),
     ]
 }
 
@@ -409,13 +430,14 @@ fn fetch_item() -> impl Strategy<Value = FetchItem<'static>> {
         (vec(small_nz(), 0..3), any::<u32>())
             .prop_map(|(section, size)| FetchItem::BinarySize { section, size }),
         nz().prop_map(FetchItem::Uid),
-        n64().prop_map(FetchItem::ModSeq),
+        modseq().prop_map(FetchItem::ModSeq),
+        option::of(date_time()).prop_map(FetchItem::SaveDate),
         nstring().prop_map(FetchItem::Rfc822),
         nstring().prop_map(FetchItem::Rfc822Header),
         nstring().prop_map(FetchItem::Rfc822Text),
         nstring().prop_map(FetchItem::Preview),
-        atom().prop_map(FetchItem::EmailId),
-        option::of(atom()).prop_map(FetchItem::ThreadId),
+        object_id().prop_map(FetchItem::EmailId),
+        option::of(object_id()).prop_map(FetchItem::ThreadId),
         n64().prop_map(FetchItem::GmailMessageId),
         n64().prop_map(FetchItem::GmailThreadId),
         vec(
@@ -507,14 +529,16 @@ fn data() -> impl Strategy<Value = Data<'static>> {
                     any::<u32>().prop_map(StatusItem::Recent),
                     n64().prop_map(StatusItem::HighestModSeq),
                     option::of(n64()).prop_map(StatusItem::AppendLimit),
+                    n64().prop_map(StatusItem::DeletedStorage),
+                    object_id().prop_map(StatusItem::MailboxId),
                 ],
                 0..5
             )
         )
             .prop_map(|(mailbox, items)| Data::Status { mailbox, items }),
-        (vec(nz(), 0..8), option::of(n64()))
+        (vec(nz(), 0..8), option::of(modseq()))
             .prop_map(|(numbers, mod_seq)| Data::Search { numbers, mod_seq }),
-        (vec(nz(), 0..8), option::of(n64()))
+        (vec(nz(), 0..8), option::of(modseq()))
             .prop_map(|(numbers, mod_seq)| Data::Sort { numbers, mod_seq }),
         (
             option::of(istring()),
@@ -525,7 +549,11 @@ fn data() -> impl Strategy<Value = Data<'static>> {
                     nz().prop_map(SearchReturnData::Max),
                     sequence_set().prop_map(SearchReturnData::All),
                     any::<u32>().prop_map(SearchReturnData::Count),
-                    n64().prop_map(SearchReturnData::ModSeq),
+                    modseq().prop_map(SearchReturnData::ModSeq),
+                    (partial_range(), option::of(sequence_set()))
+                        .prop_map(|(range, results)| SearchReturnData::Partial { range, results }),
+                    vec(1u8..=100, 1..4)
+                        .prop_map(|v| SearchReturnData::Relevancy(NonEmpty::try_new(v).unwrap())),
                 ],
                 0..4
             )
@@ -538,6 +566,8 @@ fn data() -> impl Strategy<Value = Data<'static>> {
         (any::<bool>(), uid_set()).prop_map(|(earlier, uids)| Data::Vanished { earlier, uids }),
         (nz(), vec(fetch_item(), 1..5))
             .prop_map(|(seq, items)| Data::Fetch(MessageData { seq, items })),
+        (nz(), vec(fetch_item(), 1..5))
+            .prop_map(|(seq, items)| Data::UidFetch(MessageData { seq, items })),
         option::of(vec((istring(), nstring()), 0..3)).prop_map(|p| Data::Id(IdParams(p))),
         (namespace(), namespace(), namespace()).prop_map(|(personal, other, shared)| {
             Data::Namespace(Namespaces {
@@ -577,7 +607,29 @@ fn data() -> impl Strategy<Value = Data<'static>> {
             ]
         )
             .prop_map(|(mailbox, entries)| Data::Metadata { mailbox, entries }),
+        acl_data(),
     ]
+}
+
+/// ACL (RFC 4314) and LANGUAGE / COMPARATOR (RFC 5255) data.
+fn acl_data() -> BoxedStrategy<Data<'static>> {
+    prop_oneof![
+        (mailbox(), vec((astring(), astring()), 0..3))
+            .prop_map(|(mailbox, entries)| Data::Acl { mailbox, entries }),
+        (mailbox(), astring(), astring(), vec(astring(), 0..3)).prop_map(
+            |(mailbox, identifier, required, optional)| Data::ListRights {
+                mailbox,
+                identifier,
+                required,
+                optional,
+            }
+        ),
+        (mailbox(), astring()).prop_map(|(mailbox, rights)| Data::MyRights { mailbox, rights }),
+        vec(astring(), 1..4).prop_map(|v| Data::Language(NonEmpty::try_new(v).unwrap())),
+        (astring(), vec(astring(), 0..3))
+            .prop_map(|(selected, matching)| Data::Comparator { selected, matching }),
+    ]
+    .boxed()
 }
 
 fn response() -> impl Strategy<Value = Response<'static>> {

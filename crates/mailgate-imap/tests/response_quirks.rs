@@ -335,3 +335,54 @@ fn lower_case_keywords_are_valid_everywhere() {
         }
     }
 }
+
+#[test]
+fn nil_envelope_and_line_count_of_encapsulated_messages() {
+    let r = lenient(
+        b"* 1 FETCH (BODYSTRUCTURE (\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 900 NIL ((\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 5 NIL NIL NIL NIL NIL) \"MIXED\" NIL NIL NIL NIL) NIL NIL NIL NIL NIL))\r\n",
+    );
+    let BodyStructure::Single { part, .. } = body_of(r) else {
+        panic!("not a single part");
+    };
+    let SinglePartKind::Message {
+        envelope,
+        body,
+        lines,
+        ..
+    } = part.kind
+    else {
+        panic!("not a message part");
+    };
+    assert_eq!(lines, 0);
+    assert_eq!(*envelope, Default::default());
+    let BodyStructure::Multi { parts, .. } = *body else {
+        panic!("not a multipart");
+    };
+    assert!(matches!(
+        &parts[0],
+        BodyStructure::Single {
+            part: mailgate_imap::response::SinglePart {
+                kind: SinglePartKind::Text { lines: 0, .. },
+                ..
+            },
+            ..
+        }
+    ));
+}
+
+#[test]
+fn zero_mod_sequences() {
+    for input in [
+        &b"* 1 FETCH (MODSEQ (0))\r\n"[..],
+        b"* SEARCH 2 (MODSEQ 0)\r\n",
+        b"* ESEARCH MODSEQ 0\r\n",
+        b"* OK [HIGHESTMODSEQ 0] x\r\n",
+    ] {
+        lenient_only(input);
+        assert!(parse_response(input, &ParserConfig::strict()).is_err());
+    }
+    assert!(matches!(
+        fetch_items(lenient_only(b"* 1 FETCH (MODSEQ (0))\r\n"))[..],
+        [FetchItem::ModSeq(0)]
+    ));
+}

@@ -1,33 +1,40 @@
-//! The command bodies: one variant per command, with parser and encoder.
+//! The command bodies: one variant per command, and their parser (the encoder is in
+//! `encode.rs`, `into_owned` in `owned.rs`).
 
 use crate::config::ParserConfig;
+use crate::core::GmailLabel;
 use crate::core::atom::{Atom, atom};
 use crate::core::capability::{auth_mechanism, capability, charset};
 use crate::core::lex::{byte, keyword, paren_list, sp, sp_list1};
 use crate::core::mailbox::{list_mailbox, mailbox};
+use crate::core::sequence::seq_number;
 use crate::core::sequence::sequence_set;
 use crate::core::string::{AString, astring};
 use crate::core::{
-    AuthMechanism, Capability, Charset, Flag, ListMailbox, Mailbox, NonEmpty, SequenceSet,
+    AuthMechanism, Capability, Charset, Flag, ListMailbox, Mailbox, NonEmpty, SeqNumber,
+    SequenceSet,
 };
-use crate::encode::{Encode, encode_list};
+use crate::encode::Encode;
 use crate::error::{PResult, ParseErrorKind, fail};
 use crate::secret::Secret;
+use nom::Parser;
+use nom::multi::many0;
+use nom::sequence::preceded;
 
-use super::authenticate::{SaslData, encode_base64, initial_response};
+use super::authenticate::{SaslData, initial_response};
 use super::fetch::{FetchItems, FetchModifier, fetch_items, fetch_modifiers};
 use super::list::{
     ListReturnOption, ListSelectOption, StatusItem, list_return_options, list_select_options,
     status_items,
 };
+use super::notify::{Notify, notify};
+use super::other::{RawArguments, raw_arguments};
 use super::params::{
     AppendMessage, IdField, MetadataEntry, MetadataOption, QuotaLimit, SelectParameter, StoreKind,
-    append_message, encode_store_kind, id_fields, metadata_entries, metadata_options, quota_limits,
-    select_parameters, store_flags, store_kind, store_modifier,
+    append_message, id_fields, metadata_entries, metadata_options, quota_limits, select_parameters,
+    store_flags, store_kind, store_labels, store_modifier,
 };
-use super::search::{
-    SearchKey, SearchReturnOption, encode_search_return, search_criteria, search_return,
-};
+use super::search::{SearchKey, SearchReturnOption, search_criteria, search_return};
 
 /// A SORT criterion (RFC 5256, RFC 5957 DISPLAY).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,9 +67,11 @@ pub enum SortKey {
     DisplayFrom,
     /// `DISPLAYTO`.
     DisplayTo,
+    /// `RELEVANCY` (RFC 6203 SEARCH=FUZZY).
+    Relevancy,
 }
 
-const SORT_KEYS: [(SortKey, &str); 9] = [
+const SORT_KEYS: [(SortKey, &str); 10] = [
     (SortKey::Arrival, "ARRIVAL"),
     (SortKey::Cc, "CC"),
     (SortKey::Date, "DATE"),
@@ -72,6 +81,7 @@ const SORT_KEYS: [(SortKey, &str); 9] = [
     (SortKey::To, "TO"),
     (SortKey::DisplayFrom, "DISPLAYFROM"),
     (SortKey::DisplayTo, "DISPLAYTO"),
+    (SortKey::Relevancy, "RELEVANCY"),
 ];
 
 impl Encode for SortCriterion {
@@ -339,13 +349,98 @@ pub enum CommandBody<'a> {
     },
     /// `ID (fields)` or `ID NIL`.
     Id {
-        /// Fields; `None` for NIL.
-        fields: Option<NonEmpty<IdField<'a>>>,
+        /// Fields (`ID ()` has none); `None` for NIL.
+        fields: Option<Vec<IdField<'a>>>,
     },
     /// `COMPRESS algorithm`.
     Compress {
         /// Algorithm, such as `DEFLATE`.
         algorithm: Atom<'a>,
+    },
+    /// `UNAUTHENTICATE` (RFC 8437): back to the not authenticated state.
+    Unauthenticate,
+    /// `[UID] STORE set [(UNCHANGEDSINCE n)] [+-]X-GM-LABELS[.SILENT] labels` (Gmail's
+    /// X-GM-EXT-1).
+    StoreGmailLabels {
+        /// `UID STORE`.
+        uid: bool,
+        /// Messages.
+        sequence_set: SequenceSet,
+        /// `UNCHANGEDSINCE` (CONDSTORE).
+        unchanged_since: Option<u64>,
+        /// Replace, add or remove.
+        kind: StoreKind,
+        /// `.SILENT`.
+        silent: bool,
+        /// Labels.
+        labels: Vec<GmailLabel<'a>>,
+    },
+    /// `[UID] REPLACE n mailbox message` (RFC 8508): append a message to `mailbox` and
+    /// expunge message `n` of the selected mailbox.
+    Replace {
+        /// `UID REPLACE`: `sequence` is a UID.
+        uid: bool,
+        /// The message to replace.
+        sequence: SeqNumber,
+        /// Where the new message goes.
+        mailbox: Mailbox<'a>,
+        /// The new message.
+        message: AppendMessage<'a>,
+    },
+    /// `SETACL mailbox identifier rights` (RFC 4314); rights starting with `+` or `-`
+    /// are added or removed, others replace.
+    SetAcl {
+        /// Mailbox.
+        mailbox: Mailbox<'a>,
+        /// User or group.
+        identifier: AString<'a>,
+        /// `mod-rights`.
+        rights: AString<'a>,
+    },
+    /// `DELETEACL mailbox identifier` (RFC 4314).
+    DeleteAcl {
+        /// Mailbox.
+        mailbox: Mailbox<'a>,
+        /// User or group.
+        identifier: AString<'a>,
+    },
+    /// `GETACL mailbox` (RFC 4314).
+    GetAcl {
+        /// Mailbox.
+        mailbox: Mailbox<'a>,
+    },
+    /// `LISTRIGHTS mailbox identifier` (RFC 4314).
+    ListRights {
+        /// Mailbox.
+        mailbox: Mailbox<'a>,
+        /// User or group.
+        identifier: AString<'a>,
+    },
+    /// `MYRIGHTS mailbox` (RFC 4314).
+    MyRights {
+        /// Mailbox.
+        mailbox: Mailbox<'a>,
+    },
+    /// `NOTIFY NONE` or `NOTIFY SET ...` (RFC 5465).
+    Notify(Notify<'a>),
+    /// `LANGUAGE [range ...]` (RFC 5255): list the languages, or choose one.
+    Language {
+        /// Language ranges in order of preference; empty to ask for the list.
+        ranges: Vec<AString<'a>>,
+    },
+    /// `COMPARATOR [comparator ...]` (RFC 5255 I18NLEVEL=2): show or choose the
+    /// collation.
+    Comparator {
+        /// Comparator names in order of preference; empty to ask for the active one.
+        comparators: Vec<AString<'a>>,
+    },
+    /// A command this crate does not know, kept as sent (only with
+    /// [`ParserConfig::allow_unknown_commands`]).
+    Other {
+        /// The command name.
+        name: Atom<'a>,
+        /// The arguments.
+        arguments: RawArguments<'a>,
     },
 }
 
@@ -366,7 +461,7 @@ fn uid_command<'a>(
         b"FETCH" => {
             let (i, sequence_set) = sp_then(i, sequence_set)?;
             let (i, items) = sp_then(i, |j| fetch_items(j, cfg))?;
-            let (i, modifiers) = fetch_modifiers(i)?;
+            let (i, modifiers) = fetch_modifiers(i, uid)?;
             (
                 i,
                 B::Fetch {
@@ -380,7 +475,21 @@ fn uid_command<'a>(
         b"STORE" => {
             let (i, sequence_set) = sp_then(i, sequence_set)?;
             let (i, unchanged_since) = store_modifier(i)?;
-            let (i, (kind, silent)) = sp_then(i, store_kind)?;
+            if let Ok((i, (kind, silent))) = sp_then(i, |j| store_kind(j, "X-GM-LABELS")) {
+                let (i, labels) = sp_then(i, |j| store_labels(j, cfg))?;
+                return Ok((
+                    i,
+                    B::StoreGmailLabels {
+                        uid,
+                        sequence_set,
+                        unchanged_since,
+                        kind,
+                        silent,
+                        labels,
+                    },
+                ));
+            }
+            let (i, (kind, silent)) = sp_then(i, |j| store_kind(j, "FLAGS"))?;
             let (i, flags) = sp_then(i, |j| store_flags(j, cfg))?;
             (
                 i,
@@ -479,6 +588,20 @@ fn uid_command<'a>(
             let (i, sequence_set) = sp_then(i, sequence_set)?;
             (i, B::UidExpunge { sequence_set })
         }
+        b"REPLACE" => {
+            let (i, sequence) = sp_then(i, seq_number)?;
+            let (i, mailbox) = sp_then(i, |j| mailbox(j, cfg))?;
+            let (i, message) = sp_then(i, |j| append_message(j, cfg))?;
+            (
+                i,
+                B::Replace {
+                    uid,
+                    sequence,
+                    mailbox,
+                    message,
+                },
+            )
+        }
         _ => return fail(i, ParseErrorKind::UnknownCommand),
     })
 }
@@ -495,7 +618,7 @@ pub(crate) fn command_body<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, C
     let (name_bytes, i) = i.split_at(n);
     let mut buf = [0u8; 16];
     if name_bytes.len() > buf.len() {
-        return fail(start, ParseErrorKind::UnknownCommand);
+        return other_command(start, cfg);
     }
     for (u, b) in buf.iter_mut().zip(name_bytes) {
         *u = b.to_ascii_uppercase();
@@ -672,20 +795,66 @@ pub(crate) fn command_body<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, C
             let (sub, j) = i.split_at(n);
             let mut upper = [0u8; 8];
             if sub.len() > upper.len() {
-                return fail(i, ParseErrorKind::UnknownCommand);
+                return unknown_uid_command(start, i, cfg);
             }
             for (u, b) in upper.iter_mut().zip(sub) {
                 *u = b.to_ascii_uppercase();
             }
-            uid_command(&upper[..sub.len()], j, cfg, true).map_err(|e| match e {
-                nom::Err::Error(p) if p.kind == ParseErrorKind::UnknownCommand => {
-                    nom::Err::Error(crate::error::PErr::new(i, ParseErrorKind::UnknownCommand))
+            match uid_command(&upper[..sub.len()], j, cfg, true) {
+                Err(nom::Err::Error(p)) if p.kind == ParseErrorKind::UnknownCommand => {
+                    return unknown_uid_command(start, i, cfg);
                 }
-                e => e,
-            })?
+                r => r?,
+            }
         }
-        b"FETCH" | b"STORE" | b"COPY" | b"MOVE" | b"SEARCH" | b"SORT" | b"THREAD" => {
+        b"FETCH" | b"STORE" | b"COPY" | b"MOVE" | b"SEARCH" | b"SORT" | b"THREAD" | b"REPLACE" => {
             uid_command(name, i, cfg, false)?
+        }
+        b"UNAUTHENTICATE" => (i, B::Unauthenticate),
+        b"GETACL" => mbox(i).map(|(i, mailbox)| (i, B::GetAcl { mailbox }))?,
+        b"MYRIGHTS" => mbox(i).map(|(i, mailbox)| (i, B::MyRights { mailbox }))?,
+        b"DELETEACL" | b"LISTRIGHTS" => {
+            let (i, mailbox) = mbox(i)?;
+            let (i, identifier) = sp_then(i, |j| astring(j, cfg))?;
+            if name == b"DELETEACL" {
+                (
+                    i,
+                    B::DeleteAcl {
+                        mailbox,
+                        identifier,
+                    },
+                )
+            } else {
+                (
+                    i,
+                    B::ListRights {
+                        mailbox,
+                        identifier,
+                    },
+                )
+            }
+        }
+        b"SETACL" => {
+            let (i, mailbox) = mbox(i)?;
+            let (i, identifier) = sp_then(i, |j| astring(j, cfg))?;
+            let (i, rights) = sp_then(i, |j| astring(j, cfg))?;
+            (
+                i,
+                B::SetAcl {
+                    mailbox,
+                    identifier,
+                    rights,
+                },
+            )
+        }
+        b"NOTIFY" => sp_then(i, |j| notify(j, cfg)).map(|(i, n)| (i, B::Notify(n)))?,
+        b"LANGUAGE" => {
+            let (i, ranges) = many0(preceded(sp, |j| astring(j, cfg))).parse(i)?;
+            (i, B::Language { ranges })
+        }
+        b"COMPARATOR" => {
+            let (i, comparators) = many0(preceded(sp, |j| astring(j, cfg))).parse(i)?;
+            (i, B::Comparator { comparators })
         }
         b"GETQUOTA" => {
             sp_then(i, |j| astring(j, cfg)).map(|(i, root)| (i, B::GetQuota { root }))?
@@ -735,316 +904,28 @@ pub(crate) fn command_body<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, C
         b"COMPRESS" => {
             sp_then(i, |j| atom(j, cfg)).map(|(i, algorithm)| (i, B::Compress { algorithm }))?
         }
-        _ => return fail(start, ParseErrorKind::UnknownCommand),
+        _ => return other_command(start, cfg),
     })
 }
 
-fn word(out: &mut Vec<u8>, s: &str) {
-    out.extend_from_slice(s.as_bytes());
-}
-
-fn word_mailbox(out: &mut Vec<u8>, s: &str, m: &Mailbox<'_>) {
-    word(out, s);
-    out.push(b' ');
-    m.encode(out);
-}
-
-fn uid_prefix(out: &mut Vec<u8>, uid: bool) {
-    if uid {
-        out.extend_from_slice(b"UID ");
+/// An unknown command: its generic form if the configuration allows it.
+fn other_command<'a>(start: &'a [u8], cfg: &ParserConfig) -> PResult<'a, CommandBody<'a>> {
+    if !cfg.allow_unknown_commands {
+        return fail(start, ParseErrorKind::UnknownCommand);
     }
+    let (i, name) = atom(start, cfg)?;
+    let (i, arguments) = raw_arguments(i, cfg)?;
+    Ok((i, CommandBody::Other { name, arguments }))
 }
 
-fn encode_keys(keys: &[SearchKey<'_>], out: &mut Vec<u8>) {
-    for k in keys {
-        out.push(b' ');
-        k.encode(out);
+/// `UID` followed by an unknown command name (`sub` points at that name).
+fn unknown_uid_command<'a>(
+    start: &'a [u8],
+    sub: &'a [u8],
+    cfg: &ParserConfig,
+) -> PResult<'a, CommandBody<'a>> {
+    if cfg.allow_unknown_commands {
+        return other_command(start, cfg);
     }
-}
-
-impl Encode for CommandBody<'_> {
-    fn encode(&self, out: &mut Vec<u8>) {
-        use CommandBody as B;
-        match self {
-            B::Capability => word(out, "CAPABILITY"),
-            B::Noop => word(out, "NOOP"),
-            B::Logout => word(out, "LOGOUT"),
-            B::StartTls => word(out, "STARTTLS"),
-            B::Namespace => word(out, "NAMESPACE"),
-            B::Idle => word(out, "IDLE"),
-            B::Check => word(out, "CHECK"),
-            B::Close => word(out, "CLOSE"),
-            B::Unselect => word(out, "UNSELECT"),
-            B::Expunge => word(out, "EXPUNGE"),
-            B::Authenticate {
-                mechanism,
-                initial_response,
-            } => {
-                word(out, "AUTHENTICATE ");
-                mechanism.encode(out);
-                if let Some(r) = initial_response {
-                    out.push(b' ');
-                    encode_base64(r.expose(), true, out);
-                }
-            }
-            B::Login { username, password } => {
-                word(out, "LOGIN ");
-                username.encode(out);
-                out.push(b' ');
-                password.encode(out);
-            }
-            B::Enable { capabilities } => {
-                word(out, "ENABLE");
-                for c in capabilities {
-                    out.push(b' ');
-                    c.encode(out);
-                }
-            }
-            B::Select {
-                mailbox,
-                parameters,
-            }
-            | B::Examine {
-                mailbox,
-                parameters,
-            } => {
-                word_mailbox(
-                    out,
-                    if matches!(self, B::Select { .. }) {
-                        "SELECT"
-                    } else {
-                        "EXAMINE"
-                    },
-                    mailbox,
-                );
-                if !parameters.is_empty() {
-                    out.push(b' ');
-                    encode_list(parameters, out);
-                }
-            }
-            B::Create {
-                mailbox,
-                special_use,
-            } => {
-                word_mailbox(out, "CREATE", mailbox);
-                if !special_use.is_empty() {
-                    word(out, " (USE (");
-                    for (n, u) in special_use.iter().enumerate() {
-                        if n > 0 {
-                            out.push(b' ');
-                        }
-                        out.push(b'\\');
-                        u.encode(out);
-                    }
-                    word(out, "))");
-                }
-            }
-            B::Delete { mailbox } => word_mailbox(out, "DELETE", mailbox),
-            B::Subscribe { mailbox } => word_mailbox(out, "SUBSCRIBE", mailbox),
-            B::Unsubscribe { mailbox } => word_mailbox(out, "UNSUBSCRIBE", mailbox),
-            B::GetQuotaRoot { mailbox } => word_mailbox(out, "GETQUOTAROOT", mailbox),
-            B::Rename { from, to } => {
-                word_mailbox(out, "RENAME", from);
-                out.push(b' ');
-                to.encode(out);
-            }
-            B::List {
-                selection,
-                reference,
-                patterns,
-                return_options,
-            } => {
-                word(out, "LIST ");
-                if !selection.is_empty() {
-                    encode_list(selection, out);
-                    out.push(b' ');
-                }
-                reference.encode(out);
-                out.push(b' ');
-                if patterns.len() == 1 {
-                    patterns[0].encode(out);
-                } else {
-                    encode_list(patterns, out);
-                }
-                if !return_options.is_empty() {
-                    word(out, " RETURN ");
-                    encode_list(return_options, out);
-                }
-            }
-            B::Lsub { reference, pattern } => {
-                word_mailbox(out, "LSUB", reference);
-                out.push(b' ');
-                pattern.encode(out);
-            }
-            B::Status { mailbox, items } => {
-                word_mailbox(out, "STATUS", mailbox);
-                out.push(b' ');
-                encode_list(items, out);
-            }
-            B::Append { mailbox, messages } => {
-                word_mailbox(out, "APPEND", mailbox);
-                for m in messages {
-                    out.push(b' ');
-                    m.encode(out);
-                }
-            }
-            B::UidExpunge { sequence_set } => {
-                word(out, "UID EXPUNGE ");
-                sequence_set.encode(out);
-            }
-            B::Search {
-                uid,
-                return_options,
-                charset,
-                criteria,
-            } => {
-                uid_prefix(out, *uid);
-                word(out, "SEARCH");
-                if let Some(r) = return_options {
-                    out.push(b' ');
-                    encode_search_return(r, out);
-                }
-                if let Some(c) = charset {
-                    word(out, " CHARSET ");
-                    c.encode(out);
-                }
-                encode_keys(criteria, out);
-            }
-            B::Fetch {
-                uid,
-                sequence_set,
-                items,
-                modifiers,
-            } => {
-                uid_prefix(out, *uid);
-                word(out, "FETCH ");
-                sequence_set.encode(out);
-                out.push(b' ');
-                items.encode(out);
-                if !modifiers.is_empty() {
-                    out.push(b' ');
-                    encode_list(modifiers, out);
-                }
-            }
-            B::Store {
-                uid,
-                sequence_set,
-                unchanged_since,
-                kind,
-                silent,
-                flags,
-            } => {
-                uid_prefix(out, *uid);
-                word(out, "STORE ");
-                sequence_set.encode(out);
-                if let Some(n) = unchanged_since {
-                    word(out, " (UNCHANGEDSINCE ");
-                    crate::encode::encode_u64(*n, out);
-                    out.push(b')');
-                }
-                out.push(b' ');
-                encode_store_kind(*kind, *silent, out);
-                out.push(b' ');
-                encode_list(flags, out);
-            }
-            B::Copy {
-                uid,
-                sequence_set,
-                mailbox,
-            }
-            | B::Move {
-                uid,
-                sequence_set,
-                mailbox,
-            } => {
-                uid_prefix(out, *uid);
-                word(
-                    out,
-                    if matches!(self, B::Copy { .. }) {
-                        "COPY "
-                    } else {
-                        "MOVE "
-                    },
-                );
-                sequence_set.encode(out);
-                out.push(b' ');
-                mailbox.encode(out);
-            }
-            B::Sort {
-                uid,
-                return_options,
-                criteria,
-                charset,
-                search,
-            } => {
-                uid_prefix(out, *uid);
-                word(out, "SORT ");
-                if let Some(r) = return_options {
-                    encode_search_return(r, out);
-                    out.push(b' ');
-                }
-                encode_list(criteria, out);
-                out.push(b' ');
-                charset.encode(out);
-                encode_keys(search, out);
-            }
-            B::Thread {
-                uid,
-                algorithm,
-                charset,
-                search,
-            } => {
-                uid_prefix(out, *uid);
-                word(out, "THREAD ");
-                algorithm.encode(out);
-                out.push(b' ');
-                charset.encode(out);
-                encode_keys(search, out);
-            }
-            B::GetQuota { root } => {
-                word(out, "GETQUOTA ");
-                root.encode(out);
-            }
-            B::SetQuota { root, limits } => {
-                word(out, "SETQUOTA ");
-                root.encode(out);
-                out.push(b' ');
-                encode_list(limits, out);
-            }
-            B::GetMetadata {
-                options,
-                mailbox,
-                entries,
-            } => {
-                word(out, "GETMETADATA ");
-                if !options.is_empty() {
-                    encode_list(options, out);
-                    out.push(b' ');
-                }
-                mailbox.encode(out);
-                out.push(b' ');
-                if entries.len() == 1 {
-                    entries[0].encode(out);
-                } else {
-                    encode_list(entries, out);
-                }
-            }
-            B::SetMetadata { mailbox, entries } => {
-                word_mailbox(out, "SETMETADATA", mailbox);
-                out.push(b' ');
-                encode_list(entries, out);
-            }
-            B::Id { fields } => {
-                word(out, "ID ");
-                match fields {
-                    Some(f) => encode_list(f, out),
-                    None => word(out, "NIL"),
-                }
-            }
-            B::Compress { algorithm } => {
-                word(out, "COMPRESS ");
-                algorithm.encode(out);
-            }
-        }
-    }
+    fail(sub, ParseErrorKind::UnknownCommand)
 }

@@ -1,12 +1,19 @@
-//! FETCH items: macros, attributes, body sections, BINARY, partial ranges and the
-//! CONDSTORE/QRESYNC modifiers.
+//! FETCH items: macros, attributes, body sections, BINARY, partial ranges, PREVIEW and
+//! the CONDSTORE/QRESYNC/PARTIAL modifiers.
 
 use std::num::NonZeroU32;
 
 use crate::config::ParserConfig;
 use crate::core::NonEmpty;
-use crate::core::lex::{byte, keyword, paren_list, sp, starts_with_ci};
-use crate::core::number::{number, number64, nz_number};
+use nom::Parser;
+use nom::branch::alt;
+use nom::combinator::map;
+use nom::multi::separated_list1;
+use nom::sequence::preceded;
+
+use super::search::partial_range;
+use crate::core::lex::{byte, keyword, kw, paren_list, sp, starts_with_ci, word};
+use crate::core::number::{mod_sequence_value, number, nz_number};
 use crate::core::string::{AString, astring};
 use crate::encode::{Encode, encode_list, encode_u64};
 use crate::error::{PResult, ParseErrorKind, fail};
@@ -85,6 +92,11 @@ pub enum FetchAttribute<'a> {
     GmailThreadId,
     /// `X-GM-LABELS` (Gmail).
     GmailLabels,
+    /// `PREVIEW` or `PREVIEW (LAZY)` (RFC 8970).
+    Preview {
+        /// `LAZY`: answer `NIL` rather than compute a preview now.
+        lazy: bool,
+    },
 }
 
 /// A body section: part numbers and an optional text specifier.
@@ -120,14 +132,16 @@ pub struct Partial {
     pub length: NonZeroU32,
 }
 
-/// A FETCH modifier (CONDSTORE / QRESYNC).
+/// A FETCH modifier (CONDSTORE / QRESYNC / PARTIAL).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FetchModifier {
-    /// `CHANGEDSINCE mod-sequence`.
+    /// `CHANGEDSINCE mod-sequence` (non-zero).
     ChangedSince(u64),
-    /// `VANISHED` (QRESYNC, UID FETCH only).
+    /// `VANISHED` (QRESYNC; UID FETCH only, together with `CHANGEDSINCE`).
     Vanished,
+    /// `PARTIAL range` (RFC 9394): one page of the messages of the set.
+    Partial(super::search::PartialRange),
 }
 
 impl FetchItems<'_> {
@@ -183,6 +197,7 @@ impl FetchAttribute<'_> {
             A::GmailMessageId => A::GmailMessageId,
             A::GmailThreadId => A::GmailThreadId,
             A::GmailLabels => A::GmailLabels,
+            A::Preview { lazy } => A::Preview { lazy },
         }
     }
 }
@@ -274,6 +289,8 @@ impl Encode for FetchAttribute<'_> {
             A::GmailMessageId => b"X-GM-MSGID",
             A::GmailThreadId => b"X-GM-THRID",
             A::GmailLabels => b"X-GM-LABELS",
+            A::Preview { lazy: false } => b"PREVIEW",
+            A::Preview { lazy: true } => b"PREVIEW (LAZY)",
             A::BodySection {
                 peek,
                 section,
@@ -330,6 +347,10 @@ impl Encode for FetchModifier {
                 encode_u64(*n, out);
             }
             Self::Vanished => out.extend_from_slice(b"VANISHED"),
+            Self::Partial(r) => {
+                out.extend_from_slice(b"PARTIAL ");
+                r.encode(out);
+            }
         }
     }
 }
@@ -446,6 +467,20 @@ pub(crate) fn fetch_attribute<'a>(
         (b"X-GM-MSGID", false) => A::GmailMessageId,
         (b"X-GM-THRID", false) => A::GmailThreadId,
         (b"X-GM-LABELS", false) => A::GmailLabels,
+        (b"PREVIEW", false) => {
+            // `preview-mod` list: only LAZY is defined. A `(` that does not start it
+            // belongs to the FETCH modifiers.
+            let lazy = (|j| -> PResult<'_, ()> {
+                let (j, ()) = keyword(j, " (")?;
+                let (j, _) =
+                    separated_list1(byte(b' ', "SP"), crate::core::lex::word("LAZY")).parse(j)?;
+                byte(b')', "')'")(j)
+            })(r);
+            return Ok(match lazy {
+                Ok((r, ())) => (r, A::Preview { lazy: true }),
+                Err(_) => (r, A::Preview { lazy: false }),
+            });
+        }
         (b"BODY" | b"BODY.PEEK", true) => {
             let peek = n == 9;
             let (r, section) = section(r, cfg)?;
@@ -506,19 +541,46 @@ pub(crate) fn fetch_items<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Fe
     Ok((r, FetchItems::Attributes(NonEmpty::one(att))))
 }
 
-/// Parses ` (modifier *(SP modifier))` if present.
-pub(crate) fn fetch_modifiers(i: &[u8]) -> PResult<'_, Vec<FetchModifier>> {
+/// Parses one `fetch-modifier`.
+fn fetch_modifier(i: &[u8]) -> PResult<'_, FetchModifier> {
+    alt((
+        map(preceded(kw("CHANGEDSINCE "), mod_sequence_value), |n| {
+            FetchModifier::ChangedSince(n)
+        }),
+        map(word("VANISHED"), |()| FetchModifier::Vanished),
+        map(
+            preceded(kw("PARTIAL "), partial_range),
+            FetchModifier::Partial,
+        ),
+        unknown_modifier,
+    ))
+    .parse(i)
+}
+
+fn unknown_modifier(i: &[u8]) -> PResult<'_, FetchModifier> {
+    fail(
+        i,
+        ParseErrorKind::Expected("CHANGEDSINCE, VANISHED or PARTIAL"),
+    )
+}
+
+/// Parses ` (modifier *(SP modifier))` if present; `uid` tells whether the command
+/// is UID FETCH (the only one that may ask for VANISHED).
+pub(crate) fn fetch_modifiers(i: &[u8], uid: bool) -> PResult<'_, Vec<FetchModifier>> {
     let [b' ', b'(', ..] = i else {
         return Ok((i, Vec::new()));
     };
-    paren_list(&i[1..], false, |j| {
-        if let Ok((r, ())) = keyword(j, "CHANGEDSINCE ") {
-            let (r, n) = number64(r)?;
-            return Ok((r, FetchModifier::ChangedSince(n)));
+    let (r, modifiers) = paren_list(&i[1..], false, fetch_modifier)?;
+    if modifiers.contains(&FetchModifier::Vanished) {
+        if !uid {
+            return fail(&i[1..], ParseErrorKind::Rule("VANISHED needs UID FETCH"));
         }
-        if let Ok((r, ())) = keyword(j, "VANISHED") {
-            return Ok((r, FetchModifier::Vanished));
+        if !modifiers
+            .iter()
+            .any(|m| matches!(m, FetchModifier::ChangedSince(_)))
+        {
+            return fail(&i[1..], ParseErrorKind::Rule("VANISHED needs CHANGEDSINCE"));
         }
-        fail(j, ParseErrorKind::Expected("CHANGEDSINCE or VANISHED"))
-    })
+    }
+    Ok((r, modifiers))
 }

@@ -30,9 +30,11 @@ pub enum StatusItem {
     AppendLimit,
     /// `MAILBOXID` (OBJECTID).
     MailboxId,
+    /// `DELETED-STORAGE` (RFC 9208 QUOTA).
+    DeletedStorage,
 }
 
-const STATUS_ITEMS: [(StatusItem, &str); 10] = [
+const STATUS_ITEMS: [(StatusItem, &str); 11] = [
     (StatusItem::Messages, "MESSAGES"),
     (StatusItem::Recent, "RECENT"),
     (StatusItem::UidNext, "UIDNEXT"),
@@ -43,6 +45,7 @@ const STATUS_ITEMS: [(StatusItem, &str); 10] = [
     (StatusItem::HighestModSeq, "HIGHESTMODSEQ"),
     (StatusItem::AppendLimit, "APPENDLIMIT"),
     (StatusItem::MailboxId, "MAILBOXID"),
+    (StatusItem::DeletedStorage, "DELETED-STORAGE"),
 ];
 
 impl StatusItem {
@@ -166,7 +169,33 @@ impl Encode for ListReturnOption<'_> {
 }
 
 /// Parses `"(" [option *(SP option)] ")"` of LIST selection options.
+///
+/// `RECURSIVEMATCH` alone, or with `REMOTE` only, is refused (RFC 5258 section 3.1:
+/// it only makes sense together with a selection option such as `SUBSCRIBED`).
 pub(crate) fn list_select_options<'a>(
+    i: &'a [u8],
+    cfg: &ParserConfig,
+) -> PResult<'a, Vec<ListSelectOption<'a>>> {
+    let (r, options) = list_select_option_list(i, cfg)?;
+    if options.contains(&ListSelectOption::RecursiveMatch)
+        && options.iter().all(|o| {
+            matches!(
+                o,
+                ListSelectOption::RecursiveMatch | ListSelectOption::Remote
+            )
+        })
+    {
+        return fail(
+            i,
+            ParseErrorKind::Rule(
+                "RECURSIVEMATCH needs another selection option such as SUBSCRIBED",
+            ),
+        );
+    }
+    Ok((r, options))
+}
+
+fn list_select_option_list<'a>(
     i: &'a [u8],
     cfg: &ParserConfig,
 ) -> PResult<'a, Vec<ListSelectOption<'a>>> {

@@ -4,12 +4,18 @@
 //! [`Command::parse`] takes one complete message as produced by the
 //! [`Framer`](crate::framer::Framer) (a line plus the literals it announces).
 //! [`AuthenticateData::parse`] parses the lines sent during AUTHENTICATE, and
-//! [`parse_idle_done`] the `DONE` that ends IDLE.
+//! [`parse_idle_done`] the `DONE` that ends IDLE. With
+//! [`ParserConfig::allow_unknown_commands`] a command this crate does not know parses as
+//! [`CommandBody::Other`]: its name and [`RawArguments`], to forward unchanged.
 
 mod authenticate;
 mod body;
+mod catenate;
+mod encode;
 pub(crate) mod fetch;
 mod list;
+mod notify;
+mod other;
 mod owned;
 mod params;
 mod search;
@@ -17,13 +23,17 @@ mod search;
 pub use authenticate::{AuthenticateData, SaslData};
 pub use body::CommandBody;
 pub use body::{SortCriterion, SortKey};
+pub use catenate::CatenatePart;
 pub use fetch::{FetchAttribute, FetchItems, FetchModifier, Partial, Section, SectionText};
 pub use list::{ListReturnOption, ListSelectOption, StatusItem};
+pub use notify::{Notify, NotifyEvent, NotifyEventGroup, NotifyMailboxes};
+pub use other::RawArguments;
 pub use params::{
     AppendData, AppendMessage, IdField, MetadataDepth, MetadataEntry, MetadataOption,
     MetadataValue, QuotaLimit, SelectParameter, StoreKind,
 };
-pub use search::{ModSeqEntryType, SearchKey, SearchReturnOption};
+pub(crate) use search::partial_range as search_partial_range;
+pub use search::{ModSeqEntryType, PartialRange, SearchKey, SearchReturnOption};
 
 use crate::config::ParserConfig;
 use crate::core::Tag;

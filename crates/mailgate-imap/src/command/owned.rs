@@ -206,14 +206,83 @@ impl CommandBody<'_> {
             },
             B::Id { fields } => B::Id {
                 fields: fields.map(|f| {
-                    f.map(|f| IdField {
-                        name: f.name.into_owned(),
-                        value: f.value.into_owned(),
-                    })
+                    f.into_iter()
+                        .map(|f| IdField {
+                            name: f.name.into_owned(),
+                            value: f.value.into_owned(),
+                        })
+                        .collect()
                 }),
             },
             B::Compress { algorithm } => B::Compress {
                 algorithm: algorithm.into_owned(),
+            },
+            B::Unauthenticate => B::Unauthenticate,
+            B::StoreGmailLabels {
+                uid,
+                sequence_set,
+                unchanged_since,
+                kind,
+                silent,
+                labels,
+            } => B::StoreGmailLabels {
+                uid,
+                sequence_set,
+                unchanged_since,
+                kind,
+                silent,
+                labels: labels.into_iter().map(|l| l.into_owned()).collect(),
+            },
+            B::Replace {
+                uid,
+                sequence,
+                mailbox,
+                message,
+            } => B::Replace {
+                uid,
+                sequence,
+                mailbox: mb(mailbox),
+                message: message.into_owned(),
+            },
+            B::SetAcl {
+                mailbox,
+                identifier,
+                rights,
+            } => B::SetAcl {
+                mailbox: mb(mailbox),
+                identifier: identifier.into_owned(),
+                rights: rights.into_owned(),
+            },
+            B::DeleteAcl {
+                mailbox,
+                identifier,
+            } => B::DeleteAcl {
+                mailbox: mb(mailbox),
+                identifier: identifier.into_owned(),
+            },
+            B::ListRights {
+                mailbox,
+                identifier,
+            } => B::ListRights {
+                mailbox: mb(mailbox),
+                identifier: identifier.into_owned(),
+            },
+            B::GetAcl { mailbox } => B::GetAcl {
+                mailbox: mb(mailbox),
+            },
+            B::MyRights { mailbox } => B::MyRights {
+                mailbox: mb(mailbox),
+            },
+            B::Notify(n) => B::Notify(n.into_owned()),
+            B::Language { ranges } => B::Language {
+                ranges: ranges.into_iter().map(AString::into_owned).collect(),
+            },
+            B::Comparator { comparators } => B::Comparator {
+                comparators: comparators.into_iter().map(AString::into_owned).collect(),
+            },
+            B::Other { name, arguments } => B::Other {
+                name: name.into_owned(),
+                arguments: arguments.into_owned(),
             },
         }
     }

@@ -1,5 +1,6 @@
 //! Command parameters of the extensions: SELECT modifiers (CONDSTORE, QRESYNC),
-//! STORE, APPEND messages, QUOTA, METADATA and ID.
+//! STORE (with Gmail labels), APPEND messages (with CATENATE and UTF8), QUOTA, METADATA
+//! and ID.
 
 use std::num::NonZeroU32;
 
@@ -7,15 +8,22 @@ use crate::config::ParserConfig;
 use crate::core::atom::{Atom, atom};
 use crate::core::datetime::date_time;
 use crate::core::flag::flag;
-use crate::core::lex::{byte, keyword, paren_list, sp};
-use crate::core::number::{number, number64, nz_number, nz_number64};
+use crate::core::lex::{byte, keyword, kw, paren_list, sp, word};
+use crate::core::number::{mod_sequence_value, number, number64, nz_number};
 use crate::core::sequence::sequence_set;
 use crate::core::string::{
-    AString, IString, Literal8, LiteralHeader, LiteralMode, NString, literal8, nstring, string,
+    AString, IString, Literal8, LiteralHeader, NString, literal8, nstring, string,
 };
 use crate::core::{DateTime, Flag, SequenceSet};
 use crate::encode::{Encode, encode_list, encode_u64};
+
+use super::catenate::{CatenatePart, catenate, encode_literal, encode_utf8, utf8_literal};
 use crate::error::{PResult, ParseErrorKind, fail};
+use nom::Parser;
+use nom::branch::alt;
+use nom::combinator::{map, opt, success, value};
+use nom::multi::separated_list0;
+use nom::sequence::{delimited, preceded, separated_pair};
 
 /// A SELECT / EXAMINE parameter.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -31,7 +39,7 @@ pub enum SelectParameter {
         mod_seq: u64,
         /// Known UIDs.
         known_uids: Option<SequenceSet>,
-        /// Message sequence numbers and their UIDs.
+        /// Message sequence numbers and their UIDs (`seq-match-data`).
         seq_match: Option<(SequenceSet, SequenceSet)>,
     },
 }
@@ -53,13 +61,13 @@ impl Encode for SelectParameter {
                 if let Some(k) = known_uids {
                     out.push(b' ');
                     k.encode(out);
-                    if let Some((a, b)) = seq_match {
-                        out.extend_from_slice(b" (");
-                        a.encode(out);
-                        out.push(b' ');
-                        b.encode(out);
-                        out.push(b')');
-                    }
+                }
+                if let Some((a, b)) = seq_match {
+                    out.extend_from_slice(b" (");
+                    a.encode(out);
+                    out.push(b' ');
+                    b.encode(out);
+                    out.push(b')');
                 }
                 out.push(b')');
             }
@@ -72,41 +80,45 @@ pub(crate) fn select_parameters(i: &[u8]) -> PResult<'_, Vec<SelectParameter>> {
     let [b' ', b'(', ..] = i else {
         return Ok((i, Vec::new()));
     };
-    paren_list(&i[1..], false, |j| {
-        if let Ok((r, ())) = keyword(j, "QRESYNC (") {
-            let (r, uid_validity) = nz_number(r)?;
-            let (r, ()) = sp(r)?;
-            let (r, mod_seq) = nz_number64(r)?;
-            let (r, known_uids, seq_match) = if let [b' ', rest @ ..] = r {
-                let (r, k) = sequence_set(rest)?;
-                if let [b' ', b'(', rest @ ..] = r {
-                    let (r, a) = sequence_set(rest)?;
-                    let (r, ()) = sp(r)?;
-                    let (r, b) = sequence_set(r)?;
-                    let (r, ()) = byte(b')', ")")(r)?;
-                    (r, Some(k), Some((a, b)))
-                } else {
-                    (r, Some(k), None)
-                }
-            } else {
-                (r, None, None)
-            };
-            let (r, ()) = byte(b')', ")")(r)?;
-            return Ok((
-                r,
-                SelectParameter::QResync {
-                    uid_validity,
-                    mod_seq,
-                    known_uids,
-                    seq_match,
-                },
-            ));
-        }
-        if let Ok((r, ())) = keyword(j, "CONDSTORE") {
-            return Ok((r, SelectParameter::CondStore));
-        }
-        fail(j, ParseErrorKind::Expected("CONDSTORE or QRESYNC"))
-    })
+    paren_list(&i[1..], false, select_parameter)
+}
+
+/// Parses `"CONDSTORE"` or `"QRESYNC" SP "(" uidvalidity SP mod-sequence-value
+/// [SP known-uids] [SP seq-match-data] ")"` (RFC 7162).
+fn select_parameter(i: &[u8]) -> PResult<'_, SelectParameter> {
+    let seq_match = delimited(
+        byte(b'(', "'('"),
+        separated_pair(sequence_set, sp, sequence_set),
+        byte(b')', "')'"),
+    );
+    let qresync = map(
+        delimited(
+            kw("QRESYNC ("),
+            (
+                nz_number,
+                preceded(sp, mod_sequence_value),
+                opt(preceded(sp, sequence_set)),
+                opt(preceded(sp, seq_match)),
+            ),
+            byte(b')', "')'"),
+        ),
+        |(uid_validity, mod_seq, known_uids, seq_match)| SelectParameter::QResync {
+            uid_validity,
+            mod_seq,
+            known_uids,
+            seq_match,
+        },
+    );
+    alt((
+        qresync,
+        value(SelectParameter::CondStore, word("CONDSTORE")),
+        unknown_select_parameter,
+    ))
+    .parse(i)
+}
+
+fn unknown_select_parameter(i: &[u8]) -> PResult<'_, SelectParameter> {
+    fail(i, ParseErrorKind::Expected("CONDSTORE or QRESYNC"))
 }
 
 /// How STORE changes the flags.
@@ -120,28 +132,42 @@ pub enum StoreKind {
     Remove,
 }
 
-/// Parses `["+" / "-"] "FLAGS" [".SILENT"]`.
-pub(crate) fn store_kind(i: &[u8]) -> PResult<'_, (StoreKind, bool)> {
-    let (i, kind) = match i.first() {
-        Some(b'+') => (&i[1..], StoreKind::Add),
-        Some(b'-') => (&i[1..], StoreKind::Remove),
-        _ => (i, StoreKind::Replace),
-    };
-    let (i, ()) = keyword(i, "FLAGS")?;
-    match keyword(i, ".SILENT") {
-        Ok((i, ())) => Ok((i, (kind, true))),
-        Err(_) => Ok((i, (kind, false))),
-    }
+/// Parses `["+" / "-"] name [".SILENT"]` where `name` is `FLAGS` or `X-GM-LABELS`.
+pub(crate) fn store_kind<'a>(i: &'a [u8], name: &'static str) -> PResult<'a, (StoreKind, bool)> {
+    (
+        alt((
+            value(StoreKind::Add, byte(b'+', "'+'")),
+            value(StoreKind::Remove, byte(b'-', "'-'")),
+            success(StoreKind::Replace),
+        )),
+        preceded(kw(name), map(opt(kw(".SILENT")), |s| s.is_some())),
+    )
+        .parse(i)
 }
 
-/// Writes `["+" / "-"] "FLAGS" [".SILENT"]`.
-pub(crate) fn encode_store_kind(kind: StoreKind, silent: bool, out: &mut Vec<u8>) {
+/// Writes `["+" / "-"] name [".SILENT"]`.
+pub(crate) fn encode_store_kind(kind: StoreKind, name: &str, silent: bool, out: &mut Vec<u8>) {
     match kind {
         StoreKind::Replace => {}
         StoreKind::Add => out.push(b'+'),
         StoreKind::Remove => out.push(b'-'),
     }
-    out.extend_from_slice(if silent { b"FLAGS.SILENT" } else { b"FLAGS" });
+    out.extend_from_slice(name.as_bytes());
+    if silent {
+        out.extend_from_slice(b".SILENT");
+    }
+}
+
+/// Parses Gmail labels to store: `(label ...)` or `label *(SP label)`.
+pub(crate) fn store_labels<'a>(
+    i: &'a [u8],
+    cfg: &ParserConfig,
+) -> PResult<'a, Vec<crate::core::GmailLabel<'a>>> {
+    use crate::core::gmail_label::gmail_label;
+    if i.first() == Some(&b'(') {
+        return paren_list(i, true, |j| gmail_label(j, cfg));
+    }
+    crate::core::lex::sp_list1(i, |j| gmail_label(j, cfg))
 }
 
 /// Parses a flag list `(flag ...)` or `flag *(SP flag)`.
@@ -162,13 +188,18 @@ pub(crate) fn store_modifier(i: &[u8]) -> PResult<'_, Option<u64>> {
     Ok((r, Some(n)))
 }
 
-/// The message data of an APPEND.
+/// The message data of an APPEND (or REPLACE).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum AppendData<'a> {
     /// A `literal` (no NUL).
     Literal(IString<'a>),
     /// A `literal8` (BINARY), may contain NUL.
     Binary(Literal8<'a>),
+    /// `UTF8 (literal8)`: a message with UTF-8 headers (RFC 6855 UTF8=ACCEPT).
+    Utf8(Literal8<'a>),
+    /// `CATENATE (part ...)`: a message assembled from text and URLs (RFC 4469).
+    Catenate(crate::core::NonEmpty<CatenatePart<'a>>),
 }
 
 /// One message of an APPEND (several with MULTIAPPEND).
@@ -191,6 +222,8 @@ impl AppendMessage<'_> {
             data: match self.data {
                 AppendData::Literal(s) => AppendData::Literal(s.into_owned()),
                 AppendData::Binary(s) => AppendData::Binary(s.into_owned()),
+                AppendData::Utf8(s) => AppendData::Utf8(s.into_owned()),
+                AppendData::Catenate(p) => AppendData::Catenate(p.map(CatenatePart::into_owned)),
             },
         }
     }
@@ -208,22 +241,19 @@ impl Encode for AppendMessage<'_> {
             out.push(b' ');
         }
         match &self.data {
-            AppendData::Literal(s) => {
-                let data = s.as_bytes();
-                LiteralHeader {
-                    size: data.len() as u64,
-                    mode: LiteralMode::Sync,
-                    binary: false,
-                }
-                .encode(out);
-                out.extend_from_slice(data);
-            }
+            AppendData::Literal(s) => encode_literal(s.as_bytes(), out),
             AppendData::Binary(b) => b.encode(out),
+            AppendData::Utf8(b) => encode_utf8(b, out),
+            AppendData::Catenate(parts) => {
+                out.extend_from_slice(b"CATENATE ");
+                encode_list(parts, out);
+            }
         }
     }
 }
 
-/// Parses `[flag-list SP] [date-time SP] (literal / literal8)`.
+/// Parses `[flag-list SP] [date-time SP] append-data`, where `append-data` is a
+/// literal, a literal8, `UTF8 (literal8)` or `CATENATE (...)`.
 pub(crate) fn append_message<'a>(
     i: &'a [u8],
     cfg: &ParserConfig,
@@ -242,12 +272,21 @@ pub(crate) fn append_message<'a>(
     } else {
         (i, None)
     };
-    let (i, (header, bytes)) = literal8(i, cfg)?;
-    let data = if header.binary {
-        AppendData::Binary(Literal8::from_parsed(bytes.into()))
-    } else {
-        AppendData::Literal(IString::from_parsed(bytes.into()))
-    };
+    let (i, data) = alt((
+        map(|j| catenate(j, cfg), AppendData::Catenate),
+        map(|j| utf8_literal(j, cfg), AppendData::Utf8),
+        map(
+            |j| literal8(j, cfg),
+            |(header, bytes): (LiteralHeader, &[u8])| {
+                if header.binary {
+                    AppendData::Binary(Literal8::from_parsed(bytes.into()))
+                } else {
+                    AppendData::Literal(IString::from_parsed(bytes.into()))
+                }
+            },
+        ),
+    ))
+    .parse(i)?;
     Ok((i, AppendMessage { flags, date, data }))
 }
 
@@ -416,19 +455,26 @@ impl Encode for IdField<'_> {
     }
 }
 
-/// Parses `"(" string SP nstring *(SP string SP nstring) ")" / NIL`.
+/// Parses `"(" [string SP nstring *(SP string SP nstring)] ")" / NIL` (RFC 2971 writes
+/// the list with `#`, so `()` is allowed).
 pub(crate) fn id_fields<'a>(
     i: &'a [u8],
     cfg: &ParserConfig,
-) -> PResult<'a, Option<crate::core::NonEmpty<IdField<'a>>>> {
-    if let Ok((r, ())) = keyword(i, "NIL") {
-        return Ok((r, None));
-    }
-    let (r, fields) = paren_list(i, false, |j| {
-        let (j, name) = string(j, cfg)?;
-        let (j, ()) = sp(j)?;
-        let (j, value) = nstring(j, cfg)?;
-        Ok((j, IdField { name, value }))
-    })?;
-    Ok((r, Some(crate::core::NonEmpty::from_parsed(fields))))
+) -> PResult<'a, Option<Vec<IdField<'a>>>> {
+    let field = map(
+        separated_pair(|j| string(j, cfg), sp, |j| nstring(j, cfg)),
+        |(name, value)| IdField { name, value },
+    );
+    alt((
+        value(None, word("NIL")),
+        map(
+            delimited(
+                byte(b'(', "'(' or NIL"),
+                separated_list0(sp, field),
+                byte(b')', "')'"),
+            ),
+            Some,
+        ),
+    ))
+    .parse(i)
 }

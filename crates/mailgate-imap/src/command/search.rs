@@ -1,11 +1,14 @@
-//! SEARCH keys (RFC 9051 / 3501, CONDSTORE `MODSEQ`, WITHIN `OLDER`/`YOUNGER`) and
-//! ESEARCH / SEARCHRES return options.
+//! SEARCH keys (RFC 9051 / 3501, CONDSTORE `MODSEQ`, WITHIN `OLDER`/`YOUNGER`, OBJECTID,
+//! SAVEDATE, SEARCH=FUZZY, Gmail's X-GM-EXT-1) and ESEARCH / SEARCHRES / PARTIAL /
+//! FUZZY return options.
 
 use crate::config::ParserConfig;
 use crate::core::atom::{Atom, atom};
 use crate::core::datetime::date;
+use crate::core::gmail_label::{GmailLabel, gmail_label};
 use crate::core::lex::{keyword, sp};
 use crate::core::number::{number64, nz_number};
+use crate::core::object_id::{ObjectId, object_id};
 use crate::core::sequence::sequence_set;
 use crate::core::string::{AString, astring, string};
 use crate::core::{Date, NonEmpty, SequenceSet};
@@ -103,6 +106,28 @@ pub enum SearchKey<'a> {
     Older(NonZeroU32),
     /// `YOUNGER seconds` (WITHIN).
     Younger(NonZeroU32),
+    /// `EMAILID objectid` (RFC 8474 OBJECTID).
+    EmailId(ObjectId<'a>),
+    /// `THREADID objectid` (RFC 8474 OBJECTID).
+    ThreadId(ObjectId<'a>),
+    /// `SAVEDBEFORE date` (RFC 8514 SAVEDATE).
+    SavedBefore(Date),
+    /// `SAVEDON date` (RFC 8514 SAVEDATE).
+    SavedOn(Date),
+    /// `SAVEDSINCE date` (RFC 8514 SAVEDATE).
+    SavedSince(Date),
+    /// `SAVEDATESUPPORTED` (RFC 8514 SAVEDATE).
+    SaveDateSupported,
+    /// `FUZZY key` (RFC 6203 SEARCH=FUZZY).
+    Fuzzy(Box<SearchKey<'a>>),
+    /// `X-GM-RAW string`: a Gmail search expression (X-GM-EXT-1).
+    GmailRaw(AString<'a>),
+    /// `X-GM-MSGID id` (X-GM-EXT-1).
+    GmailMessageId(u64),
+    /// `X-GM-THRID id` (X-GM-EXT-1).
+    GmailThreadId(u64),
+    /// `X-GM-LABELS label` (X-GM-EXT-1).
+    GmailLabels(GmailLabel<'a>),
 }
 
 /// The `entry-type-req` of a MODSEQ search key.
@@ -126,7 +151,7 @@ impl ModSeqEntryType {
     }
 }
 
-/// A return option of an extended SEARCH (ESEARCH, SEARCHRES).
+/// A return option of an extended SEARCH (ESEARCH, SEARCHRES, PARTIAL, FUZZY).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SearchReturnOption {
@@ -140,24 +165,82 @@ pub enum SearchReturnOption {
     Count,
     /// `SAVE` (SEARCHRES).
     Save,
-}
-
-impl SearchReturnOption {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Min => "MIN",
-            Self::Max => "MAX",
-            Self::All => "ALL",
-            Self::Count => "COUNT",
-            Self::Save => "SAVE",
-        }
-    }
+    /// `PARTIAL range` (RFC 9394): one page of the results.
+    Partial(PartialRange),
+    /// `RELEVANCY` (RFC 6203 SEARCH=FUZZY).
+    Relevancy,
 }
 
 impl Encode for SearchReturnOption {
     fn encode(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(self.as_str().as_bytes());
+        let s: &[u8] = match self {
+            Self::Min => b"MIN",
+            Self::Max => b"MAX",
+            Self::All => b"ALL",
+            Self::Count => b"COUNT",
+            Self::Save => b"SAVE",
+            Self::Relevancy => b"RELEVANCY",
+            Self::Partial(r) => {
+                out.extend_from_slice(b"PARTIAL ");
+                return r.encode(out);
+            }
+        };
+        out.extend_from_slice(s);
     }
+}
+
+/// A `partial-range` (RFC 9394): positions in the list of results, counted from the
+/// first result (`1:100`) or from the last (`-1:-100`). The two ends may come in
+/// either order; `500:400` names the same page as `400:500`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PartialRange {
+    /// `n:m`: from the first (oldest) result.
+    First(NonZeroU32, NonZeroU32),
+    /// `-n:-m`: from the last (most recent) result.
+    Last(NonZeroU32, NonZeroU32),
+}
+
+impl Encode for PartialRange {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let (minus, a, b) = match *self {
+            Self::First(a, b) => (false, a, b),
+            Self::Last(a, b) => (true, a, b),
+        };
+        if minus {
+            out.push(b'-');
+        }
+        encode_u64(a.get().into(), out);
+        out.push(b':');
+        if minus {
+            out.push(b'-');
+        }
+        encode_u64(b.get().into(), out);
+    }
+}
+
+/// Parses `nz-number ":" nz-number / "-" nz-number ":" "-" nz-number`.
+pub(crate) fn partial_range(i: &[u8]) -> PResult<'_, PartialRange> {
+    use crate::core::lex::byte;
+    use nom::Parser;
+    use nom::branch::alt;
+    use nom::combinator::map;
+    use nom::sequence::{preceded, separated_pair};
+    let minus = |i| byte(b'-', "'-'")(i);
+    let colon = |i| byte(b':', "':'")(i);
+    alt((
+        map(
+            separated_pair(
+                preceded(minus, nz_number),
+                colon,
+                preceded(minus, nz_number),
+            ),
+            |(a, b)| PartialRange::Last(a, b),
+        ),
+        map(separated_pair(nz_number, colon, nz_number), |(a, b)| {
+            PartialRange::First(a, b)
+        }),
+    ))
+    .parse(i)
 }
 
 impl SearchKey<'_> {
@@ -208,6 +291,17 @@ impl SearchKey<'_> {
             },
             K::Older(n) => K::Older(n),
             K::Younger(n) => K::Younger(n),
+            K::EmailId(id) => K::EmailId(id.into_owned()),
+            K::ThreadId(id) => K::ThreadId(id.into_owned()),
+            K::SavedBefore(d) => K::SavedBefore(d),
+            K::SavedOn(d) => K::SavedOn(d),
+            K::SavedSince(d) => K::SavedSince(d),
+            K::SaveDateSupported => K::SaveDateSupported,
+            K::Fuzzy(k) => K::Fuzzy(Box::new(k.into_owned())),
+            K::GmailRaw(s) => K::GmailRaw(s.into_owned()),
+            K::GmailMessageId(n) => K::GmailMessageId(n),
+            K::GmailThreadId(n) => K::GmailThreadId(n),
+            K::GmailLabels(l) => K::GmailLabels(l.into_owned()),
         }
     }
 }
@@ -295,6 +389,23 @@ impl Encode for SearchKey<'_> {
                 kw(out, "YOUNGER ");
                 encode_u64(u64::from(n.get()), out);
             }
+            K::EmailId(id) => kw_arg(out, "EMAILID", id),
+            K::ThreadId(id) => kw_arg(out, "THREADID", id),
+            K::SavedBefore(d) => kw_arg(out, "SAVEDBEFORE", d),
+            K::SavedOn(d) => kw_arg(out, "SAVEDON", d),
+            K::SavedSince(d) => kw_arg(out, "SAVEDSINCE", d),
+            K::SaveDateSupported => kw(out, "SAVEDATESUPPORTED"),
+            K::Fuzzy(k) => kw_arg(out, "FUZZY", k.as_ref()),
+            K::GmailRaw(s) => kw_arg(out, "X-GM-RAW", s),
+            K::GmailMessageId(n) => {
+                kw(out, "X-GM-MSGID ");
+                encode_u64(*n, out);
+            }
+            K::GmailThreadId(n) => {
+                kw(out, "X-GM-THRID ");
+                encode_u64(*n, out);
+            }
+            K::GmailLabels(l) => kw_arg(out, "X-GM-LABELS", l),
         }
     }
 }
@@ -326,7 +437,7 @@ pub(crate) fn search_key<'a>(
         _ => {}
     }
     let (rest, name) = atom(i, cfg)?;
-    let mut upper = [0u8; 12];
+    let mut upper = [0u8; 20];
     let name = name.as_str().as_bytes();
     if name.len() > upper.len() {
         return fail(i, ParseErrorKind::Expected("search key"));
@@ -444,6 +555,35 @@ pub(crate) fn search_key<'a>(
                 },
             )
         }
+        b"EMAILID" | b"THREADID" => {
+            let (j, ()) = sp(j)?;
+            let (j, id) = object_id(j)?;
+            (
+                j,
+                if upper == b"EMAILID" {
+                    K::EmailId(id)
+                } else {
+                    K::ThreadId(id)
+                },
+            )
+        }
+        b"SAVEDBEFORE" => d(j).map(|(j, v)| (j, K::SavedBefore(v)))?,
+        b"SAVEDON" => d(j).map(|(j, v)| (j, K::SavedOn(v)))?,
+        b"SAVEDSINCE" => d(j).map(|(j, v)| (j, K::SavedSince(v)))?,
+        b"SAVEDATESUPPORTED" => (j, K::SaveDateSupported),
+        b"FUZZY" => {
+            let (j, ()) = sp(j)?;
+            let (j, k) = search_key(j, cfg, depth + 1)?;
+            (j, K::Fuzzy(Box::new(k)))
+        }
+        b"X-GM-RAW" => s(j).map(|(j, v)| (j, K::GmailRaw(v)))?,
+        b"X-GM-MSGID" => n64(j).map(|(j, v)| (j, K::GmailMessageId(v)))?,
+        b"X-GM-THRID" => n64(j).map(|(j, v)| (j, K::GmailThreadId(v)))?,
+        b"X-GM-LABELS" => {
+            let (j, ()) = sp(j)?;
+            let (j, l) = gmail_label(j, cfg)?;
+            (j, K::GmailLabels(l))
+        }
         _ => return fail(i, ParseErrorKind::Expected("search key")),
     };
     Ok(r)
@@ -492,7 +632,18 @@ pub(crate) fn search_return<'a>(
             "ALL" => SearchReturnOption::All,
             "COUNT" => SearchReturnOption::Count,
             "SAVE" => SearchReturnOption::Save,
-            _ => return fail(j, ParseErrorKind::Expected("MIN, MAX, ALL, COUNT or SAVE")),
+            "RELEVANCY" => SearchReturnOption::Relevancy,
+            "PARTIAL" => {
+                let (r, ()) = sp(r)?;
+                let (r, range) = partial_range(r)?;
+                return Ok((r, SearchReturnOption::Partial(range)));
+            }
+            _ => {
+                return fail(
+                    j,
+                    ParseErrorKind::Expected("MIN, MAX, ALL, COUNT, SAVE, PARTIAL or RELEVANCY"),
+                );
+            }
         };
         Ok((r, o))
     })

@@ -59,6 +59,27 @@ pub(crate) fn keyword<'a>(i: &'a [u8], kw: &'static str) -> PResult<'a, ()> {
     }
 }
 
+/// A parser for the keyword `kw` (ASCII case-insensitive), for use in combinators.
+#[inline]
+pub(crate) fn kw(kw: &'static str) -> impl Fn(&[u8]) -> PResult<'_, ()> {
+    move |i: &[u8]| keyword(i, kw)
+}
+
+/// A parser for `kw` followed by a byte that cannot continue an atom, so that `NONE`
+/// does not match the start of `NONEXISTENT`.
+#[inline]
+pub(crate) fn word(kw: &'static str) -> impl Fn(&[u8]) -> PResult<'_, ()> {
+    move |i: &[u8]| {
+        let (r, ()) = keyword(i, kw)?;
+        match r.first() {
+            Some(&b) if crate::core::chars::is(b, crate::core::chars::ATOM) => {
+                fail(i, ParseErrorKind::Expected(kw))
+            }
+            _ => Ok((r, ())),
+        }
+    }
+}
+
 /// Parses `"(" item *(SP item) ")"` (non-empty when `allow_empty` is false).
 pub(crate) fn paren_list<'a, T>(
     i: &'a [u8],

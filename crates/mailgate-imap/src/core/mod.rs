@@ -13,10 +13,12 @@ pub(crate) mod capability;
 pub(crate) mod chars;
 pub(crate) mod datetime;
 pub(crate) mod flag;
+pub(crate) mod gmail_label;
 pub(crate) mod lex;
 pub(crate) mod mailbox;
 pub(crate) mod non_empty;
 pub(crate) mod number;
+pub(crate) mod object_id;
 pub(crate) mod sequence;
 pub(crate) mod string;
 
@@ -26,8 +28,10 @@ pub use capability::{
 };
 pub use datetime::{Date, DateTime};
 pub use flag::{Flag, FlagExtension, FlagFetch, FlagPerm};
+pub use gmail_label::GmailLabel;
 pub use mailbox::{ListMailbox, Mailbox, MailboxOther};
 pub use non_empty::NonEmpty;
 pub use number::NUMBER64_MAX;
+pub use object_id::ObjectId;
 pub use sequence::{SeqItem, SeqNumber, SequenceSet};
 pub use string::{AString, IString, Literal8, LiteralHeader, LiteralMode, NString};

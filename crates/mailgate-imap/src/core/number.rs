@@ -1,4 +1,4 @@
-//! Numbers: `number` (32-bit), `nz-number`, `number64` and `nz-number64`.
+//! Numbers: `number` (32-bit), `nz-number`, `number64` and `mod-sequence-value`.
 
 use std::num::NonZeroU32;
 
@@ -29,8 +29,11 @@ pub(crate) fn number(i: &[u8]) -> PResult<'_, u32> {
     }
 }
 
-/// `nz-number`: non-zero unsigned 32-bit.
+/// `nz-number`: non-zero unsigned 32-bit, `digit-nz *DIGIT` (no leading zero).
 pub(crate) fn nz_number(i: &[u8]) -> PResult<'_, NonZeroU32> {
+    if let [b'0', b'0'..=b'9', ..] = i {
+        return fail(i, ParseErrorKind::LeadingZero);
+    }
     let (rest, v) = number(i)?;
     match NonZeroU32::new(v) {
         Some(v) => Ok((rest, v)),
@@ -50,13 +53,12 @@ pub(crate) fn number64(i: &[u8]) -> PResult<'_, u64> {
     Ok((rest, v))
 }
 
-/// `nz-number64`: non-zero unsigned 63-bit.
-pub(crate) fn nz_number64(i: &[u8]) -> PResult<'_, u64> {
-    let (rest, v) = number64(i)?;
-    if v == 0 {
-        return fail(i, ParseErrorKind::InvalidNumber);
+/// `mod-sequence-value` (RFC 7162): a non-zero `number64`.
+pub(crate) fn mod_sequence_value(i: &[u8]) -> PResult<'_, u64> {
+    match number64(i)? {
+        (_, 0) => fail(i, ParseErrorKind::Rule("mod-sequence must not be zero")),
+        r => Ok(r),
     }
-    Ok((rest, v))
 }
 
 #[cfg(test)]
@@ -69,13 +71,15 @@ mod tests {
         assert!(number(b"4294967296").is_err());
         assert!(number(b"x").is_err());
         assert!(nz_number(b"0").is_err());
-        assert_eq!(nz_number(b"007").map(|r| r.1.get()), Ok(7));
+        assert!(nz_number(b"007").is_err());
+        assert_eq!(nz_number(b"70").map(|r| r.1.get()), Ok(70));
         assert_eq!(
             number64(b"9223372036854775807").map(|r| r.1),
             Ok(NUMBER64_MAX)
         );
         assert!(number64(b"9223372036854775808").is_err());
         assert!(number64(b"99999999999999999999").is_err());
-        assert!(nz_number64(b"0").is_err());
+        assert!(mod_sequence_value(b"0").is_err());
+        assert_eq!(mod_sequence_value(b"07").map(|r| r.1), Ok(7));
     }
 }

@@ -126,11 +126,14 @@ impl Encode for SequenceSet {
     }
 }
 
-fn seq_number(i: &[u8]) -> PResult<'_, SeqNumber> {
+pub(crate) fn seq_number(i: &[u8]) -> PResult<'_, SeqNumber> {
     match i.first() {
         Some(b'*') => Ok((&i[1..], SeqNumber::Largest)),
         Some(b'0'..=b'9') => match nz_number(i) {
             Ok((rest, n)) => Ok((rest, SeqNumber::Value(n))),
+            Err(nom::Err::Error(e)) if e.kind == ParseErrorKind::LeadingZero => {
+                fail(i, ParseErrorKind::LeadingZero)
+            }
             Err(_) => fail(i, ParseErrorKind::BadSequenceSet),
         },
         _ => fail(i, ParseErrorKind::BadSequenceSet),

@@ -7,6 +7,7 @@ use super::lex::{
     string_or_nil,
 };
 use crate::config::ParserConfig;
+use crate::core::lex::starts_with_ci;
 use crate::core::non_empty::NonEmpty;
 use crate::core::number::number64;
 use crate::core::string::{IString, NString};
@@ -525,6 +526,14 @@ fn extension_tail<'a>(
     ))
 }
 
+/// `body-fld-lines`; with quirks `NIL` reads as 0 (like a negative count).
+fn lines<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, u32> {
+    match nil(i) {
+        Some(r) if quirks(cfg) => Ok((r, 0)),
+        _ => number_or_negative(i, cfg),
+    }
+}
+
 fn single_part<'a>(
     i: &'a [u8],
     depth: usize,
@@ -537,16 +546,22 @@ fn single_part<'a>(
     let (i, fields) = body_fields(i, cfg)?;
     let (i, kind) = if is_text(&media_type) {
         let (i, ()) = sp(i, cfg)?;
-        let (i, lines) = number_or_negative(i, cfg)?;
+        let (i, lines) = lines(i, cfg)?;
         (i, SinglePartKind::Text { subtype, lines })
-    } else if is_message(&media_type, &subtype) && (!quirks(cfg) || i.starts_with(b" (")) {
+    } else if is_message(&media_type, &subtype)
+        && (!quirks(cfg) || i.starts_with(b" (") || starts_with_ci(i, b" NIL (").is_some())
+    {
         let global = subtype.as_bytes().eq_ignore_ascii_case(b"GLOBAL");
         let (i, ()) = sp(i, cfg)?;
-        let (i, env) = envelope(i, cfg)?;
+        let (i, env) = match nil(i) {
+            // An envelope of NIL for an encapsulated message the server did not parse.
+            Some(r) if quirks(cfg) => (r, Envelope::default()),
+            _ => envelope(i, cfg)?,
+        };
         let (i, ()) = sp(i, cfg)?;
         let (i, b) = body(i, depth + 1, cfg)?;
         let (i, ()) = sp(i, cfg)?;
-        let (i, lines) = number_or_negative(i, cfg)?;
+        let (i, lines) = lines(i, cfg)?;
         (
             i,
             SinglePartKind::Message {

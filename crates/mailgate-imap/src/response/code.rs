@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::num::NonZeroU32;
 
+use super::lex::mod_sequence_value;
 use super::lex::{byte, close, list, quirks, sp};
 use super::uid_set::{UidSet, uid_set};
 use crate::config::ParserConfig;
@@ -10,7 +11,8 @@ use crate::core::atom::{Atom, atom};
 use crate::core::capability::{Capability, Charset, capability, charset};
 use crate::core::chars::{ATOM, span};
 use crate::core::flag::{FlagPerm, flag_perm};
-use crate::core::number::{number64, nz_number};
+use crate::core::number::nz_number;
+use crate::core::object_id::{ObjectId, paren_object_id};
 use crate::core::sequence::{SequenceSet, sequence_set};
 use crate::encode::{Encode, encode_list, encode_separated, encode_u64};
 use crate::error::{PResult, ParseErrorKind, ValidationError, fail};
@@ -77,6 +79,8 @@ simple_codes! {
     HasChildren => "HASCHILDREN", "the mailbox has children (RFC 9051)";
     Unavailable => "UNAVAILABLE", "temporary failure (RFC 5530)";
     UseAttr => "USEATTR", "the special-use attribute is not supported (RFC 6154)";
+    NotificationOverflow => "NOTIFICATIONOVERFLOW", "the server stopped sending NOTIFY events (RFC 5465)";
+    UidRequired => "UIDREQUIRED", "message numbers are not allowed with UIDONLY (RFC 9586)";
 }
 
 /// The METADATA response code (RFC 5464).
@@ -132,6 +136,8 @@ pub enum Code<'a> {
     Modified(SequenceSet),
     /// `METADATA ...` (RFC 5464).
     Metadata(MetadataCode),
+    /// `MAILBOXID (id)`: the identifier of the mailbox just created (RFC 8474).
+    MailboxId(ObjectId<'a>),
     /// Any other code: `atom [SP 1*<TEXT-CHAR except "]">]`.
     Other(OtherCode<'a>),
 }
@@ -183,7 +189,7 @@ impl<'a> OtherCode<'a> {
     }
 }
 
-const KNOWN_WITH_ARGS: [&str; 11] = [
+const KNOWN_WITH_ARGS: [&str; 12] = [
     "BADCHARSET",
     "CAPABILITY",
     "PERMANENTFLAGS",
@@ -195,6 +201,7 @@ const KNOWN_WITH_ARGS: [&str; 11] = [
     "HIGHESTMODSEQ",
     "MODIFIED",
     "METADATA",
+    "MAILBOXID",
 ];
 
 fn upper(name: &[u8], buf: &mut [u8; 24]) -> Option<usize> {
@@ -257,6 +264,11 @@ impl Encode for Code<'_> {
                 destination.encode(out);
             }
             Self::HighestModSeq(n) => num(out, b"HIGHESTMODSEQ ", *n),
+            Self::MailboxId(id) => {
+                out.extend_from_slice(b"MAILBOXID (");
+                id.encode(out);
+                out.push(b')');
+            }
             Self::Modified(set) => {
                 out.extend_from_slice(b"MODIFIED ");
                 set.encode(out);
@@ -376,8 +388,13 @@ pub(crate) fn code<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Code<'a>>
         }
         b"HIGHESTMODSEQ" => {
             let (r, ()) = sp(rest, cfg)?;
-            let (r, v) = number64(r)?;
+            let (r, v) = mod_sequence_value(r, cfg)?;
             Ok((r, Code::HighestModSeq(v)))
+        }
+        b"MAILBOXID" => {
+            let (r, ()) = sp(rest, cfg)?;
+            let (r, id) = paren_object_id(r)?;
+            Ok((r, Code::MailboxId(id)))
         }
         b"MODIFIED" => {
             let (r, ()) = sp(rest, cfg)?;

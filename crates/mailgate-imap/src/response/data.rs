@@ -15,6 +15,7 @@ use super::search::{ESearch, Thread, esearch, search_numbers, thread_lists};
 use super::status::{Status, after_keyword, status_kind};
 use super::uid_set::{UidSet, uid_set};
 use crate::config::ParserConfig;
+use crate::core::NonEmpty;
 use crate::core::capability::{Capability, capability};
 use crate::core::chars::{ATOM, span};
 use crate::core::flag::{Flag, flag};
@@ -78,6 +79,42 @@ pub enum Data<'a> {
     },
     /// `* n FETCH (...)`.
     Fetch(MessageData<'a>),
+    /// `* uid UIDFETCH (...)` (RFC 9586 UIDONLY): the `seq` field holds the UID.
+    UidFetch(MessageData<'a>),
+    /// `* ACL mailbox identifier rights ...` (RFC 4314).
+    Acl {
+        /// The mailbox.
+        mailbox: Mailbox<'a>,
+        /// Identifiers and their rights (may be empty).
+        entries: Vec<(AString<'a>, AString<'a>)>,
+    },
+    /// `* LISTRIGHTS mailbox identifier required optional...` (RFC 4314).
+    ListRights {
+        /// The mailbox.
+        mailbox: Mailbox<'a>,
+        /// The user or group asked about.
+        identifier: AString<'a>,
+        /// Rights always granted (may be empty).
+        required: AString<'a>,
+        /// Groups of rights that can be granted (each group together).
+        optional: Vec<AString<'a>>,
+    },
+    /// `* MYRIGHTS mailbox rights` (RFC 4314).
+    MyRights {
+        /// The mailbox.
+        mailbox: Mailbox<'a>,
+        /// The rights of the logged-in user.
+        rights: AString<'a>,
+    },
+    /// `* LANGUAGE (tag ...)` (RFC 5255): the languages available, or the one chosen.
+    Language(NonEmpty<AString<'a>>),
+    /// `* COMPARATOR selected [(comparator ...)]` (RFC 5255 I18NLEVEL).
+    Comparator {
+        /// The active comparator.
+        selected: AString<'a>,
+        /// Comparators matching the arguments of a COMPARATOR command.
+        matching: Vec<AString<'a>>,
+    },
     /// `* ID ...` (RFC 2971).
     Id(IdParams<'a>),
     /// `* NAMESPACE ...` (RFC 2342).
@@ -189,6 +226,56 @@ impl Encode for Data<'_> {
                 uids.encode(out);
             }
             Self::Fetch(m) => m.encode(out),
+            Self::UidFetch(m) => {
+                encode_u64(m.seq.get().into(), out);
+                out.extend_from_slice(b" UIDFETCH ");
+                encode_list(&m.items, out);
+            }
+            Self::Acl { mailbox, entries } => {
+                out.extend_from_slice(b"ACL ");
+                mailbox.encode(out);
+                for (id, rights) in entries {
+                    out.push(b' ');
+                    id.encode(out);
+                    out.push(b' ');
+                    rights.encode(out);
+                }
+            }
+            Self::ListRights {
+                mailbox,
+                identifier,
+                required,
+                optional,
+            } => {
+                out.extend_from_slice(b"LISTRIGHTS ");
+                mailbox.encode(out);
+                out.push(b' ');
+                identifier.encode(out);
+                out.push(b' ');
+                required.encode(out);
+                for r in optional {
+                    out.push(b' ');
+                    r.encode(out);
+                }
+            }
+            Self::MyRights { mailbox, rights } => {
+                out.extend_from_slice(b"MYRIGHTS ");
+                mailbox.encode(out);
+                out.push(b' ');
+                rights.encode(out);
+            }
+            Self::Language(tags) => {
+                out.extend_from_slice(b"LANGUAGE ");
+                encode_list(tags, out);
+            }
+            Self::Comparator { selected, matching } => {
+                out.extend_from_slice(b"COMPARATOR ");
+                selected.encode(out);
+                if !matching.is_empty() {
+                    out.push(b' ');
+                    encode_list(matching, out);
+                }
+            }
             Self::Id(p) => {
                 out.extend_from_slice(b"ID ");
                 p.encode(out);
@@ -253,7 +340,10 @@ pub(crate) fn untagged<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Respo
             Data::Exists(n)
         } else if word.eq_ignore_ascii_case(b"RECENT") {
             Data::Recent(n)
-        } else if word.eq_ignore_ascii_case(b"EXPUNGE") || word.eq_ignore_ascii_case(b"FETCH") {
+        } else if word.eq_ignore_ascii_case(b"EXPUNGE")
+            || word.eq_ignore_ascii_case(b"FETCH")
+            || word.eq_ignore_ascii_case(b"UIDFETCH")
+        {
             let Some(nz) = NonZeroU32::new(n) else {
                 return fail(i, ParseErrorKind::InvalidNumber);
             };
@@ -262,15 +352,18 @@ pub(crate) fn untagged<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Respo
             } else {
                 let (after, ()) = sp(after, cfg)?;
                 let (after, items) = msg_att(after, cfg)?;
-                return Ok((
-                    after,
-                    Response::Data(Data::Fetch(MessageData { seq: nz, items })),
-                ));
+                let m = MessageData { seq: nz, items };
+                let data = if word.len() == 5 {
+                    Data::Fetch(m)
+                } else {
+                    Data::UidFetch(m)
+                };
+                return Ok((after, Response::Data(data)));
             }
         } else {
             return fail(
                 rest,
-                ParseErrorKind::Expected("EXISTS, RECENT, EXPUNGE or FETCH"),
+                ParseErrorKind::Expected("EXISTS, RECENT, EXPUNGE, FETCH or UIDFETCH"),
             );
         };
         return Ok((after, Response::Data(data)));
@@ -296,6 +389,63 @@ pub(crate) fn untagged<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Respo
         b"BYE" => {
             let (rest, text) = after_keyword(rest, cfg)?;
             return Ok((rest, Response::Status(Status::Bye(text))));
+        }
+        b"PREAUTH" => {
+            let (rest, text) = after_keyword(rest, cfg)?;
+            return Ok((rest, Response::Status(Status::PreAuth(text))));
+        }
+        b"ACL" => {
+            let (rest, ()) = sp(rest, cfg)?;
+            let (rest, mailbox) = mailbox(rest, cfg)?;
+            let (rest, entries) = sp_items(rest, cfg, |j| {
+                let (j, id) = astring(j, cfg)?;
+                let (j, ()) = sp(j, cfg)?;
+                let (j, rights) = astring(j, cfg)?;
+                Ok((j, (id, rights)))
+            })?;
+            (rest, Data::Acl { mailbox, entries })
+        }
+        b"LISTRIGHTS" => {
+            let (rest, ()) = sp(rest, cfg)?;
+            let (rest, mailbox) = mailbox(rest, cfg)?;
+            let (rest, ()) = sp(rest, cfg)?;
+            let (rest, identifier) = astring(rest, cfg)?;
+            let (rest, ()) = sp(rest, cfg)?;
+            let (rest, required) = astring(rest, cfg)?;
+            let (rest, optional) = sp_items(rest, cfg, |j| astring(j, cfg))?;
+            (
+                rest,
+                Data::ListRights {
+                    mailbox,
+                    identifier,
+                    required,
+                    optional,
+                },
+            )
+        }
+        b"MYRIGHTS" => {
+            let (rest, ()) = sp(rest, cfg)?;
+            let (rest, mailbox) = mailbox(rest, cfg)?;
+            let (rest, ()) = sp(rest, cfg)?;
+            let (rest, rights) = astring(rest, cfg)?;
+            (rest, Data::MyRights { mailbox, rights })
+        }
+        b"LANGUAGE" => {
+            let (rest, ()) = sp(rest, cfg)?;
+            let (rest, tags) = super::lex::list(rest, false, cfg, |j| astring(j, cfg))?;
+            match NonEmpty::try_new(tags) {
+                Ok(tags) => (rest, Data::Language(tags)),
+                Err(_) => return fail(rest, ParseErrorKind::Expected("language tag")),
+            }
+        }
+        b"COMPARATOR" => {
+            let (rest, ()) = sp(rest, cfg)?;
+            let (rest, selected) = astring(rest, cfg)?;
+            let (rest, matching) = match rest {
+                [b' ', r @ ..] => super::lex::list(r, false, cfg, |j| astring(j, cfg))?,
+                _ => (rest, Vec::new()),
+            };
+            (rest, Data::Comparator { selected, matching })
         }
         b"CAPABILITY" => {
             let (rest, caps) = sp_items(rest, cfg, |j| capability(j, cfg))?;

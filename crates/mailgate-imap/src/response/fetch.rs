@@ -4,16 +4,17 @@ use std::num::NonZeroU32;
 
 use super::body::{BodyStructure, body};
 use super::envelope::{Envelope, envelope};
-use super::lex::{byte, check_depth, close, list, nil, nstring, sp};
+use super::lex::{byte, check_depth, close, list, mod_sequence_value, nil, nstring, sp};
 use super::section::{encode_part, section_binary};
 use crate::command::Section;
 use crate::command::fetch::section;
 use crate::config::ParserConfig;
-use crate::core::atom::{Atom, atom};
 use crate::core::datetime::{DateTime, date_time};
 use crate::core::flag::{FlagFetch, flag_fetch};
+use crate::core::gmail_label::{GmailLabel, gmail_label};
 use crate::core::number::{number, number64, nz_number};
-use crate::core::string::{AString, Literal8, NString, astring, literal8};
+use crate::core::object_id::{ObjectId, object_id};
+use crate::core::string::{Literal8, NString, literal8};
 use crate::encode::{Encode, encode_list, encode_u64};
 use crate::error::{PResult, ParseErrorKind, fail};
 
@@ -69,54 +70,17 @@ pub enum FetchItem<'a> {
     /// `PREVIEW data` (RFC 8970).
     Preview(NString<'a>),
     /// `EMAILID (id)` (RFC 8474).
-    EmailId(Atom<'a>),
+    EmailId(ObjectId<'a>),
     /// `THREADID (id)` or `THREADID NIL` (RFC 8474).
-    ThreadId(Option<Atom<'a>>),
+    ThreadId(Option<ObjectId<'a>>),
     /// `X-GM-MSGID n` (Gmail).
     GmailMessageId(u64),
     /// `X-GM-THRID n` (Gmail).
     GmailThreadId(u64),
     /// `X-GM-LABELS (...)` (Gmail).
     GmailLabels(Vec<GmailLabel<'a>>),
-}
-
-/// A Gmail label in `X-GM-LABELS`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum GmailLabel<'a> {
-    /// A system label written with a backslash, such as `\Inbox` or `\Important`
-    /// (the name without the backslash).
-    System(Atom<'a>),
-    /// A user label.
-    Name(AString<'a>),
-}
-
-impl GmailLabel<'_> {
-    /// Detaches from the input buffer.
-    pub fn into_owned(self) -> GmailLabel<'static> {
-        match self {
-            Self::System(a) => GmailLabel::System(a.into_owned()),
-            Self::Name(s) => GmailLabel::Name(s.into_owned()),
-        }
-    }
-}
-
-impl Encode for GmailLabel<'_> {
-    fn encode(&self, out: &mut Vec<u8>) {
-        match self {
-            Self::System(a) => {
-                out.push(b'\\');
-                a.encode(out);
-            }
-            Self::Name(s) => s.encode(out),
-        }
-    }
-}
-
-fn gmail_label<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, GmailLabel<'a>> {
-    match i {
-        [b'\\', rest @ ..] => atom(rest, cfg).map(|(r, a)| (r, GmailLabel::System(a))),
-        _ => astring(i, cfg).map(|(r, s)| (r, GmailLabel::Name(s))),
-    }
+    /// `SAVEDATE date-time` or `SAVEDATE NIL` (RFC 8514).
+    SaveDate(Option<DateTime>),
 }
 
 /// A FETCH response: the message number and its data items.
@@ -212,15 +176,18 @@ impl Encode for FetchItem<'_> {
                 out.extend_from_slice(b"X-GM-LABELS ");
                 encode_list(l, out);
             }
+            Self::SaveDate(Some(d)) => kw(out, b"SAVEDATE ", d),
+            Self::SaveDate(None) => out.extend_from_slice(b"SAVEDATE NIL"),
         }
     }
 }
 
-fn paren_atom<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Atom<'a>> {
+/// `"(" objectid ")"`, with quirks spaces before `)`.
+fn paren_id<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, ObjectId<'a>> {
     let (i, ()) = byte(i, b'(', "'('")?;
-    let (i, a) = atom(i, cfg)?;
+    let (i, id) = object_id(i)?;
     let (i, ()) = close(i, b')', cfg)?;
-    Ok((i, a))
+    Ok((i, id))
 }
 
 fn fetch_item<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, FetchItem<'a>> {
@@ -303,7 +270,7 @@ fn fetch_item<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, FetchItem<'a>>
         body(r, 1, cfg).map(|(r, b)| (r, FetchItem::BodyStructure(Box::new(b))))
     } else if is(b"MODSEQ") {
         let (r, ()) = byte(r, b'(', "'('")?;
-        let (r, n) = number64(r)?;
+        let (r, n) = mod_sequence_value(r, cfg)?;
         let (r, ()) = close(r, b')', cfg)?;
         Ok((r, FetchItem::ModSeq(n)))
     } else if is(b"RFC822") {
@@ -315,16 +282,21 @@ fn fetch_item<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, FetchItem<'a>>
     } else if is(b"PREVIEW") {
         nstring(r, cfg).map(|(r, d)| (r, FetchItem::Preview(d)))
     } else if is(b"EMAILID") {
-        paren_atom(r, cfg).map(|(r, a)| (r, FetchItem::EmailId(a)))
+        paren_id(r, cfg).map(|(r, a)| (r, FetchItem::EmailId(a)))
     } else if is(b"THREADID") {
         match nil(r) {
             Some(r) => Ok((r, FetchItem::ThreadId(None))),
-            None => paren_atom(r, cfg).map(|(r, a)| (r, FetchItem::ThreadId(Some(a)))),
+            None => paren_id(r, cfg).map(|(r, a)| (r, FetchItem::ThreadId(Some(a)))),
         }
     } else if is(b"X-GM-MSGID") {
         number64(r).map(|(r, n)| (r, FetchItem::GmailMessageId(n)))
     } else if is(b"X-GM-THRID") {
         number64(r).map(|(r, n)| (r, FetchItem::GmailThreadId(n)))
+    } else if is(b"SAVEDATE") {
+        match nil(r) {
+            Some(r) => Ok((r, FetchItem::SaveDate(None))),
+            None => date_time(r).map(|(r, d)| (r, FetchItem::SaveDate(Some(d)))),
+        }
     } else if is(b"X-GM-LABELS") {
         list(r, true, cfg, |j| gmail_label(j, cfg)).map(|(r, l)| (r, FetchItem::GmailLabels(l)))
     } else {

@@ -187,6 +187,18 @@ pub(crate) fn number_or_negative<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult
     crate::core::number::number(i)
 }
 
+/// `mod-sequence-value` (RFC 7162): a non-zero mod-sequence; with quirks zero too.
+/// A zero is refused outright (not read back as text when inside a response code).
+pub(crate) fn mod_sequence_value<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, u64> {
+    if quirks(cfg) {
+        return crate::core::number::number64(i);
+    }
+    crate::core::number::mod_sequence_value(i).map_err(|e| match e {
+        nom::Err::Error(e) => nom::Err::Failure(e),
+        e => e,
+    })
+}
+
 /// Parses `"(" item *(SP item) ")"`, or `()` when `allow_empty` (or with quirks).
 pub(crate) fn list<'a, T>(
     i: &'a [u8],

@@ -6,11 +6,12 @@ use super::lex::{list, nil, sp};
 use crate::config::ParserConfig;
 use crate::core::chars::{ATOM, span};
 use crate::core::number::{number, number64, nz_number};
+use crate::core::object_id::{ObjectId, paren_object_id};
 use crate::encode::{Encode, encode_u64};
 use crate::error::{PResult, ParseErrorKind, fail};
 
 /// One item of a STATUS response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum StatusItem {
     /// `MESSAGES n`.
@@ -31,11 +32,21 @@ pub enum StatusItem {
     HighestModSeq(u64),
     /// `APPENDLIMIT n` or `APPENDLIMIT NIL` (RFC 7889).
     AppendLimit(Option<u64>),
+    /// `DELETED-STORAGE n` (RFC 9208): storage freed by an expunge, in KiB.
+    DeletedStorage(u64),
+    /// `MAILBOXID (id)` (RFC 8474).
+    MailboxId(ObjectId<'static>),
 }
 
 impl Encode for StatusItem {
     fn encode(&self, out: &mut Vec<u8>) {
         let (name, v): (&[u8], u64) = match *self {
+            Self::MailboxId(ref id) => {
+                out.extend_from_slice(b"MAILBOXID (");
+                id.encode(out);
+                return out.push(b')');
+            }
+            Self::DeletedStorage(n) => (b"DELETED-STORAGE ", n),
             Self::Messages(n) => (b"MESSAGES ", n.into()),
             Self::UidNext(n) => (b"UIDNEXT ", n.get().into()),
             Self::UidValidity(n) => (b"UIDVALIDITY ", n.get().into()),
@@ -71,6 +82,10 @@ fn status_item<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, StatusItem> {
         number64(r).map(|(r, v)| (r, StatusItem::Size(v)))
     } else if is(b"RECENT") {
         number(r).map(|(r, v)| (r, StatusItem::Recent(v)))
+    } else if is(b"DELETED-STORAGE") {
+        number64(r).map(|(r, v)| (r, StatusItem::DeletedStorage(v)))
+    } else if is(b"MAILBOXID") {
+        paren_object_id(r).map(|(r, v)| (r, StatusItem::MailboxId(v.into_owned())))
     } else if is(b"HIGHESTMODSEQ") {
         number64(r).map(|(r, v)| (r, StatusItem::HighestModSeq(v)))
     } else if is(b"APPENDLIMIT") {

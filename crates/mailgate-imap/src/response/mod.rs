@@ -40,6 +40,7 @@ mod status;
 mod text;
 mod uid_set;
 
+pub use crate::core::GmailLabel;
 pub use body::{
     BasicType, BodyExtension, BodyFields, BodyStructure, Disposition, ExtensionTail, Language,
     LanguageTail, LocationTail, MultiPartExtension, SinglePart, SinglePartExtension,
@@ -50,7 +51,7 @@ pub use continuation::Continue;
 pub use data::Data;
 pub use envelope::{Address, Envelope};
 pub use ext_value::{TaggedExtComp, TaggedExtValue};
-pub use fetch::{FetchItem, GmailLabel, MessageData};
+pub use fetch::{FetchItem, MessageData};
 pub use list::{ListExtendedItem, ListItem, MailboxAttribute};
 pub use mailbox_status::StatusItem;
 pub use misc::{

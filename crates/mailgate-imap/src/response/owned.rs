@@ -65,6 +65,7 @@ impl Status<'_> {
                 text: text.into_owned(),
             },
             Self::Bye(text) => Status::Bye(text.into_owned()),
+            Self::PreAuth(text) => Status::PreAuth(text.into_owned()),
         }
     }
 }
@@ -109,6 +110,7 @@ impl Code<'_> {
             Self::HighestModSeq(n) => Code::HighestModSeq(n),
             Self::Modified(s) => Code::Modified(s),
             Self::Metadata(m) => Code::Metadata(m),
+            Self::MailboxId(id) => Code::MailboxId(id.into_owned()),
             Self::Other(o) => Code::Other(o.into_owned()),
         }
     }
@@ -361,6 +363,7 @@ impl FetchItem<'_> {
             Self::GmailLabels(l) => {
                 FetchItem::GmailLabels(l.into_iter().map(|l| l.into_owned()).collect())
             }
+            Self::SaveDate(d) => FetchItem::SaveDate(d),
         }
     }
 }
@@ -410,6 +413,10 @@ impl Data<'_> {
                         SearchReturnData::All(s) => SearchReturnData::All(s),
                         SearchReturnData::Count(n) => SearchReturnData::Count(n),
                         SearchReturnData::ModSeq(n) => SearchReturnData::ModSeq(n),
+                        SearchReturnData::Partial { range, results } => {
+                            SearchReturnData::Partial { range, results }
+                        }
+                        SearchReturnData::Relevancy(s) => SearchReturnData::Relevancy(s),
                         SearchReturnData::Other { name, value } => SearchReturnData::Other {
                             name: name.into_owned(),
                             value: value.into_owned(),
@@ -426,6 +433,37 @@ impl Data<'_> {
                 seq: m.seq,
                 items: m.items.into_iter().map(FetchItem::into_owned).collect(),
             }),
+            Self::UidFetch(m) => Data::UidFetch(MessageData {
+                seq: m.seq,
+                items: m.items.into_iter().map(FetchItem::into_owned).collect(),
+            }),
+            Self::Acl { mailbox, entries } => Data::Acl {
+                mailbox: mailbox.into_owned(),
+                entries: entries
+                    .into_iter()
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect(),
+            },
+            Self::ListRights {
+                mailbox,
+                identifier,
+                required,
+                optional,
+            } => Data::ListRights {
+                mailbox: mailbox.into_owned(),
+                identifier: identifier.into_owned(),
+                required: required.into_owned(),
+                optional: optional.into_iter().map(|r| r.into_owned()).collect(),
+            },
+            Self::MyRights { mailbox, rights } => Data::MyRights {
+                mailbox: mailbox.into_owned(),
+                rights: rights.into_owned(),
+            },
+            Self::Language(l) => Data::Language(l.map(|t| t.into_owned())),
+            Self::Comparator { selected, matching } => Data::Comparator {
+                selected: selected.into_owned(),
+                matching: matching.into_iter().map(|c| c.into_owned()).collect(),
+            },
             Self::Id(p) => Data::Id(IdParams(p.0.map(|v| {
                 v.into_iter()
                     .map(|(k, v)| (k.into_owned(), v.into_owned()))

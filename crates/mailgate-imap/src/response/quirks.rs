@@ -4,7 +4,7 @@
 //!
 //! Each quirk was seen from a real server; strict mode rejects all of them (or, for
 //! bracketed codes, reads them as plain text). A value parsed under a quirk encodes to
-//! valid IMAP that strict mode reads back as the same value, except the two marked
+//! valid IMAP that strict mode reads back as the same value, except those marked
 //! *lenient-only* below, whose canonical form reads back only in lenient mode. Trailing spaces and bare LF line ends are governed by
 //! `allow_trailing_space` and `allow_bare_lf`, 8-bit atoms by `allow_8bit_atoms`.
 //!
@@ -24,6 +24,8 @@
 //! | Negative size or line count (`-1`) in BODYSTRUCTURE | Dovecot | 0 |
 //! | A bare string as Content-Disposition (`"inline"` instead of `("inline" NIL)`) | Exchange / Office 365 | disposition without parameters |
 //! | `MESSAGE/RFC822` part without envelope, body and lines | DavMail, Exchange | basic part (*lenient-only*) |
+//! | `NIL` as the envelope of a `MESSAGE/RFC822` part, or as its line count or a text part's | servers that do not parse attached messages | an envelope of `NIL` fields; 0 lines |
+//! | A zero mod-sequence where RFC 7162 wants a non-zero one (`MODSEQ (0)`, `[HIGHESTMODSEQ 0]`, `(MODSEQ 0)` after SEARCH, `MODSEQ 0` in ESEARCH) | not seen yet; accepted as before strict mode refused it | that zero (*lenient-only*) |
 //! | `\` followed by a character other than `"` or `\` inside a quoted string | Gmail, Exchange | a literal backslash |
 //! | Unquoted mailbox name containing `\` in LIST/LSUB | Gmail | that name |
 //! | `* CAPABILITY` with no capability | broken proxies | empty list (*lenient-only*) |

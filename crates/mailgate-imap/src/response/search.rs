@@ -3,11 +3,14 @@
 use std::num::NonZeroU32;
 
 use super::ext_value::{TaggedExtValue, tagged_ext_val};
-use super::lex::{byte, check_depth, close, quirks, skip_sp, sp};
+use super::lex::{byte, check_depth, close, mod_sequence_value, nil, quirks, skip_sp, sp};
+use crate::command::PartialRange;
+use crate::command::search_partial_range as partial_range;
 use crate::config::ParserConfig;
+use crate::core::NonEmpty;
 use crate::core::atom::{Atom, atom};
 use crate::core::lex::starts_with_ci;
-use crate::core::number::{number, number64, nz_number};
+use crate::core::number::{number, nz_number};
 use crate::core::sequence::{SequenceSet, sequence_set};
 use crate::core::string::{IString, astring};
 use crate::encode::{Encode, encode_u64};
@@ -30,7 +33,7 @@ pub(crate) fn search_numbers<'a>(
                 let Some(r) = starts_with_ci(rest, b"(MODSEQ ") else {
                     return fail(rest, ParseErrorKind::Expected("(MODSEQ"));
                 };
-                let (r, m) = number64(r)?;
+                let (r, m) = mod_sequence_value(r, cfg)?;
                 let (r, ()) = close(r, b')', cfg)?;
                 return Ok((r, (numbers, Some(m))));
             }
@@ -55,6 +58,16 @@ pub enum SearchReturnData<'a> {
     Count(u32),
     /// `MODSEQ n` (RFC 7162).
     ModSeq(u64),
+    /// `PARTIAL (range results)` (RFC 9394): the page asked for and the matches in
+    /// it (`None` for `NIL`, no match).
+    Partial {
+        /// The range of the request.
+        range: PartialRange,
+        /// Matching message numbers or UIDs.
+        results: Option<SequenceSet>,
+    },
+    /// `RELEVANCY (score ...)` (RFC 6203): one score from 1 to 100 per match.
+    Relevancy(NonEmpty<u8>),
     /// Any other item: a name (not one of the above) and a value.
     Other {
         /// Return item name.
@@ -86,6 +99,26 @@ impl Encode for SearchReturnData<'_> {
             Self::ModSeq(n) => {
                 out.extend_from_slice(b"MODSEQ ");
                 encode_u64(*n, out);
+            }
+            Self::Partial { range, results } => {
+                out.extend_from_slice(b"PARTIAL (");
+                range.encode(out);
+                out.push(b' ');
+                match results {
+                    Some(s) => s.encode(out),
+                    None => out.extend_from_slice(b"NIL"),
+                }
+                out.push(b')');
+            }
+            Self::Relevancy(scores) => {
+                out.extend_from_slice(b"RELEVANCY (");
+                for (n, s) in scores.iter().enumerate() {
+                    if n > 0 {
+                        out.push(b' ');
+                    }
+                    encode_u64((*s).into(), out);
+                }
+                out.push(b')');
             }
             Self::Other { name, value } => {
                 name.encode(out);
@@ -146,10 +179,42 @@ fn return_data<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, SearchReturnD
     } else if is("COUNT") {
         number(r).map(|(r, n)| (r, SearchReturnData::Count(n)))
     } else if is("MODSEQ") {
-        number64(r).map(|(r, n)| (r, SearchReturnData::ModSeq(n)))
+        mod_sequence_value(r, cfg).map(|(r, n)| (r, SearchReturnData::ModSeq(n)))
+    } else if is("PARTIAL") {
+        partial_data(r, cfg)
+    } else if is("RELEVANCY") {
+        relevancy(r, cfg)
     } else {
         let (r, value) = tagged_ext_val(r, cfg)?;
         Ok((r, SearchReturnData::Other { name, value }))
+    }
+}
+
+/// Parses `"(" partial-range SP (sequence-set / NIL) ")"`.
+fn partial_data<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, SearchReturnData<'a>> {
+    let (i, ()) = byte(i, b'(', "'('")?;
+    let (i, range) = partial_range(i)?;
+    let (i, ()) = sp(i, cfg)?;
+    let (i, results) = match nil(i) {
+        Some(r) => (r, None),
+        None => sequence_set(i).map(|(r, s)| (r, Some(s)))?,
+    };
+    let (i, ()) = close(i, b')', cfg)?;
+    Ok((i, SearchReturnData::Partial { range, results }))
+}
+
+/// Parses `"(" score *(SP score) ")"` with scores from 1 to 100.
+fn relevancy<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, SearchReturnData<'a>> {
+    let (r, scores) = super::lex::list(i, false, cfg, |j| {
+        let (r, n) = nz_number(j)?;
+        match u8::try_from(n.get()) {
+            Ok(s) if s <= 100 => Ok((r, s)),
+            _ => fail(j, ParseErrorKind::Rule("relevancy score must be 1 to 100")),
+        }
+    })?;
+    match NonEmpty::try_new(scores) {
+        Ok(s) => Ok((r, SearchReturnData::Relevancy(s))),
+        Err(_) => fail(i, ParseErrorKind::Expected("relevancy score")),
     }
 }
 

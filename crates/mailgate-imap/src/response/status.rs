@@ -138,15 +138,19 @@ pub enum Status<'a> {
     },
     /// `* BYE resp-text`: the server is closing the connection.
     Bye(RespText<'a>),
+    /// `* PREAUTH resp-text`: the greeting of a connection that starts authenticated
+    /// (RFC 9051 section 7.1.4); only valid as the first response.
+    PreAuth(RespText<'a>),
 }
 
 impl<'a> Status<'a> {
     /// The response code, if any.
     pub fn code(&self) -> Option<&Code<'a>> {
         match self {
-            Self::Tagged { text, .. } | Self::Untagged { text, .. } | Self::Bye(text) => {
-                text.code.as_ref()
-            }
+            Self::Tagged { text, .. }
+            | Self::Untagged { text, .. }
+            | Self::Bye(text)
+            | Self::PreAuth(text) => text.code.as_ref(),
         }
     }
 
@@ -177,6 +181,10 @@ impl Encode for Status<'_> {
             }
             Self::Bye(text) => {
                 out.extend_from_slice(b"* BYE ");
+                text.encode(out);
+            }
+            Self::PreAuth(text) => {
+                out.extend_from_slice(b"* PREAUTH ");
                 text.encode(out);
             }
         }
