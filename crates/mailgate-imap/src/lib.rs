@@ -19,7 +19,7 @@
 //! let (command, _) = Command::parse(message, &config)?;
 //! let CommandBody::Login { username, password } = &command.body else { panic!() };
 //! assert_eq!(username.as_bytes(), b"joe");
-//! assert_eq!(format!("{password:?}"), "Secret([REDACTED])");
+//! assert_eq!(format!("{password:?}"), "Secret([redacted])");
 //!
 //! // Answer it.
 //! let reply = Response::Status(Status::Tagged {
