@@ -46,6 +46,7 @@ pub mod error;
 pub mod framer;
 pub mod response;
 pub mod secret;
+pub mod session;
 
 pub use canonical::{canonicalize_command, canonicalize_response};
 pub use command::{Command, CommandBody};
