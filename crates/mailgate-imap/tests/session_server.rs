@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 use mailgate_imap::session::{CloseReason, ServerConfig, ServerEvent, ServerSession};
 use mailgate_imap::{Capability, ParserConfig};
 
+/// A script of client reads, the expected bytes sent back, and the expected credentials.
+type LoginRow<'a> = (&'a [&'a [u8]], &'a str, &'a str, &'a str);
+
 const CAPS: &str = "IMAP4rev1 AUTH=PLAIN AUTH=LOGIN SASL-IR";
 
 fn session(config: ServerConfig) -> (ServerSession, Instant) {
@@ -48,10 +51,17 @@ fn login(events: &[ServerEvent]) -> (String, String, String) {
 fn greeting_names_the_rewritten_capabilities() {
     let now = Instant::now();
     let mut config = ServerConfig::default();
-    config.capabilities = ["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "AUTH=XOAUTH2", "STARTTLS"]
-        .into_iter()
-        .map(|c| Capability::try_from(c).unwrap().into_owned())
-        .collect();
+    config.capabilities = [
+        "IMAP4rev1",
+        "LITERAL+",
+        "SASL-IR",
+        "ID",
+        "AUTH=XOAUTH2",
+        "STARTTLS",
+    ]
+    .into_iter()
+    .map(|c| Capability::try_from(c).unwrap().into_owned())
+    .collect();
     config.greeting = "Proxy\r\nready".to_owned();
     let mut s = ServerSession::new(config.clone(), now);
     assert_eq!(
@@ -68,15 +78,39 @@ fn greeting_names_the_rewritten_capabilities() {
 
 #[test]
 fn login_in_every_string_form() {
-    let rows: &[(&[&[u8]], &str, &str, &str)] = &[
+    let rows: &[LoginRow<'_>] = &[
         (&[b"a1 LOGIN joe secret\r\n"], "", "joe", "secret"),
-        (&[b"a1 login \"joe\" \"two \\\"words\\\"\"\r\n"], "", "joe", "two \"words\""),
-        (&[b"a1 LOGIN {3}\r\n", b"joe {6}\r\n", b"secret\r\n"],
-            "+ Ready for literal data\r\n+ Ready for literal data\r\n", "joe", "secret"),
-        (&[b"a1 LOGIN {3+}\r\njoe {6+}\r\nsecret\r\n"], "", "joe", "secret"),
+        (
+            &[b"a1 login \"joe\" \"two \\\"words\\\"\"\r\n"],
+            "",
+            "joe",
+            "two \"words\"",
+        ),
+        (
+            &[b"a1 LOGIN {3}\r\n", b"joe {6}\r\n", b"secret\r\n"],
+            "+ Ready for literal data\r\n+ Ready for literal data\r\n",
+            "joe",
+            "secret",
+        ),
+        (
+            &[b"a1 LOGIN {3+}\r\njoe {6+}\r\nsecret\r\n"],
+            "",
+            "joe",
+            "secret",
+        ),
         (&[b"a1 LOGIN {3-}\r\n"], "a1 BAD", "", ""),
-        (&[b"a1 LOGIN joe {0}\r\n", b"\r\n"], "+ Ready for literal data\r\n", "joe", ""),
-        (&[b"a1 LOGIN \"j\xc3\xb6\" {4+}\r\np\xc3\xa4s\r\n"], "", "j\u{f6}", "p\u{e4}s"),
+        (
+            &[b"a1 LOGIN joe {0}\r\n", b"\r\n"],
+            "+ Ready for literal data\r\n",
+            "joe",
+            "",
+        ),
+        (
+            &[b"a1 LOGIN \"j\xc3\xb6\" {4+}\r\np\xc3\xa4s\r\n"],
+            "",
+            "j\u{f6}",
+            "p\u{e4}s",
+        ),
     ];
     for (input, expected_wire, user, password) in rows {
         let (mut s, now) = session(ServerConfig::default());
@@ -94,7 +128,10 @@ fn login_in_every_string_form() {
             continue;
         }
         assert_eq!(wire, *expected_wire, "{input:?}");
-        assert_eq!(login(&events), ("a1".to_owned(), user.to_string(), password.to_string()));
+        assert_eq!(
+            login(&events),
+            ("a1".to_owned(), user.to_string(), password.to_string())
+        );
     }
 }
 
@@ -133,28 +170,47 @@ fn rejected_logins_count_and_close() {
             assert!(events.is_empty());
         } else {
             assert_eq!(wire, format!("{expected}* BYE Too many failed logins\r\n"));
-            assert_eq!(events, [ServerEvent::Closed(CloseReason::TooManyAuthFailures)]);
+            assert_eq!(
+                events,
+                [ServerEvent::Closed(CloseReason::TooManyAuthFailures)]
+            );
         }
     }
 }
 
 #[test]
 fn authenticate_plain_and_login() {
-    let rows: &[(&[&[u8]], &str, (&str, &str))] = &[
+    let rows: &[LoginRow<'_>] = &[
         // SASL-IR.
-        (&[b"a1 AUTHENTICATE PLAIN AGpvZQBzZWNyZXQ=\r\n"], "", ("joe", "secret")),
+        (
+            &[b"a1 AUTHENTICATE PLAIN AGpvZQBzZWNyZXQ=\r\n"],
+            "",
+            "joe",
+            "secret",
+        ),
         // Continuation.
-        (&[b"a1 AUTHENTICATE PLAIN\r\n", b"AGpvZQBzZWNyZXQ=\r\n"], "+ \r\n", ("joe", "secret")),
+        (
+            &[b"a1 AUTHENTICATE PLAIN\r\n", b"AGpvZQBzZWNyZXQ=\r\n"],
+            "+ \r\n",
+            "joe",
+            "secret",
+        ),
         // LOGIN: user name and password prompts.
         (
             &[b"a1 authenticate login\r\n", b"am9l\r\n", b"c2VjcmV0\r\n"],
             "+ VXNlcm5hbWU6\r\n+ UGFzc3dvcmQ6\r\n",
-            ("joe", "secret"),
+            "joe",
+            "secret",
         ),
         // LOGIN with the user name as initial response.
-        (&[b"a1 AUTHENTICATE LOGIN am9l\r\n", b"c2VjcmV0\r\n"], "+ UGFzc3dvcmQ6\r\n", ("joe", "secret")),
+        (
+            &[b"a1 AUTHENTICATE LOGIN am9l\r\n", b"c2VjcmV0\r\n"],
+            "+ UGFzc3dvcmQ6\r\n",
+            "joe",
+            "secret",
+        ),
     ];
-    for (input, expected_wire, (user, password)) in rows {
+    for (input, expected_wire, user, password) in rows {
         let (mut s, now) = session(ServerConfig::default());
         let mut wire = String::new();
         let mut events = Vec::new();
@@ -165,18 +221,36 @@ fn authenticate_plain_and_login() {
             events.extend(e);
         }
         assert_eq!(wire, *expected_wire, "{input:?}");
-        assert_eq!(login(&events), ("a1".to_owned(), user.to_string(), password.to_string()));
+        assert_eq!(
+            login(&events),
+            ("a1".to_owned(), user.to_string(), password.to_string())
+        );
     }
 }
 
 #[test]
 fn authenticate_failures() {
     let rows: &[(&[u8], &str)] = &[
-        (b"a1 AUTHENTICATE PLAIN\r\n*\r\n", "+ \r\na1 BAD AUTHENTICATE cancelled\r\n"),
-        (b"a1 AUTHENTICATE PLAIN\r\n!!!!\r\n", "+ \r\na1 BAD Invalid SASL response: syntax error"),
-        (b"a1 AUTHENTICATE PLAIN\r\nAGpvZQ==\r\n", "+ \r\na1 BAD Invalid SASL response: malformed PLAIN response"),
-        (b"a1 AUTHENTICATE XOAUTH2 dGVzdA==\r\n", "a1 NO Unsupported authentication mechanism XOAUTH2; use PLAIN or LOGIN\r\n"),
-        (b"a1 AUTHENTICATE PLAIN\r\nab {5}\r\n", "+ \r\na1 BAD Invalid SASL response\r\n"),
+        (
+            b"a1 AUTHENTICATE PLAIN\r\n*\r\n",
+            "+ \r\na1 BAD AUTHENTICATE cancelled\r\n",
+        ),
+        (
+            b"a1 AUTHENTICATE PLAIN\r\n!!!!\r\n",
+            "+ \r\na1 BAD Invalid SASL response: syntax error",
+        ),
+        (
+            b"a1 AUTHENTICATE PLAIN\r\nAGpvZQ==\r\n",
+            "+ \r\na1 BAD Invalid SASL response: malformed PLAIN response",
+        ),
+        (
+            b"a1 AUTHENTICATE XOAUTH2 dGVzdA==\r\n",
+            "a1 NO Unsupported authentication mechanism XOAUTH2; use PLAIN or LOGIN\r\n",
+        ),
+        (
+            b"a1 AUTHENTICATE PLAIN\r\nab {5}\r\n",
+            "+ \r\na1 BAD Invalid SASL response\r\n",
+        ),
     ];
     for (input, expected) in rows {
         let (mut s, now) = session(ServerConfig::default());
@@ -193,14 +267,32 @@ fn authenticate_failures() {
 #[test]
 fn other_commands_before_login() {
     let rows: &[(&[u8], &str)] = &[
-        (b"a CAPABILITY\r\n", &*format!("* CAPABILITY {CAPS}\r\na OK CAPABILITY completed\r\n")),
+        (
+            b"a CAPABILITY\r\n",
+            &*format!("* CAPABILITY {CAPS}\r\na OK CAPABILITY completed\r\n"),
+        ),
         (b"a NOOP\r\n", "a OK NOOP completed\r\n"),
-        (b"a ID (\"name\" \"mutt\")\r\n", "* ID NIL\r\na OK ID completed\r\n"),
-        (b"a ENABLE UTF8=ACCEPT\r\n", "a BAD ENABLE is only valid after login\r\n"),
-        (b"a SELECT INBOX\r\n", "a BAD Command not available before login\r\n"),
+        (
+            b"a ID (\"name\" \"mutt\")\r\n",
+            "* ID NIL\r\na OK ID completed\r\n",
+        ),
+        (
+            b"a ENABLE UTF8=ACCEPT\r\n",
+            "a BAD ENABLE is only valid after login\r\n",
+        ),
+        (
+            b"a SELECT INBOX\r\n",
+            "a BAD Command not available before login\r\n",
+        ),
         (b"a STARTTLS\r\n", "a BAD STARTTLS is not available\r\n"),
-        (b"a FROB\r\n", "a BAD Invalid command: unknown command at byte 2\r\n"),
-        (b"(bad tag\r\n", "* BAD Invalid command: invalid tag at byte 0\r\n"),
+        (
+            b"a FROB\r\n",
+            "a BAD Invalid command: unknown command at byte 2\r\n",
+        ),
+        (
+            b"(bad tag\r\n",
+            "* BAD Invalid command: invalid tag at byte 0\r\n",
+        ),
         (b"a LOGIN joe\r\n", "a BAD Invalid command: "),
     ];
     for (input, expected) in rows {
@@ -248,7 +340,9 @@ fn starttls_first_then_login() {
     s.receive(b"g CAPABILITY\r\nh STARTTLS\r\n", now);
     assert_eq!(
         drain(&mut s).0,
-        format!("* CAPABILITY {CAPS}\r\ng OK CAPABILITY completed\r\nh BAD TLS is already active\r\n")
+        format!(
+            "* CAPABILITY {CAPS}\r\ng OK CAPABILITY completed\r\nh BAD TLS is already active\r\n"
+        )
     );
     s.receive(b"i LOGIN joe secret\r\n", now);
     assert_eq!(login(&drain(&mut s).1).2, "secret");
@@ -260,7 +354,10 @@ fn limits_close_the_session() {
     let (mut s, now) = session(ServerConfig::default());
     s.receive(&b"x FROB\r\n".repeat(11), now);
     let (wire, events) = drain(&mut s);
-    assert!(wire.ends_with("* BYE Too many invalid commands\r\n"), "{wire}");
+    assert!(
+        wire.ends_with("* BYE Too many invalid commands\r\n"),
+        "{wire}"
+    );
     assert_eq!(events, [ServerEvent::Closed(CloseReason::TooManyErrors)]);
     // Too many commands.
     let (mut s, now) = session(ServerConfig::default());
@@ -287,7 +384,10 @@ fn limits_close_the_session() {
     input.extend(b"\r\nb NOOP\r\n");
     s.receive(&input, now);
     let wire = drain(&mut s).0;
-    assert!(wire.starts_with("a BAD line longer than 16384 bytes"), "{wire}");
+    assert!(
+        wire.starts_with("a BAD line longer than 16384 bytes"),
+        "{wire}"
+    );
     assert!(wire.ends_with("b OK NOOP completed\r\n"), "{wire}");
     // Flooding while the driver verifies credentials.
     let (mut s, now) = session(ServerConfig::default());
@@ -352,7 +452,10 @@ fn custom_parser_limits_apply() {
     let (mut s, now) = session(config);
     s.receive(b"a LOGIN {5}\r\n", now);
     let wire = drain(&mut s).0;
-    assert!(wire.starts_with("a BAD literal of 5 bytes exceeds the limit of 4 bytes"), "{wire}");
+    assert!(
+        wire.starts_with("a BAD literal of 5 bytes exceeds the limit of 4 bytes"),
+        "{wire}"
+    );
 }
 
 proptest::proptest! {

@@ -84,7 +84,7 @@ pub enum ClientEvent {
     /// The server refused the credentials. The connection stays usable: call
     /// [`ClientSession::authenticate`] again (e.g. with a refreshed token) or
     /// [`ClientSession::logout`].
-    Rejected(AuthFailure),
+    Rejected(Box<AuthFailure>),
     /// The server confirmed `LOGOUT`; close the connection.
     LoggedOut,
     /// The session failed; close the connection and report the error.
@@ -370,8 +370,8 @@ impl ClientSession {
         let Ok(mechanism) = AuthMechanism::try_from(exchange.mechanism().as_str()) else {
             return self.fail(ClientError::Misuse);
         };
-        let sasl_ir =
-            self.config.use_sasl_ir && self.has_capability(&Capability::Name(CapabilityName::SaslIr));
+        let sasl_ir = self.config.use_sasl_ir
+            && self.has_capability(&Capability::Name(CapabilityName::SaslIr));
         let initial_response = match exchange.start(sasl_ir) {
             Ok(Some(_)) => exchange.initial_response(),
             Ok(None) => None,
@@ -531,7 +531,9 @@ impl ClientSession {
         }
         match std::mem::replace(&mut self.state, State::Done) {
             State::AwaitStartTls { tag } => self.starttls_reply(tag, response),
-            State::AwaitCapability { tag, found } => self.capability_reply(tag, found, response, now),
+            State::AwaitCapability { tag, found } => {
+                self.capability_reply(tag, found, response, now)
+            }
             State::Ready => {
                 self.state = State::Ready;
                 match response {
@@ -609,7 +611,13 @@ impl ClientSession {
         self.state = State::AwaitStartTls { tag: tag.clone() };
         match response {
             Response::Status(status @ Status::Tagged { .. }) if status.tag() == Some(&tag) => {
-                if !matches!(status, Status::Tagged { kind: StatusKind::Ok, .. }) {
+                if !matches!(
+                    status,
+                    Status::Tagged {
+                        kind: StatusKind::Ok,
+                        ..
+                    }
+                ) {
                     return self.fail(ClientError::StartTlsRefused(status_line(&status)));
                 }
                 if !self.stream.current().is_empty() {
@@ -636,7 +644,13 @@ impl ClientSession {
     ) {
         match response {
             Response::Status(status @ Status::Tagged { .. }) if status.tag() == Some(&tag) => {
-                if !matches!(status, Status::Tagged { kind: StatusKind::Ok, .. }) {
+                if !matches!(
+                    status,
+                    Status::Tagged {
+                        kind: StatusKind::Ok,
+                        ..
+                    }
+                ) {
                     self.state = State::AwaitCapability { tag, found };
                     return self.fail(ClientError::CapabilityRefused(status_line(&status)));
                 }
@@ -711,7 +725,13 @@ impl ClientSession {
                 self.wait_reply(now);
             }
             Response::Status(status @ Status::Tagged { .. }) if status.tag() == Some(&tag) => {
-                let ok = matches!(status, Status::Tagged { kind: StatusKind::Ok, .. });
+                let ok = matches!(
+                    status,
+                    Status::Tagged {
+                        kind: StatusKind::Ok,
+                        ..
+                    }
+                );
                 if ok && error.is_none() {
                     collected.extend_from_slice(message);
                     self.deadline = None;
@@ -728,10 +748,11 @@ impl ClientSession {
                 }
                 self.state = State::Ready;
                 self.deadline = None;
-                self.events.push_back(ClientEvent::Rejected(AuthFailure {
-                    status,
-                    provider_error: exchange.provider_error().cloned(),
-                }));
+                self.events
+                    .push_back(ClientEvent::Rejected(Box::new(AuthFailure {
+                        status,
+                        provider_error: exchange.provider_error().cloned(),
+                    })));
                 return;
             }
             Response::Status(Status::Tagged { tag: other, .. }) => {

@@ -188,7 +188,13 @@ impl Stream {
 fn text(s: &str) -> Text<'static> {
     let clean: String = s
         .chars()
-        .map(|c| if matches!(c, '\r' | '\n' | '\0') { ' ' } else { c })
+        .map(|c| {
+            if matches!(c, '\r' | '\n' | '\0') {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect();
     Text::try_new(clean).unwrap_or_default()
 }

@@ -132,8 +132,7 @@ enum State {
 }
 
 /// The reply to `LOGIN` or `AUTHENTICATE` before STARTTLS on a connection that offers it.
-const TLS_FIRST: &str =
-    "Use STARTTLS first: this server does not accept passwords in clear text";
+const TLS_FIRST: &str = "Use STARTTLS first: this server does not accept passwords in clear text";
 
 /// The IMAP not-authenticated state as a proxy presents it, sans I/O.
 ///
@@ -543,8 +542,10 @@ impl ServerSession {
                     username: username.to_owned(),
                     password: SecretString::from(password),
                 };
-                self.events
-                    .push_back(ServerEvent::Login { tag: tag.clone(), credentials });
+                self.events.push_back(ServerEvent::Login {
+                    tag: tag.clone(),
+                    credentials,
+                });
                 self.state = State::AwaitVerdict { tag };
             }
             CommandBody::Authenticate {
@@ -629,8 +630,10 @@ impl ServerSession {
                 self.state = State::Sasl { tag, exchange };
             }
             Ok(ServerStep::Done(credentials)) => {
-                self.events
-                    .push_back(ServerEvent::Login { tag: tag.clone(), credentials });
+                self.events.push_back(ServerEvent::Login {
+                    tag: tag.clone(),
+                    credentials,
+                });
                 self.state = State::AwaitVerdict { tag };
             }
             Err(SaslError::Cancelled) => {
@@ -643,7 +646,12 @@ impl ServerSession {
 }
 
 /// A tagged status line.
-fn tagged(tag: Tag<'static>, kind: StatusKind, code: Option<Code<'static>>, reason: &str) -> Vec<u8> {
+fn tagged(
+    tag: Tag<'static>,
+    kind: StatusKind,
+    code: Option<Code<'static>>,
+    reason: &str,
+) -> Vec<u8> {
     Status::Tagged {
         tag,
         kind,
