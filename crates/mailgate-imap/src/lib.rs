@@ -38,6 +38,8 @@
 #![forbid(unsafe_code)]
 
 mod canonical;
+#[cfg(feature = "tokio")]
+pub mod codec;
 pub mod command;
 pub mod config;
 pub mod core;
