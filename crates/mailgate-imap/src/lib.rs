@@ -31,6 +31,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! [`session`] holds the two machines a proxy runs before login: [`session::ServerSession`]
+//! towards a local client (`LOGIN`/`AUTHENTICATE PLAIN`/`LOGIN` in) and
+//! [`session::ClientSession`] towards the server (XOAUTH2/OAUTHBEARER out). With the `tokio`
+//! cargo feature, `codec::ImapCodec` frames a `tokio_util::codec::Framed` stream.
+//!
 //! Leniency is chosen per side at run time: [`ParserConfig::strict`] for clients,
 //! [`ParserConfig::lenient`] for upstream servers (the accepted quirks are listed in
 //! [`response::quirks`]). Errors are [`ParseError`]s with a kind and a byte offset,
@@ -58,3 +63,8 @@ pub use encode::Encode;
 pub use error::{Fault, ParseError, ParseErrorKind, ValidationError};
 pub use framer::Framer;
 pub use secret::Secret;
+
+/// Runs the README examples as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
