@@ -270,6 +270,21 @@ fn failures() {
 }
 
 #[test]
+fn a_hostile_server_cannot_make_it_buffer_much() {
+    let now = Instant::now();
+    let mut c = ClientSession::new(ClientConfig::default(), now);
+    c.receive(b"* OK hi\r\n* 1 FETCH (BODY[] {3000000}\r\n", now);
+    let (_, events) = drain(&mut c);
+    let [ClientEvent::Failed(ClientError::Oversized(e))] = &events[..] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        e.to_string(),
+        "literal of 3000000 bytes exceeds the limit of 1048576 bytes at byte 28"
+    );
+}
+
+#[test]
 fn misuse_and_timeouts() {
     let now = Instant::now();
     let mut c = ClientSession::new(ClientConfig::default(), now);

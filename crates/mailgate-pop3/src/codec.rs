@@ -198,19 +198,6 @@ impl Pop3ClientCodec {
     }
 }
 
-/// Whether a successful answer to `command` has a body (RFC 1939, 2449, 5034).
-fn has_body(command: &Command) -> bool {
-    matches!(
-        command,
-        Command::Capa
-            | Command::List(None)
-            | Command::Uidl(None)
-            | Command::Retr(_)
-            | Command::Top { .. }
-            | Command::AuthList
-    )
-}
-
 impl Decoder for Pop3ClientCodec {
     type Item = Pop3Reply;
     type Error = Pop3CodecError;
@@ -264,7 +251,7 @@ impl Encoder<Command> for Pop3ClientCodec {
     type Error = Pop3CodecError;
 
     fn encode(&mut self, item: Command, dst: &mut BytesMut) -> Result<(), Pop3CodecError> {
-        self.expect_body.push_back(has_body(&item));
+        self.expect_body.push_back(item.has_multiline_response());
         dst.extend_from_slice(&item.to_bytes());
         Ok(())
     }

@@ -29,7 +29,9 @@ pub struct ClientConfig {
     /// Send the SASL initial response on the `AUTHENTICATE` line when the server
     /// announces `SASL-IR` (RFC 4959); otherwise it follows the server's empty `+`.
     pub use_sasl_ir: bool,
-    /// Limits and leniency of the response grammar (lenient by default: real servers).
+    /// Limits and leniency of the response grammar: lenient by default (real servers),
+    /// with limits sized for the login phase (lines of 64 KiB, literals of 1 MiB,
+    /// messages of 2 MiB), so a hostile server cannot make the session buffer more.
     pub parser: ParserConfig,
     /// How long to wait for each server reply.
     pub reply_timeout: Duration,
@@ -42,7 +44,7 @@ impl Default for ClientConfig {
         Self {
             starttls: false,
             use_sasl_ir: true,
-            parser: ParserConfig::lenient(),
+            parser: pre_auth_server_config(),
             reply_timeout: Duration::from_secs(60),
             tag_prefix: "mg".to_owned(),
         }
@@ -133,6 +135,15 @@ fn status_line(status: &Status<'_>) -> String {
         }
     };
     String::from_utf8_lossy(&text).into_owned()
+}
+
+/// The lenient grammar with limits for what a server sends before login.
+fn pre_auth_server_config() -> ParserConfig {
+    let mut config = ParserConfig::lenient();
+    config.max_line_length = 64 * 1024;
+    config.max_literal_size = 1024 * 1024;
+    config.max_message_size = 2 * 1024 * 1024;
+    config
 }
 
 /// Why a [`ClientSession`] failed.
