@@ -42,14 +42,14 @@ fuzz_target!(|data: &[u8]| {
             }
             2 => {
                 let text = if op & 0x80 == 0 { "no" } else { "no\r\nx OK Logged in" };
-                session.reject_login(text);
+                session.reject_login(text, now);
                 verdict = std::mem::take(&mut awaiting_verdict)
                     .then_some(" NO [AUTHENTICATIONFAILED] no");
             }
             3 => {
                 let n = usize::from(op / 8).min(ops.len());
                 let (chunk, rest) = ops.split_at(n);
-                session.forward_response(chunk);
+                session.forward_response(chunk, now);
                 ops = rest;
             }
             4 => {

@@ -106,7 +106,7 @@ impl Pair {
         if credentials.username == "joe" && credentials.password.expose() == self.password {
             self.server.accept_login();
         } else {
-            self.server.reject_login("Invalid credentials");
+            self.server.reject_login("Invalid credentials", self.now);
         }
     }
 }

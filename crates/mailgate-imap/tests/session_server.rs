@@ -162,7 +162,7 @@ fn rejected_logins_count_and_close() {
     for n in 1..=3 {
         s.receive(format!("a{n} LOGIN joe wrong\r\n").as_bytes(), now);
         login(&drain(&mut s).1);
-        s.reject_login("Invalid credentials");
+        s.reject_login("Invalid credentials", now);
         let (wire, events) = drain(&mut s);
         let expected = format!("a{n} NO [AUTHENTICATIONFAILED] Invalid credentials\r\n");
         if n < 3 {
@@ -417,6 +417,21 @@ fn idle_timeout() {
 }
 
 #[test]
+fn no_deadline_while_the_driver_verifies() {
+    let (mut s, now) = session(ServerConfig::default());
+    s.receive(b"a LOGIN joe wrong\r\n", now);
+    login(&drain(&mut s).1);
+    // A browser authorisation may take a while: the client is not idle meanwhile.
+    assert_eq!(s.poll_timeout(), None);
+    s.handle_timeout(now + Duration::from_secs(3600));
+    assert_eq!(s.poll_event(), None);
+    let later = now + Duration::from_secs(3600);
+    s.reject_login("Invalid credentials", later);
+    drain(&mut s);
+    assert_eq!(s.poll_timeout(), Some(later + Duration::from_secs(300)));
+}
+
+#[test]
 fn id_is_forwarded_when_configured() {
     let mut config = ServerConfig::default();
     config.forward_id = true;
@@ -431,9 +446,9 @@ fn id_is_forwarded_when_configured() {
             message: b"a ID (\"name\" \"mutt\")\r\n".to_vec()
         }]
     );
-    s.forward_response(b"* ID (\"name\" \"Dovecot\")\r\n");
-    s.forward_response(b"* CAPABILITY IMAP4rev1 AUTH=XOAUTH2\r\n");
-    s.forward_response(b"a OK ID completed.\r\n");
+    s.forward_response(b"* ID (\"name\" \"Dovecot\")\r\n", now);
+    s.forward_response(b"* CAPABILITY IMAP4rev1 AUTH=XOAUTH2\r\n", now);
+    s.forward_response(b"a OK ID completed.\r\n", now);
     assert_eq!(
         drain(&mut s).0,
         format!(

@@ -262,7 +262,9 @@ impl ServerSession {
         self.events.pop_front()
     }
 
-    /// When [`handle_timeout`](ServerSession::handle_timeout) should be called next.
+    /// When [`handle_timeout`](ServerSession::handle_timeout) should be called next: the
+    /// client's idle deadline, or `None` while the session waits for the driver (a
+    /// verdict on credentials, a forwarded command) or has ended.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.deadline
     }
@@ -328,7 +330,8 @@ impl ServerSession {
 
     /// Rejects the credentials of the last [`ServerEvent::Login`] with `tag NO
     /// [AUTHENTICATIONFAILED] text`; closes after [`SessionLimits::max_auth_failures`].
-    pub fn reject_login(&mut self, reason: &str) {
+    /// The idle deadline, suspended while the driver verified, starts again at `now`.
+    pub fn reject_login(&mut self, reason: &str, now: Instant) {
         let State::AwaitVerdict { tag } = &self.state else {
             return;
         };
@@ -336,6 +339,7 @@ impl ServerSession {
         let reply = tagged(tag.clone(), StatusKind::No, Some(code), reason);
         self.send(reply);
         self.state = State::Commands;
+        self.touch(now);
         self.auth_failures += 1;
         if self.auth_failures >= self.config.limits.max_auth_failures {
             self.bye("Too many failed logins");
@@ -347,8 +351,9 @@ impl ServerSession {
 
     /// Relays one upstream response message to the command of the last
     /// [`ServerEvent::Forward`]. `* CAPABILITY` data is rewritten as in the greeting; the
-    /// tagged completion ends the forwarding and the session goes on.
-    pub fn forward_response(&mut self, message: &[u8]) {
+    /// tagged completion ends the forwarding and the session goes on (its idle deadline,
+    /// suspended while waiting for the server, starts again at `now`).
+    pub fn forward_response(&mut self, message: &[u8], now: Instant) {
         let State::AwaitForward { tag } = &self.state else {
             return;
         };
@@ -371,6 +376,7 @@ impl ServerSession {
         };
         if done {
             self.state = State::Commands;
+            self.touch(now);
             self.process();
         }
     }
@@ -384,7 +390,10 @@ impl ServerSession {
     }
 
     fn touch(&mut self, now: Instant) {
-        if !matches!(self.state, State::Done) {
+        if !matches!(
+            self.state,
+            State::Done | State::AwaitVerdict { .. } | State::AwaitForward { .. }
+        ) {
             self.deadline = now.checked_add(self.config.limits.idle_timeout);
         }
     }
@@ -547,6 +556,7 @@ impl ServerSession {
                     credentials,
                 });
                 self.state = State::AwaitVerdict { tag };
+                self.deadline = None;
             }
             CommandBody::Authenticate {
                 mechanism,
@@ -574,6 +584,7 @@ impl ServerSession {
                     message: message.to_vec(),
                 });
                 self.state = State::AwaitForward { tag };
+                self.deadline = None;
             }
             CommandBody::Id { .. } => {
                 self.send(Response::Data(Data::Id(IdParams(None))).to_vec());
@@ -635,6 +646,7 @@ impl ServerSession {
                     credentials,
                 });
                 self.state = State::AwaitVerdict { tag };
+                self.deadline = None;
             }
             Err(SaslError::Cancelled) => {
                 self.send(tagged(tag, StatusKind::Bad, None, "AUTHENTICATE cancelled"));
