@@ -500,6 +500,24 @@ proptest::proptest! {
         proptest::prop_assert_eq!(got, expected);
     }
 
+    /// Whatever the user name and password, the crate's own encoding of `LOGIN` (atom,
+    /// quoted string or literal, with its `+` answered) yields exactly those credentials.
+    #[test]
+    fn login_round_trip(user in "[^\\x00]{1,40}", password in "[^\\x00]{0,40}") {
+        use mailgate_imap::{AString, Command, CommandBody, Encode, Secret, Tag};
+        let command = Command {
+            tag: Tag::try_from("t1").unwrap(),
+            body: CommandBody::Login {
+                username: AString::try_from(user.as_str()).unwrap(),
+                password: Secret::new(AString::try_from(password.as_str()).unwrap()),
+            },
+        };
+        let (mut s, now) = session(ServerConfig::default());
+        s.receive(&command.to_vec(), now);
+        let (_, events) = drain(&mut s);
+        proptest::prop_assert_eq!(login(&events), ("t1".to_owned(), user.clone(), password.clone()));
+    }
+
     /// Arbitrary input never panics and never produces unbounded output.
     #[test]
     fn arbitrary_input(input in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000)) {

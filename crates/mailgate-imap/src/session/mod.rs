@@ -62,11 +62,13 @@
 //! ```
 
 mod client;
+mod client_error;
 mod server;
 
 use std::time::Duration;
 
-pub use client::{AuthFailure, ClientConfig, ClientError, ClientEvent, ClientSession};
+pub use client::{ClientConfig, ClientEvent, ClientSession};
+pub use client_error::{AuthFailure, ClientError};
 pub use server::{CloseReason, ServerConfig, ServerEvent, ServerSession};
 
 use crate::ParserConfig;
