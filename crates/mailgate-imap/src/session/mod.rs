@@ -13,8 +13,8 @@
 //! Both are driven the same way: call `receive` with bytes read from the peer, then
 //! `poll_event` until it returns `None`, acting on each event in order; call
 //! `handle_timeout` when the instant from `poll_timeout` has passed. Messages are split by
-//! the crate's [`Framer`](crate::framer::Framer) and read with its command and response
-//! parsers; limits come from a [`ParserConfig`](crate::ParserConfig) plus
+//! the crate's [`Framer`] and read with its command and response
+//! parsers; limits come from a [`ParserConfig`] plus
 //! [`SessionLimits`].
 //!
 //! ```
