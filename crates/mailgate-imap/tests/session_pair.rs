@@ -195,22 +195,25 @@ fn continuation_without_sasl_ir_and_pipelined_bytes() {
         [ClientEvent::Authenticated { .. }]
     ));
 
-    // A server that pipelines after its OK, and a client that pipelines after its login:
-    // each side hands the bytes on.
+    // A client that pipelines after its login, answered with the upstream's own response:
+    // the server session hands the pipelined bytes on.
     let now = Instant::now();
     let mut server = ServerSession::new(ServerConfig::default(), now);
     server.receive(b"t1 LOGIN joe secret\r\nt2 SELECT INBOX\r\n", now);
+    let mut handed_off = false;
     while let Some(event) = server.poll_event() {
         match event {
             ServerEvent::Login { .. } => server
                 .accept_login_with(b"* CAPABILITY IMAP4rev1 IDLE\r\nt1 OK Logged in\r\n".to_vec()),
             ServerEvent::Authenticated { pipelined } => {
-                assert_eq!(pipelined, b"t2 SELECT INBOX\r\n")
+                assert_eq!(pipelined, b"t2 SELECT INBOX\r\n");
+                handed_off = true;
             }
             ServerEvent::Send(_) => {}
             other => panic!("{other:?}"),
         }
     }
+    assert!(handed_off);
 }
 
 #[test]
