@@ -446,6 +446,10 @@ fn id_is_forwarded_when_configured() {
             message: b"a ID (\"name\" \"mutt\")\r\n".to_vec()
         }]
     );
+    // Not a complete response: not relayed.
+    s.forward_response(b"* CAPABILITY IMAP4rev1 ID\r", now);
+    s.forward_response(b"garbage\r\n", now);
+    assert_eq!(s.poll_event(), None);
     s.forward_response(b"* ID (\"name\" \"Dovecot\")\r\n", now);
     s.forward_response(b"* CAPABILITY IMAP4rev1 AUTH=XOAUTH2\r\n", now);
     s.forward_response(b"a OK ID completed.\r\n", now);

@@ -349,8 +349,9 @@ impl ServerSession {
         self.process();
     }
 
-    /// Relays one upstream response message to the command of the last
-    /// [`ServerEvent::Forward`]. `* CAPABILITY` data is rewritten as in the greeting; the
+    /// Relays one upstream response message (as framed, e.g. from
+    /// [`ClientEvent::Response`](super::ClientEvent::Response)) to the command of the last
+    /// [`ServerEvent::Forward`]; what does not parse as a response is dropped. `* CAPABILITY` data is rewritten as in the greeting; the
     /// tagged completion ends the forwarding and the session goes on (its idle deadline,
     /// suspended while waiting for the server, starts again at `now`).
     pub fn forward_response(&mut self, message: &[u8], now: Instant) {
@@ -358,14 +359,19 @@ impl ServerSession {
             return;
         };
         let tag = tag.clone();
-        let parsed = Response::parse(message, &ParserConfig::lenient()).ok();
-        let done = match &parsed {
-            Some((Response::Data(Data::Capability(_)), _)) => {
+        // One complete response is relayed; anything else (not a response, or bytes after
+        // it) is not for the client.
+        let Ok((response, used)) = Response::parse(message, &ParserConfig::lenient()) else {
+            return;
+        };
+        let message = message.get(..used).unwrap_or_default();
+        let done = match &response {
+            Response::Data(Data::Capability(_)) => {
                 let rewritten = Response::Data(Data::Capability(self.capabilities()));
                 self.send(rewritten.to_vec());
                 false
             }
-            Some((Response::Status(Status::Tagged { tag: t, .. }), _)) => {
+            Response::Status(Status::Tagged { tag: t, .. }) => {
                 self.send(message.to_vec());
                 *t == tag
             }
