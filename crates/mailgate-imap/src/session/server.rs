@@ -359,12 +359,11 @@ impl ServerSession {
             return;
         };
         let tag = tag.clone();
-        // One complete response is relayed; anything else (not a response, or bytes after
-        // it) is not for the client.
-        let Ok((response, used)) = Response::parse(message, &ParserConfig::lenient()) else {
+        // One complete response is relayed, in the canonical form (CRLF line ends, whatever
+        // the server's quirks); anything else is not for the client.
+        let Ok((response, _)) = Response::parse(message, &ParserConfig::lenient()) else {
             return;
         };
-        let message = message.get(..used).unwrap_or_default();
         let done = match &response {
             Response::Data(Data::Capability(_)) => {
                 let rewritten = Response::Data(Data::Capability(self.capabilities()));
@@ -372,11 +371,11 @@ impl ServerSession {
                 false
             }
             Response::Status(Status::Tagged { tag: t, .. }) => {
-                self.send(message.to_vec());
+                self.send(response.to_vec());
                 *t == tag
             }
             _ => {
-                self.send(message.to_vec());
+                self.send(response.to_vec());
                 false
             }
         };
