@@ -1,7 +1,7 @@
 //! `tokio_util::codec` support (cargo feature `tokio`): [`ImapCodec`] frames complete IMAP
 //! messages (a line plus the literals it announces) on a `bytes::BytesMut` with the crate's
 //! [`Framer`], so that `Framed<TcpStream, ImapCodec>` reads commands or responses and
-//! writes anything that implements [`Encode`].
+//! writes anything that implements [`Encode`] (and raw bytes).
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -156,6 +156,17 @@ impl<T: Encode> Encoder<T> for ImapCodec {
         let mut out = Vec::new();
         item.encode(&mut out);
         dst.extend_from_slice(&out);
+        Ok(())
+    }
+}
+
+impl Encoder<&[u8]> for ImapCodec {
+    type Error = std::io::Error;
+
+    /// Writes raw bytes, e.g. an AUTHENTICATE response line (CRLF included) or literal
+    /// data after a continuation request.
+    fn encode(&mut self, item: &[u8], dst: &mut BytesMut) -> Result<(), std::io::Error> {
+        dst.extend_from_slice(item);
         Ok(())
     }
 }

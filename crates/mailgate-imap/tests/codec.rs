@@ -70,7 +70,8 @@ async fn login_with_a_synchronising_literal() {
         ));
         let mut rest = wire[split..].to_vec();
         rest.extend_from_slice(b"a2 SELECT INBOX\r\n");
-        client.get_mut().write_all(&rest).await.unwrap();
+        // Raw bytes go through the codec too.
+        client.send(rest.as_slice()).await.unwrap();
     }
     let Some(Ok(ImapFrame::Message(fetch))) = client.next().await else {
         panic!("no fetch")
