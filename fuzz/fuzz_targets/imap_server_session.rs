@@ -5,7 +5,8 @@
 //! every reply ends with CRLF, a verdict's first line is the verdict (text with CR or LF
 //! cannot add a line), a login never happens before TLS while STARTTLS is on offer, and
 //! nothing happens after the hand-off or close.
-//! Byte 0 chooses the configuration: bit 0 offers STARTTLS, bit 1 forwards `ID`.
+//! Byte 0 chooses the configuration: bit 0 offers STARTTLS, bit 1 forwards `ID`, bit 2
+//! forwards the other commands.
 #![no_main]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -22,6 +23,7 @@ fuzz_target!(|data: &[u8]| {
     let mut config = ServerConfig::default();
     config.offer_starttls = mode & 1 != 0;
     config.forward_id = mode & 2 != 0;
+    config.forward_other = mode & 4 != 0;
     let mut now = Instant::now();
     let mut session = ServerSession::new(config, now);
     let mut done = false;

@@ -464,6 +464,30 @@ fn id_is_forwarded_when_configured() {
 }
 
 #[test]
+fn other_commands_are_forwarded_when_configured() {
+    let mut config = ServerConfig::default();
+    config.forward_other = true;
+    let (mut s, now) = session(config);
+    s.receive(b"a SELECT INBOX\r\n", now);
+    let (wire, events) = drain(&mut s);
+    assert_eq!(wire, "");
+    let [ServerEvent::Forward { message, .. }] = &events[..] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(message, b"a SELECT INBOX\r\n");
+    s.forward_response(b"a NO [CLIENTBUG] Not logged in\r\n", now);
+    assert_eq!(drain(&mut s).0, "a NO [CLIENTBUG] Not logged in\r\n");
+    // Not with a literal, and never ENABLE.
+    s.receive(b"b SELECT {5+}\r\nINBOX\r\nc ENABLE IMAP4rev2\r\n", now);
+    let (wire, events) = drain(&mut s);
+    assert_eq!(
+        wire,
+        "b BAD Command not available before login\r\nc BAD ENABLE is only valid after login\r\n"
+    );
+    assert!(events.is_empty());
+}
+
+#[test]
 fn custom_parser_limits_apply() {
     let mut config = ServerConfig::default();
     let mut parser = ParserConfig::strict();

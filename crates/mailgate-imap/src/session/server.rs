@@ -36,6 +36,11 @@ pub struct ServerConfig {
     /// Hand `ID` commands to the driver with [`ServerEvent::Forward`] (to relay them to the
     /// upstream server) instead of answering `* ID NIL` locally.
     pub forward_id: bool,
+    /// Hand other commands valid only after login (`SELECT`, `LIST`, ...) to the driver
+    /// with [`ServerEvent::Forward`] too, so the upstream server answers them, as long as
+    /// they carry no literal; otherwise (and by default) they get `BAD`. `ENABLE` is
+    /// always refused before login (RFC 5161).
+    pub forward_other: bool,
     /// Limits of the framer and the command grammar (the strict grammar with pre-login
     /// sizes by default, see [`pre_auth_client_config`](super::pre_auth_client_config)).
     pub parser: ParserConfig,
@@ -51,6 +56,7 @@ impl Default for ServerConfig {
             offer_starttls: false,
             tls_active: false,
             forward_id: false,
+            forward_other: false,
             parser: pre_auth_client_config(),
             limits: SessionLimits::default(),
         }
@@ -95,7 +101,8 @@ pub enum ServerEvent {
         /// User name and password (`Debug` redacts the password).
         credentials: Credentials,
     },
-    /// Relay this command (an `ID`) to the upstream server, then give each response
+    /// Relay this command (`ID`, or another one with
+    /// [`ServerConfig::forward_other`]) to the upstream server, then give each response
     /// message to [`ServerSession::forward_response`] until the tagged one. The session
     /// waits meanwhile.
     Forward {
@@ -597,6 +604,16 @@ impl ServerSession {
             }
             CommandBody::Enable { .. } => {
                 self.protocol_error(Some(tag), "ENABLE is only valid after login")
+            }
+            _ if self.config.forward_other
+                && message.iter().filter(|&&b| b == b'\n').count() == 1 =>
+            {
+                self.events.push_back(ServerEvent::Forward {
+                    tag: tag.clone(),
+                    message: message.to_vec(),
+                });
+                self.state = State::AwaitForward { tag };
+                self.deadline = None;
             }
             _ => self.protocol_error(Some(tag), "Command not available before login"),
         }
