@@ -146,8 +146,9 @@ const TLS_FIRST: &str = "Use STARTTLS first: this server does not accept passwor
 /// Handles `CAPABILITY`, `NOOP`, `LOGOUT`, `STARTTLS`, `ID`, `LOGIN` (user name and
 /// password as atom, quoted string or literal: synchronising literals get their `+`,
 /// LITERAL+/LITERAL- literals are taken as they come) and `AUTHENTICATE PLAIN`/`LOGIN`
-/// with or without SASL-IR (`*` cancels). `ENABLE` and every other command get `BAD`
-/// before login. Over-long lines and literals get one `BAD` and are skipped without
+/// with or without SASL-IR (`*` cancels). `ENABLE` gets `BAD` before login, and so does
+/// every other command unless [`ServerConfig::forward_other`] hands it to the driver.
+/// Over-long lines and literals get one `BAD` and are skipped without
 /// reading their data as commands.
 ///
 /// ```
