@@ -64,12 +64,16 @@
 mod client;
 mod client_error;
 mod server;
+mod server_config;
+mod server_event;
 
 use std::time::Duration;
 
 pub use client::{ClientConfig, ClientEvent, ClientSession};
 pub use client_error::{AuthFailure, ClientError};
-pub use server::{CloseReason, ServerConfig, ServerEvent, ServerSession};
+pub use server::ServerSession;
+pub use server_config::ServerConfig;
+pub use server_event::{CloseReason, ServerEvent};
 
 use crate::ParserConfig;
 use crate::framer::{Direction, Framer, FramerEvent};

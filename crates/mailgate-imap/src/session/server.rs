@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use mailgate_sasl::{Credentials, SaslError, SecretString, ServerExchange, ServerStep};
 
-use super::{Framed, SessionLimits, Stream, pre_auth_client_config, text};
+use super::{CloseReason, Framed, ServerConfig, ServerEvent, Stream, text};
 use crate::command::AuthenticateData;
 use crate::framer::Direction;
 use crate::response::{
@@ -15,111 +15,6 @@ use crate::response::{
 use crate::{
     AuthMechanism, Capability, CapabilityName, Command, CommandBody, Encode, ParserConfig, Tag,
 };
-
-/// Settings of a [`ServerSession`].
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct ServerConfig {
-    /// The text of the `* OK` greeting.
-    pub greeting: String,
-    /// The capabilities to present, usually the upstream server's. The session rewrites
-    /// them: `AUTH=`, `SASL-IR`, `STARTTLS` and `LOGINDISABLED` are replaced by what it
-    /// offers itself (see [`ServerSession::capabilities`]); an empty list becomes
-    /// `IMAP4rev1`.
-    pub capabilities: Vec<Capability<'static>>,
-    /// Offer STARTTLS on this plaintext connection. While it is on offer, `LOGIN` and
-    /// `AUTHENTICATE` are refused (`LOGINDISABLED`), so passwords never cross in clear
-    /// text.
-    pub offer_starttls: bool,
-    /// The connection is already protected by TLS (port 993, or after STARTTLS).
-    pub tls_active: bool,
-    /// Hand `ID` commands to the driver with [`ServerEvent::Forward`] (to relay them to the
-    /// upstream server) instead of answering `* ID NIL` locally.
-    pub forward_id: bool,
-    /// Hand other commands valid only after login (`SELECT`, `LIST`, ...) to the driver
-    /// with [`ServerEvent::Forward`] too, so the upstream server answers them, as long as
-    /// they carry no literal; otherwise (and by default) they get `BAD`. `ENABLE` is
-    /// always refused before login (RFC 5161).
-    pub forward_other: bool,
-    /// Limits of the framer and the command grammar (the strict grammar with pre-login
-    /// sizes by default, see [`pre_auth_client_config`](super::pre_auth_client_config)).
-    pub parser: ParserConfig,
-    /// Error, failure, command and time limits.
-    pub limits: SessionLimits,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            greeting: "mailgate ready".to_owned(),
-            capabilities: Vec::new(),
-            offer_starttls: false,
-            tls_active: false,
-            forward_id: false,
-            forward_other: false,
-            parser: pre_auth_client_config(),
-            limits: SessionLimits::default(),
-        }
-    }
-}
-
-/// Why a server session ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CloseReason {
-    /// The client sent `LOGOUT`.
-    Logout,
-    /// The client made more protocol errors than [`SessionLimits::max_errors`].
-    TooManyErrors,
-    /// More failed logins than [`SessionLimits::max_auth_failures`].
-    TooManyAuthFailures,
-    /// More commands before login than [`SessionLimits::max_commands`].
-    TooManyCommands,
-    /// The client sent more than one message's worth of bytes while the session waited
-    /// for the driver.
-    TooMuchInput,
-    /// The client was silent for longer than [`SessionLimits::idle_timeout`].
-    Timeout,
-}
-
-/// What the driver must do next, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ServerEvent {
-    /// Write these bytes to the client.
-    Send(Vec<u8>),
-    /// After writing everything sent before, run the TLS handshake as server, then call
-    /// [`ServerSession::tls_established`]. Bytes the client pipelined after `STARTTLS`
-    /// were sent in clear text and are dropped.
-    StartTls,
-    /// The client presented credentials with `LOGIN` or `AUTHENTICATE` under `tag`:
-    /// verify them (e.g. log in upstream), then call [`ServerSession::accept_login`],
-    /// [`ServerSession::accept_login_with`] or [`ServerSession::reject_login`].
-    Login {
-        /// The tag of the login command, for an upstream login that answers with it.
-        tag: Tag<'static>,
-        /// User name and password (`Debug` redacts the password).
-        credentials: Credentials,
-    },
-    /// Relay this command (`ID`, or another one with
-    /// [`ServerConfig::forward_other`]) to the upstream server, then give each response
-    /// message to [`ServerSession::forward_response`] until the tagged one. The session
-    /// waits meanwhile.
-    Forward {
-        /// The tag of the command.
-        tag: Tag<'static>,
-        /// The complete command message.
-        message: Vec<u8>,
-    },
-    /// Logged in: stop using the session and relay bytes from here. `pipelined` holds
-    /// client bytes received after the login command (relay them first).
-    Authenticated {
-        /// Client bytes received after the login command.
-        pipelined: Vec<u8>,
-    },
-    /// Close the connection after writing everything sent before.
-    Closed(CloseReason),
-}
 
 #[derive(Debug)]
 enum State {
@@ -337,7 +232,7 @@ impl ServerSession {
     }
 
     /// Rejects the credentials of the last [`ServerEvent::Login`] with `tag NO
-    /// [AUTHENTICATIONFAILED] text`; closes after [`SessionLimits::max_auth_failures`].
+    /// [AUTHENTICATIONFAILED] text`; closes after [`SessionLimits::max_auth_failures`](super::SessionLimits::max_auth_failures).
     /// The idle deadline, suspended while the driver verified, starts again at `now`.
     pub fn reject_login(&mut self, reason: &str, now: Instant) {
         let State::AwaitVerdict { tag } = &self.state else {
