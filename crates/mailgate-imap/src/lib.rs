@@ -19,7 +19,7 @@
 //! let (command, _) = Command::parse(message, &config)?;
 //! let CommandBody::Login { username, password } = &command.body else { panic!() };
 //! assert_eq!(username.as_bytes(), b"joe");
-//! assert_eq!(format!("{password:?}"), "Secret([REDACTED])");
+//! assert_eq!(format!("{password:?}"), "Secret([redacted])");
 //!
 //! // Answer it.
 //! let reply = Response::Status(Status::Tagged {
@@ -31,6 +31,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! [`session`] holds the two machines a proxy runs before login: [`session::ServerSession`]
+//! towards a local client (`LOGIN`/`AUTHENTICATE PLAIN`/`LOGIN` in) and
+//! [`session::ClientSession`] towards the server (XOAUTH2/OAUTHBEARER out). With the `tokio`
+//! cargo feature, `codec::ImapCodec` frames a `tokio_util::codec::Framed` stream.
+//!
 //! Leniency is chosen per side at run time: [`ParserConfig::strict`] for clients,
 //! [`ParserConfig::lenient`] for upstream servers (the accepted quirks are listed in
 //! [`response::quirks`]). Errors are [`ParseError`]s with a kind and a byte offset,
@@ -38,6 +43,8 @@
 #![forbid(unsafe_code)]
 
 mod canonical;
+#[cfg(feature = "tokio")]
+pub mod codec;
 pub mod command;
 pub mod config;
 pub mod core;
@@ -46,6 +53,7 @@ pub mod error;
 pub mod framer;
 pub mod response;
 pub mod secret;
+pub mod session;
 
 pub use canonical::{canonicalize_command, canonicalize_response};
 pub use command::{Command, CommandBody};
@@ -55,3 +63,8 @@ pub use encode::Encode;
 pub use error::{Fault, ParseError, ParseErrorKind, ValidationError};
 pub use framer::Framer;
 pub use secret::Secret;
+
+/// Runs the README examples as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -85,6 +85,8 @@
 
 mod capa;
 mod client;
+#[cfg(feature = "tokio")]
+pub mod codec;
 mod command;
 mod error;
 mod limits;

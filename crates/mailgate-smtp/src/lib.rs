@@ -51,6 +51,8 @@
 
 mod bdat;
 mod client;
+#[cfg(feature = "tokio")]
+pub mod codec;
 mod command;
 mod data;
 mod ehlo;

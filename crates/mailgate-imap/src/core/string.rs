@@ -306,6 +306,12 @@ macro_rules! string_type {
                 zeroize_cow(&mut self.0);
             }
         }
+
+        impl AsRef<[u8]> for $name<'_> {
+            fn as_ref(&self) -> &[u8] {
+                &self.0
+            }
+        }
     };
 }
 
