@@ -50,6 +50,11 @@ pub(super) fn status_line(status: &Status<'_>) -> String {
             text.encode(&mut out);
             out
         }
+        Status::PreAuth(text) => {
+            let mut out = b"PREAUTH ".to_vec();
+            text.encode(&mut out);
+            out
+        }
     };
     String::from_utf8_lossy(&text).into_owned()
 }
