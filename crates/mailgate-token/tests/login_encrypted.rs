@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use mailgate_token::SecretString;
 use mailgate_token::config::ProxyConfig;
-use mailgate_token::http::HttpClient;
 use mailgate_token::login::{
     AuthorizationFuture, AuthorizationPrompt, Authorizer, EncryptedLoginStore, LoginError,
     LoginManager,
 };
 use mailgate_token::oauth::mock_server::{MockOAuthServer, MockReply};
 use mailgate_token::store::{CacheSnapshot, MemoryStorage, TokenStorage, TokenVault};
+use mailgate_token::transport::HttpClient;
 
 const NOW: u64 = 1_800_000_000;
 

@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use mailgate_token::SecretString;
 use mailgate_token::config::{CacheChanges, CacheKey, ProxyConfig};
-use mailgate_token::http::HttpClient;
 use mailgate_token::login::{EncryptedLoginStore, LoginManager, LoginStore as _};
 use mailgate_token::oauth::mock_server::{MockOAuthServer, MockReply};
 use mailgate_token::store::{
     CacheSnapshot, IniFileStorage, MemoryStorage, RetryingStorage, StoreError, TokenStorage,
     TokenVault,
 };
+use mailgate_token::transport::HttpClient;
 
 const USER: &str = "notify@example.com";
 const PASSWORD: &str = "local password";

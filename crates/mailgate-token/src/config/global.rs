@@ -1,5 +1,7 @@
 //! The `[emailproxy]` section: proxy-wide options.
 
+use std::time::Duration;
+
 /// The name of the section holding the proxy-wide options.
 pub const GLOBAL_SECTION: &str = "emailproxy";
 
@@ -22,6 +24,34 @@ pub struct GlobalOptions {
     /// `allow_catch_all_accounts` (default `false`): `[@domain]` and `[@]` sections
     /// serve usernames without a section of their own.
     pub allow_catch_all_accounts: bool,
+    /// `token_request_timeout`: see [`GlobalOptions::token_request_timeout`].
+    pub(crate) token_request_timeout: Duration,
+}
+
+/// The default of `token_request_timeout`.
+pub const DEFAULT_TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest `token_request_timeout` accepted, in seconds (an hour).
+pub const MAX_TOKEN_REQUEST_TIMEOUT_SECS: u64 = 3600;
+
+impl GlobalOptions {
+    /// `token_request_timeout` (seconds, default 30, at most an hour): the time allowed for a
+    /// whole token request to the provider, connection included (connecting alone is allowed
+    /// 10 s). A mailgate option; the Python email-oauth2-proxy ignores the key.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mailgate_token::config::ProxyConfig;
+    ///
+    /// let config = ProxyConfig::parse("[emailproxy]\ntoken_request_timeout = 45\n")?;
+    /// assert_eq!(config.global().token_request_timeout(), Duration::from_secs(45));
+    /// let default = ProxyConfig::parse("[emailproxy]\n")?;
+    /// assert_eq!(default.global().token_request_timeout(), Duration::from_secs(30));
+    /// assert!(ProxyConfig::parse("[emailproxy]\ntoken_request_timeout = 0\n").is_err());
+    /// # Ok::<(), mailgate_token::config::ConfigError>(())
+    /// ```
+    pub fn token_request_timeout(&self) -> Duration {
+        self.token_request_timeout
+    }
 }
 
 impl Default for GlobalOptions {
@@ -31,14 +61,16 @@ impl Default for GlobalOptions {
             encrypt_client_secret_on_first_use: false,
             use_login_password_as_client_credentials_secret: false,
             allow_catch_all_accounts: false,
+            token_request_timeout: DEFAULT_TOKEN_REQUEST_TIMEOUT,
         }
     }
 }
 
 /// The keys of [`GlobalOptions`].
-pub(crate) const GLOBAL_KEYS: [&str; 4] = [
+pub(crate) const GLOBAL_KEYS: [&str; 5] = [
     "delete_account_token_on_password_error",
     "encrypt_client_secret_on_first_use",
     "use_login_password_as_client_credentials_secret",
     "allow_catch_all_accounts",
+    "token_request_timeout",
 ];

@@ -88,6 +88,33 @@ pub(super) fn read_bool(
     }
 }
 
+/// Reads a whole number of seconds from 1 to `max`.
+pub(super) fn read_seconds(
+    document: &IniDocument,
+    section: &str,
+    key: &str,
+    default: std::time::Duration,
+    max: u64,
+) -> Result<std::time::Duration, ConfigError> {
+    match document.get(section, key) {
+        None => Ok(default),
+        Some(text) => parse_int(text)
+            .and_then(|seconds| u64::try_from(seconds).ok())
+            .filter(|seconds| (1..=max).contains(seconds))
+            .map(std::time::Duration::from_secs)
+            .ok_or_else(|| {
+                invalid(
+                    document,
+                    section,
+                    key,
+                    format!(
+                        "`{text}` is not a number of seconds; write a whole number from 1 to {max}"
+                    ),
+                )
+            }),
+    }
+}
+
 pub(super) fn read_server(
     document: &IniDocument,
     name: &str,

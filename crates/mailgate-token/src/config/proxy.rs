@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use super::cache::{AccountCache, CacheChange, CacheChanges, CacheKey};
 use super::document::{DEFAULT_SECTION, IniDocument};
 use super::error::{AccountError, ConfigError, ConfigWarning};
-use super::global::{GLOBAL_KEYS, GLOBAL_SECTION, GlobalOptions};
-use super::lint::{lint_account, read_bool, read_server, warn};
+use super::global::{GLOBAL_KEYS, GLOBAL_SECTION, GlobalOptions, MAX_TOKEN_REQUEST_TIMEOUT_SECS};
+use super::lint::{lint_account, read_bool, read_seconds, read_server, warn};
 use super::server::{ServerConfig, match_server_section};
 use super::values::{parse_bool, parse_int};
 use super::{AccountConfig, OAuthFlow, UpstreamSasl};
@@ -163,6 +163,13 @@ impl ProxyConfig {
                 s,
                 GLOBAL_KEYS[3],
                 defaults.allow_catch_all_accounts,
+            )?,
+            token_request_timeout: read_seconds(
+                document,
+                s,
+                GLOBAL_KEYS[4],
+                defaults.token_request_timeout,
+                MAX_TOKEN_REQUEST_TIMEOUT_SECS,
             )?,
         })
     }

@@ -4,7 +4,7 @@
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! use mailgate_token::http::{HttpClient, HttpClientConfig};
+//! use mailgate_token::transport::{HttpClient, HttpClientConfig};
 //! use mailgate_token::oauth::{ClientAuth, Grant, TokenEndpoint};
 //! use mailgate_token::oauth::mock_server::{MockOAuthServer, MockReply};
 //!
@@ -382,7 +382,7 @@ fn render(reply: &MockReply, n: usize) -> (u16, String) {
             if let Some(token) = refresh_token {
                 map.insert("refresh_token".into(), fill(token).into());
             }
-            (200, serde_json::Value::Object(map).to_string())
+            (200, serde_json::to_string(&map).unwrap_or_default())
         }
         MockReply::Error {
             status,
