@@ -21,6 +21,7 @@ from harness import CountingResult, MainProxy, load_env
 from proxy_certificate_tests import ProxyCertificateTest  # noqa: F401
 from proxy_deployment_tests import ProxyDeploymentTest, ProxyGuideRegisterTest  # noqa: F401
 from proxy_flood_tests import ProxyIdleFloodTest, ProxyWrongPasswordFloodTest  # noqa: F401
+from proxy_network_tests import ProxyNetworkTest  # noqa: F401
 from proxy_operation_tests import (  # noqa: F401
     ProxyLifecycleTest,
     ProxyLogHygieneTest,
