@@ -379,9 +379,9 @@ async fn mock_token_upstream(pki: &Pki) -> SocketAddr {
 mod provider {
     use super::*;
     use mailgate_proxy::TokenAuthenticator;
+    use mailgate_test_support::{MockOAuthServer, MockReply};
     use mailgate_token::config::ProxyConfig;
     use mailgate_token::login::{EncryptedLoginStore, LoginManager};
-    use mailgate_token::oauth::mock_server::{MockOAuthServer, MockReply};
     use mailgate_token::store::{IniFileStorage, TokenVault};
     use mailgate_token::transport::{HttpClient, HttpClientConfig};
 

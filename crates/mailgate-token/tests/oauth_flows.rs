@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use mailgate_test_support::{MockOAuthServer, MockReply};
 use mailgate_token::SecretString;
-use mailgate_token::oauth::mock_server::{MockOAuthServer, MockReply};
 use mailgate_token::oauth::{
     AuthorizationRequest, ClientAuth, DeviceFlowError, Grant, ServiceAccountKey, TokenEndpoint,
     TokenRequestError, client_assertion, permission_url, poll_device_token,

@@ -360,7 +360,9 @@ pub(super) fn lint_account(
         let grant = match flow {
             OAuthFlow::ClientCredentials => "the client credentials grant",
             OAuthFlow::Password => "the password grant",
-            _ => "the service account flow",
+            OAuthFlow::ServiceAccount => "the service account flow",
+            // Not reached: these two are excluded above.
+            OAuthFlow::AuthorizationCode | OAuthFlow::Device => "the authorization code flow",
         };
         warn(
             warnings,

@@ -252,7 +252,7 @@ impl Acquire<'_> {
                     source,
                 })
             }
-            _ => {
+            OAuthFlow::AuthorizationCode => {
                 let request = AuthorizationRequest::new(
                     account.permission_url.as_deref().unwrap_or_default(),
                     &account.client_id,

@@ -77,7 +77,7 @@ fn flight_key(username: &str, password: &SecretString) -> FlightKey {
 /// use mailgate_token::config::{GlobalOptions, ProxyConfig};
 /// use mailgate_token::transport::HttpClient;
 /// use mailgate_token::login::{LoginManager, MemoryLoginStore};
-/// use mailgate_token::oauth::mock_server::MockOAuthServer;
+/// use mailgate_test_support::MockOAuthServer;
 ///
 /// let provider = MockOAuthServer::start().await.unwrap();
 /// let config = ProxyConfig::parse(&format!(

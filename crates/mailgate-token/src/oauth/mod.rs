@@ -19,8 +19,6 @@ mod endpoint;
 mod error;
 mod grant;
 mod jwt;
-#[cfg(feature = "test-util")]
-pub mod mock_server;
 mod random;
 mod service_account;
 mod token;
