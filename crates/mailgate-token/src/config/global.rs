@@ -31,7 +31,7 @@ pub struct GlobalOptions {
 /// The default of `token_request_timeout`.
 pub const DEFAULT_TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest `token_request_timeout` accepted, in seconds (an hour).
-pub const MAX_TOKEN_REQUEST_TIMEOUT_SECS: u64 = 3600;
+pub(crate) const MAX_TOKEN_REQUEST_TIMEOUT_SECS: u64 = 3600;
 
 impl GlobalOptions {
     /// `token_request_timeout` (seconds, default 30, at most an hour): the time allowed for a

@@ -19,9 +19,7 @@ pub use cache::{AccountCache, CacheChange, CacheChanges, CacheKey};
 pub use document::{DEFAULT_SECTION, IniDocument, MAX_DOCUMENT_BYTES, MAX_LINE_BYTES};
 pub use edit::EditError;
 pub use error::{AccountError, ConfigError, ConfigWarning, ParseError, ParseErrorKind};
-pub use global::{
-    DEFAULT_TOKEN_REQUEST_TIMEOUT, GLOBAL_SECTION, GlobalOptions, MAX_TOKEN_REQUEST_TIMEOUT_SECS,
-};
+pub use global::{DEFAULT_TOKEN_REQUEST_TIMEOUT, GLOBAL_SECTION, GlobalOptions};
 pub use proxy::{ProxyConfig, is_account_section};
 pub use server::{Protocol, ServerConfig};
 pub use values::{parse_bool, parse_int};

@@ -10,7 +10,7 @@ use oauth2::http::header::{ACCEPT, HeaderValue};
 use super::endpoint::{TokenEndpoint, parse_endpoint_url};
 use super::error::{ProviderError, TokenRequestError};
 use super::grant::Grant;
-use super::token::{TokenResponse, provider_error};
+use super::token::{TokenResponse, is_json_object, provider_error};
 use super::wire::DeviceAuthorizationBody;
 use crate::SecretString;
 use crate::transport::HttpClient;
@@ -60,6 +60,9 @@ impl DeviceAuthorization {
             status,
             reason: reason.to_owned(),
         };
+        if !is_json_object(body) {
+            return Err(invalid("body is not a JSON object"));
+        }
         let json: DeviceAuthorizationBody =
             serde_json::from_slice(body).map_err(|_| invalid("body is not a JSON object"))?;
         let device_code = json.device_code.ok_or_else(|| invalid("no device_code"))?;
@@ -373,6 +376,12 @@ mod tests {
             ),
             (400, r#"{"error":"invalid_client"}"#, false),
             (502, "bad gateway", false),
+            // serde reads a struct from an array, member by member: not an answer.
+            (
+                200,
+                r#"["D","U","https://v","https://v","https://v",60]"#,
+                false,
+            ),
         ];
         for (status, body, ok) in cases {
             assert_eq!(

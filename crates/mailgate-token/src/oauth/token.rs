@@ -86,8 +86,17 @@ impl From<TokenResponseBody> for TokenResponse {
 
 /// The provider's OAuth 2.0 error in `body`, if it is one.
 pub(crate) fn provider_error(status: u16, body: &[u8]) -> Option<ProviderError> {
+    if !is_json_object(body) {
+        return None;
+    }
     let error: ErrorResponseBody = serde_json::from_slice(body).ok()?;
     Some(ProviderError::from_body(status, error))
+}
+
+/// Whether `body` starts like a JSON object. serde reads a struct from a JSON array too (its
+/// members in order), which no provider means.
+pub(crate) fn is_json_object(body: &[u8]) -> bool {
+    body.trim_ascii_start().first() == Some(&b'{')
 }
 
 /// Classifies a token endpoint's answer (see [`TokenResponse::from_http`]).
@@ -103,6 +112,9 @@ pub(crate) fn decode(status: u16, body: &[u8]) -> Result<TokenResponseBody, Toke
         return Err(invalid(
             "unexpected status (redirects are not followed; check token_url)".to_owned(),
         ));
+    }
+    if !is_json_object(body) {
+        return Err(invalid("body is not a JSON object".to_owned()));
     }
     match serde_json::from_slice::<TokenResponseBody>(body) {
         Ok(token) => token.check().map_err(|reason| invalid(reason.to_owned())),
@@ -174,6 +186,35 @@ mod tests {
                 r#"{"error":{"code":500,"message":"x"}}"#,
                 "rejected 500",
             ),
+            // Seen from Google APIs: a nested error with a status name and no code.
+            (
+                503,
+                r#"{"error":{"status":"UNAVAILABLE","message":"x"}}"#,
+                "rejected UNAVAILABLE",
+            ),
+            // token_type of any type, or none; an empty refresh token is no refresh token.
+            (
+                200,
+                r#"{"access_token":"a","token_type":7,"refresh_token":""}"#,
+                "ok a none -",
+            ),
+            (
+                201,
+                r#"{"access_token":"a","expires_in":"  90 ","scope":["x"]}"#,
+                "ok a 90 -",
+            ),
+            (200, r#"{"access_token":"a","expires_in":null}"#, "invalid"),
+            (200, r#"{"access_token":"a","expires_in":-5}"#, "invalid"),
+            (200, r#"{"access_token":7}"#, "invalid"),
+            (200, r#"["access_token"]"#, "invalid"),
+            (200, "", "invalid"),
+            // An error member that is not an OAuth 2.0 error is not one.
+            (200, r#"{"access_token":"a","error":null}"#, "ok a none -"),
+            (
+                400,
+                r#"{"error":"invalid_scope","error_codes":"70011"}"#,
+                "rejected invalid_scope",
+            ),
         ];
         for (status, body, expected) in cases {
             let got = match TokenResponse::from_http(*status, body.as_bytes()) {
@@ -192,6 +233,36 @@ mod tests {
             };
             assert_eq!(&got, expected, "{status} {body}");
         }
+    }
+
+    #[test]
+    fn reasons_say_what_is_wrong() {
+        let reason = |body: &str| match TokenResponse::from_http(200, body.as_bytes()) {
+            Err(TokenRequestError::InvalidResponse { reason, .. }) => reason,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(reason(r#"{"token_type":"Bearer"}"#), "no access_token");
+        assert_eq!(
+            reason(r#"{"access_token":"a","expires_in":"soon"}"#),
+            "expires_in is not a number"
+        );
+        assert_eq!(reason("<html>"), "body is not a JSON object");
+        assert_eq!(reason("[1]"), "body is not a JSON object");
+    }
+
+    #[test]
+    fn nested_and_microsoft_errors_keep_their_details() {
+        let error = |body: &str| match TokenResponse::from_http(400, body.as_bytes()) {
+            Err(TokenRequestError::Rejected(error)) => error,
+            other => panic!("{other:?}"),
+        };
+        let nested = error(r#"{"error":{"code":"403","message":"denied"}}"#);
+        assert_eq!(
+            (nested.error.as_str(), nested.error_description.as_deref()),
+            ("403", Some("denied"))
+        );
+        let microsoft = error(r#"{"error":"invalid_grant","error_codes":[70000,"x",-1,1.5]}"#);
+        assert_eq!(microsoft.error_codes, [70000, -1]);
     }
 
     #[test]

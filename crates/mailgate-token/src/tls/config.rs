@@ -56,6 +56,16 @@ pub fn crypto_provider() -> Arc<CryptoProvider> {
 /// `extra_roots`, `SSL_CERT_FILE`/`SSL_CERT_DIR` outside the system's directories) is accepted
 /// even when it is marked as a CA, as self-signed certificates made by `openssl req -x509` are
 /// ([`PinningVerifier`](super::PinningVerifier)).
+///
+/// ```
+/// use mailgate_token::tls::{TlsConfigError, client_config};
+///
+/// let config = client_config(None, &[])?;
+/// assert!(config.alpn_protocols.is_empty());
+/// let missing = client_config(Some(std::path::Path::new("/nonexistent/ca.pem")), &[]);
+/// assert!(matches!(missing, Err(TlsConfigError::CaFile { .. })));
+/// # Ok::<(), TlsConfigError>(())
+/// ```
 pub fn client_config(
     extra_ca_file: Option<&Path>,
     extra_roots: &[CertificateDer<'static>],

@@ -3,7 +3,7 @@
 use crate::tls::TlsConfigError;
 
 /// An error underneath an [`HttpError`], as the HTTP stack reported it.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Why an HTTP exchange with a token (or device authorization) endpoint failed.
 ///

@@ -12,5 +12,5 @@ mod proxy;
 pub use client::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, HttpClient, HttpClientConfig,
 };
-pub use error::{BoxError, HttpError};
+pub use error::HttpError;
 pub use proxy::{ProxySettings, ProxyUrl};
