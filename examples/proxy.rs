@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use mailgate_proxy::{ListenerSpec, Protocol, Proxy, TokenAuthenticator};
 use mailgate_token::config::ProxyConfig;
-use mailgate_token::http::{HttpClient, HttpClientConfig};
 use mailgate_token::login::{LoginManager, MemoryLoginStore};
+use mailgate_token::transport::{HttpClient, HttpClientConfig};
 
 #[tokio::main]
 async fn main() {

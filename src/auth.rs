@@ -12,13 +12,26 @@ use mailgate_proxy::authorization::{
     DEFAULT_AUTHORIZATION_TIMEOUT, InteractiveAuthorizer, RedirectMode,
 };
 use mailgate_token::config::ProxyConfig;
-use mailgate_token::http::{HttpClient, HttpClientConfig, ProxySettings};
 use mailgate_token::login::{EncryptedLoginStore, LoginError, LoginManager, LoginSuccess};
 use mailgate_token::store::{IniFileStorage, TokenStorage, TokenVault};
+use mailgate_token::transport::{HttpClient, HttpClientConfig, ProxySettings};
 
 use crate::cli::Cli;
 use crate::status::board::{Board, ObservedAuthenticator};
 use crate::status::events::{self, EventSink, NotifySettings};
+
+/// The HTTP client of token requests: the proxies of the environment (an unusable proxy
+/// variable stops start-up, naming it, rather than connecting directly) and
+/// `token_request_timeout`.
+fn token_http_client(config: &ProxyConfig) -> Result<HttpClient, String> {
+    let proxy = ProxySettings::from_env()
+        .map_err(|error| format!("Unable to start the token requests' HTTP client: {error}"))?;
+    let mut http = HttpClientConfig::default();
+    http.proxy = proxy;
+    http.request_timeout = config.global().token_request_timeout();
+    HttpClient::new(http)
+        .map_err(|error| format!("Unable to start the token requests' HTTP client: {error}"))
+}
 
 /// How often due tokens are refreshed ahead of their expiry.
 const REFRESH_INTERVAL: Duration = Duration::from_secs(60);
@@ -61,13 +74,7 @@ impl TokenRuntime {
         let vault = TokenVault::new(*config.global())
             .map_err(|error| format!("Unable to start the token store: {error}"))?;
         let store = Arc::new(EncryptedLoginStore::new(config.clone(), vault, storage));
-        let mut http_config = HttpClientConfig::default();
-        http_config.request_timeout = config.global().token_request_timeout;
-        if let Ok(proxy) = ProxySettings::from_env() {
-            http_config.proxy = proxy;
-        }
-        let http = HttpClient::new(http_config)
-            .map_err(|error| format!("Unable to start the HTTP client: {error}"))?;
+        let http = token_http_client(&config)?;
         let mode = if cli.local_server_auth {
             RedirectMode::LocalServer
         } else {

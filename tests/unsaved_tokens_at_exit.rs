@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::Pki;
-use mailgate_token::oauth::mock_server::MockOAuthServer;
+use mailgate_test_support::MockOAuthServer;
 use secret_scan::{Form, UpstreamState, imap, imap_upstream, token_reply};
 use support::{Running, free_port, wait_for};
 

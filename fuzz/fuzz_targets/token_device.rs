@@ -13,7 +13,6 @@
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use mailgate_token::http::Response;
 use mailgate_token::oauth::{DeviceAuthorization, DevicePoll, DevicePollStep, TokenResponse};
 
 const STATUSES: [u16; 8] = [200, 400, 401, 429, 500, 503, 302, 204];
@@ -39,13 +38,9 @@ fuzz_target!(|data: &[u8]| {
             continue;
         };
         let now = at + Duration::from_secs(u64::from(late));
-        let response = Response {
-            status: STATUSES[usize::from(selector % 8)],
-            headers: Vec::new(),
-            body: body.to_vec().into(),
-        };
+        let status = STATUSES[usize::from(selector % 8)];
         let before = poll.interval();
-        match poll.on_result(TokenResponse::from_response(&response), now) {
+        match poll.on_result(TokenResponse::from_http(status, body), now) {
             DevicePollStep::Wait(next) => {
                 assert!(next > now, "next poll is not in the future");
                 assert!(next < poll.deadline(), "poll after the code expired");

@@ -389,10 +389,12 @@ class Mailgate:
     running: list["Mailgate"] = []  # every instance made in this run, for failure diagnosis
 
     def __init__(self, name: str, sections: dict[str, dict[str, str]],
-                 extra_args: tuple[str, ...] = ()) -> None:
+                 extra_args: tuple[str, ...] = (),
+                 environment: dict[str, str] | None = None) -> None:
         self.name = name
         self.sections = sections
         self.extra_args = extra_args
+        self.environment = environment  # added to the suite's own environment
         self.dir = os.path.join(ENV["dir"], "proxy", name)
         shutil.rmtree(self.dir, ignore_errors=True)  # a fresh start: no cached tokens, no old logs
         os.makedirs(self.dir)
@@ -428,8 +430,10 @@ class Mailgate:
         if DEBUG:
             args.append("--debug")
         output = open(self.output_file, "ab")
+        environment = os.environ | (self.environment or {})
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=output,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+                                        stderr=subprocess.STDOUT, start_new_session=True,
+                                        env=environment)
         output.close()
         with open(ENV["pids_file"], "a", encoding="utf-8") as file:
             file.write(f"{self.process.pid}\n")

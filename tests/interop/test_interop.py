@@ -22,6 +22,7 @@ from proxy_burst_tests import ProxyBoundedWaitTest, ProxyBurstTest, ProxySlowPro
 from proxy_certificate_tests import ProxyCertificateTest  # noqa: F401
 from proxy_deployment_tests import ProxyDeploymentTest, ProxyGuideRegisterTest  # noqa: F401
 from proxy_flood_tests import ProxyIdleFloodTest, ProxyWrongPasswordFloodTest  # noqa: F401
+from proxy_network_tests import ProxyNetworkTest  # noqa: F401
 from proxy_operation_tests import (  # noqa: F401
     ProxyLifecycleTest,
     ProxyLogHygieneTest,

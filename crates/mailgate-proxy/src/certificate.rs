@@ -1,7 +1,7 @@
 //! What a refused upstream TLS handshake tells the user.
 //!
 //! Upstream certificates are verified by `mailgate-token`'s
-//! [`PinningVerifier`](mailgate_token::http::PinningVerifier): WebPKI against the trust anchors
+//! [`PinningVerifier`](mailgate_token::tls::PinningVerifier): WebPKI against the trust anchors
 //! of [`crate::tls::UpstreamTrust`], plus certificates trusted by name (`server_ca_file`,
 //! `SSL_CERT_FILE`) pinned even when `openssl req -x509` marked them `CA:TRUE`. A refused
 //! handshake is explained as a sentence naming the server section and what to do
@@ -10,7 +10,7 @@
 use std::io;
 use std::path::Path;
 
-use mailgate_token::http::is_ca_used_as_end_entity;
+use mailgate_token::tls::is_ca_used_as_end_entity;
 use rustls::{CertificateError, Error};
 
 /// Where the failed connection went, for [`explain_handshake_failure`].

@@ -5,7 +5,7 @@
 //! verified: the system roots (via `rustls-native-certs`, so `SSL_CERT_FILE` and `SSL_CERT_DIR`
 //! work) plus an optional per-server `server_ca_file`; a server presenting exactly a certificate
 //! the user trusted by name is accepted even when it is marked as a CA
-//! ([`mailgate_token::http::PinningVerifier`]).
+//! ([`mailgate_token::tls::PinningVerifier`]).
 //! There is no option to disable verification and no fallback to plain text.
 
 use std::path::{Path, PathBuf};
@@ -17,14 +17,14 @@ use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
-use mailgate_token::http::PinningVerifier;
+use mailgate_token::tls::PinningVerifier;
 
 use crate::error::ConfigError;
 
 /// The crypto provider of every TLS connection mailgate makes or accepts (aws-lc-rs with the
-/// X25519MLKEM768 post-quantum hybrid preferred): [`mailgate_token::http::crypto_provider`].
+/// X25519MLKEM768 post-quantum hybrid preferred): [`mailgate_token::tls::crypto_provider`].
 pub fn crypto_provider() -> Arc<CryptoProvider> {
-    mailgate_token::http::crypto_provider()
+    mailgate_token::tls::crypto_provider()
 }
 
 /// Reads every certificate of a PEM file.
@@ -95,7 +95,7 @@ fn system_roots() -> Arc<SystemRoots> {
             for error in &loaded.errors {
                 tracing::warn!("Unable to load a system root certificate: {error}");
             }
-            let named = mailgate_token::http::user_named_certificates();
+            let named = mailgate_token::tls::user_named_certificates();
             let mut store = RootCertStore::empty();
             let (added, ignored) = store.add_parsable_certificates(loaded.certs);
             tracing::debug!("Loaded {added} system root certificates ({ignored} unusable)");

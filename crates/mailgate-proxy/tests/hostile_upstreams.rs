@@ -379,11 +379,11 @@ async fn mock_token_upstream(pki: &Pki) -> SocketAddr {
 mod provider {
     use super::*;
     use mailgate_proxy::TokenAuthenticator;
+    use mailgate_test_support::{MockOAuthServer, MockReply};
     use mailgate_token::config::ProxyConfig;
-    use mailgate_token::http::{HttpClient, HttpClientConfig};
     use mailgate_token::login::{EncryptedLoginStore, LoginManager};
-    use mailgate_token::oauth::mock_server::{MockOAuthServer, MockReply};
     use mailgate_token::store::{IniFileStorage, TokenVault};
+    use mailgate_token::transport::{HttpClient, HttpClientConfig};
 
     /// The proxy with the production token path against the mock provider.
     async fn setup(

@@ -13,11 +13,11 @@ use std::sync::Arc;
 use common::*;
 use mailgate_proxy::authorization::{InteractiveAuthorizer, RedirectMode};
 use mailgate_proxy::{Protocol, TokenAuthenticator};
+use mailgate_test_support::MockOAuthServer;
 use mailgate_token::config::ProxyConfig;
-use mailgate_token::http::{HttpClient, HttpClientConfig};
 use mailgate_token::login::{EncryptedLoginStore, LoginManager};
-use mailgate_token::oauth::mock_server::MockOAuthServer;
 use mailgate_token::store::{IniFileStorage, TokenVault};
+use mailgate_token::transport::{HttpClient, HttpClientConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -57,7 +57,8 @@ pub mod store;
 /// The redacting, zeroizing wrapper for passwords, tokens, client secrets and keys, shared
 /// with the protocol crates.
 pub use mailgate_sasl::{REDACTED, Secret, SecretBytes, SecretString};
-pub mod http;
 mod keyed;
 pub mod login;
 pub mod oauth;
+pub mod tls;
+pub mod transport;

@@ -7,12 +7,12 @@
 
 use std::sync::Arc;
 
+use mailgate_test_support::MockOAuthServer;
 use mailgate_token::SecretString;
 use mailgate_token::config::ProxyConfig;
-use mailgate_token::http::HttpClient;
 use mailgate_token::login::{EncryptedLoginStore, LoginManager};
-use mailgate_token::oauth::mock_server::MockOAuthServer;
 use mailgate_token::store::{IniFileStorage, MemoryStorage, TokenStorage, TokenVault};
+use mailgate_token::transport::HttpClient;
 
 const USER: &str = "notify@example.com";
 const PASSWORD: &str = "appliance password";

@@ -123,12 +123,12 @@ fn parser_errors_table() {
 fn token_request_timeout_is_read_in_seconds() {
     let default = ProxyConfig::parse("[emailproxy]\n").unwrap();
     assert_eq!(
-        default.global().token_request_timeout,
+        default.global().token_request_timeout(),
         std::time::Duration::from_secs(30)
     );
     let set = ProxyConfig::parse("[emailproxy]\ntoken_request_timeout = 5\n").unwrap();
     assert_eq!(
-        set.global().token_request_timeout,
+        set.global().token_request_timeout(),
         std::time::Duration::from_secs(5)
     );
     assert!(set.warnings().is_empty(), "{:?}", set.warnings());

@@ -4,15 +4,15 @@
 
 use std::sync::Arc;
 
+use mailgate_test_support::{MockOAuthServer, MockReply};
 use mailgate_token::SecretString;
 use mailgate_token::config::ProxyConfig;
-use mailgate_token::http::HttpClient;
 use mailgate_token::login::{
     AuthorizationFuture, AuthorizationPrompt, Authorizer, EncryptedLoginStore, LoginError,
     LoginManager,
 };
-use mailgate_token::oauth::mock_server::{MockOAuthServer, MockReply};
 use mailgate_token::store::{CacheSnapshot, MemoryStorage, TokenStorage, TokenVault};
+use mailgate_token::transport::HttpClient;
 
 const NOW: u64 = 1_800_000_000;
 
@@ -116,8 +116,7 @@ async fn new_tokens_are_stored_encrypted_and_reused() {
 async fn concurrent_first_logins_share_one_request_and_one_key() {
     let server = MockOAuthServer::start().await.unwrap();
     server.set_default_token_reply(
-        mailgate_token::oauth::mock_server::MockReply::token()
-            .delayed(std::time::Duration::from_millis(100)),
+        mailgate_test_support::MockReply::token().delayed(std::time::Duration::from_millis(100)),
     );
     let config = format!(
         "[ccg@example.com]\noauth2_flow = client_credentials\ntoken_url = {0}\nclient_id = c\n\

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use mailgate_test_support::{MockOAuthServer, MockReply};
 use mailgate_token::SecretString;
 use mailgate_token::config::ProxyConfig;
-use mailgate_token::http::{HttpClient, HttpClientConfig};
 use mailgate_token::login::{
     AuthorizationFuture, AuthorizationPrompt, Authorizer, LoginError, LoginManager,
     MemoryLoginStore, StoredTokens,
 };
-use mailgate_token::oauth::mock_server::{MockOAuthServer, MockReply};
+use mailgate_token::transport::{HttpClient, HttpClientConfig};
 
 const USER: &str = "user@example.com";
 const NOW: u64 = 1_800_000_000;

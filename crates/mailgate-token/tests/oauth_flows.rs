@@ -4,14 +4,14 @@
 
 use std::time::Duration;
 
+use mailgate_test_support::{MockOAuthServer, MockReply};
 use mailgate_token::SecretString;
-use mailgate_token::http::{HttpClient, HttpClientConfig, HttpError};
-use mailgate_token::oauth::mock_server::{MockOAuthServer, MockReply};
 use mailgate_token::oauth::{
     AuthorizationRequest, ClientAuth, DeviceFlowError, Grant, ServiceAccountKey, TokenEndpoint,
     TokenRequestError, client_assertion, permission_url, poll_device_token,
     request_device_authorization,
 };
+use mailgate_token::transport::{HttpClient, HttpClientConfig, HttpError};
 
 fn http() -> HttpClient {
     HttpClient::new(HttpClientConfig::default()).unwrap()
@@ -335,4 +335,103 @@ async fn oauth2_crate_runs_over_our_http_client() {
         .unwrap();
     assert_eq!(token.access_token().secret(), "mock-access-1");
     assert_eq!(server.requests()[0].param("scope"), Some("scope-a"));
+}
+
+/// The `oauth2` crate's typed requests send exactly the parameters of
+/// [`Grant::form_params`], the Python email-oauth2-proxy's, in its order.
+#[tokio::test]
+async fn typed_requests_send_the_reference_parameters_in_order() {
+    let server = MockOAuthServer::start().await.unwrap();
+    let code = SecretString::from("the code/+");
+    let verifier = SecretString::from("v".repeat(43));
+    let refresh = SecretString::from("old-refresh");
+    let password = SecretString::from("pw & more");
+    let secret = ClientAuth::Secret("s3cret".into());
+    let assertion = ClientAuth::Assertion("signed.jwt.value".into());
+    let cases: Vec<(Grant<'_>, &ClientAuth)> = vec![
+        (
+            Grant::AuthorizationCode {
+                code: &code,
+                redirect_uri: Some("http://localhost:8080/"),
+                code_verifier: Some(&verifier),
+            },
+            &secret,
+        ),
+        (
+            Grant::AuthorizationCode {
+                code: &code,
+                redirect_uri: None,
+                code_verifier: None,
+            },
+            &ClientAuth::None,
+        ),
+        (
+            Grant::RefreshToken {
+                refresh_token: &refresh,
+            },
+            &assertion,
+        ),
+        (
+            Grant::RefreshToken {
+                refresh_token: &refresh,
+            },
+            &secret,
+        ),
+        (
+            Grant::ClientCredentials {
+                scope: Some("https://outlook.office365.com/.default offline_access"),
+                redirect_uri: Some("http://localhost"),
+            },
+            &assertion,
+        ),
+        (
+            Grant::ClientCredentials {
+                scope: None,
+                redirect_uri: None,
+            },
+            &secret,
+        ),
+        (
+            Grant::Password {
+                username: "user@example.cn",
+                password: &password,
+                scope: None,
+                resource: Some("https://partner.outlook.cn"),
+                redirect_uri: None,
+            },
+            &ClientAuth::None,
+        ),
+        (
+            Grant::Password {
+                username: "user@example.com",
+                password: &password,
+                scope: Some("s"),
+                resource: None,
+                redirect_uri: Some("r"),
+            },
+            &secret,
+        ),
+        (
+            Grant::Password {
+                username: "user@example.com",
+                password: &password,
+                scope: None,
+                resource: None,
+                redirect_uri: None,
+            },
+            &secret,
+        ),
+    ];
+    let http = http();
+    for (i, (grant, auth)) in cases.iter().enumerate() {
+        let endpoint =
+            TokenEndpoint::new(&server.token_url(), "client-1", (*auth).clone()).unwrap();
+        endpoint.exchange(&http, grant).await.unwrap();
+        let expected: Vec<(String, String)> = grant
+            .form_params("client-1", auth)
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), value.as_str().to_owned()))
+            .collect();
+        assert_eq!(server.requests()[i].params, expected, "{grant:?}");
+    }
 }

@@ -4,11 +4,20 @@
 
 use std::sync::Arc;
 
-use mailgate_token::http::{HttpClient, HttpClientConfig, HttpError, Request};
+use mailgate_token::tls::TlsConfigError;
+use mailgate_token::transport::{HttpClient, HttpClientConfig, HttpError};
 use oauth2::url::Url;
+use oauth2::{AsyncHttpClient as _, HttpResponse};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+
+async fn get(client: &HttpClient, url: &Url) -> Result<HttpResponse, HttpError> {
+    let request = oauth2::http::Request::get(url.as_str())
+        .body(Vec::new())
+        .unwrap();
+    client.call(request).await
+}
 
 struct TlsServer {
     url: Url,
@@ -79,15 +88,12 @@ async fn https_with_extra_root_succeeds_and_untrusted_fails() {
     let mut config = HttpClientConfig::default();
     config.extra_roots = vec![server.cert.clone()];
     let client = HttpClient::new(config).unwrap();
-    let response = client.send(Request::get(server.url.clone())).await.unwrap();
-    assert_eq!(response.status, 200);
-    assert!(String::from_utf8_lossy(&response.body).contains("tls-token"));
+    let response = get(&client, &server.url).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(String::from_utf8_lossy(response.body()).contains("tls-token"));
 
     let untrusted = HttpClient::new(HttpClientConfig::default()).unwrap();
-    let e = untrusted
-        .send(Request::get(server.url.clone()))
-        .await
-        .unwrap_err();
+    let e = get(&untrusted, &server.url).await.unwrap_err();
     assert!(matches!(e, HttpError::Tls { .. }), "{e:?}");
 }
 
@@ -100,14 +106,14 @@ async fn https_with_extra_ca_file() {
     let mut config = HttpClientConfig::default();
     config.extra_ca_file = Some(path);
     let client = HttpClient::new(config).unwrap();
-    let response = client.send(Request::get(server.url.clone())).await.unwrap();
-    assert_eq!(response.status, 200);
+    let response = get(&client, &server.url).await.unwrap();
+    assert_eq!(response.status(), 200);
 
     let mut config = HttpClientConfig::default();
     config.extra_ca_file = Some(dir.path().join("missing.pem"));
     assert!(matches!(
         HttpClient::new(config).unwrap_err(),
-        HttpError::CaFile { .. }
+        HttpError::TlsConfig(TlsConfigError::CaFile { .. })
     ));
 }
 
@@ -122,15 +128,13 @@ async fn a_self_signed_ca_certificate_trusted_by_name_is_pinned() {
     let mut config = HttpClientConfig::default();
     config.extra_ca_file = Some(path);
     let client = HttpClient::new(config).unwrap();
-    let response = client.send(Request::get(server.url.clone())).await.unwrap();
-    assert_eq!(response.status, 200);
+    let response = get(&client, &server.url).await.unwrap();
+    assert_eq!(response.status(), 200);
 
     let other = tls_server_with(1, true).await;
     let mut config = HttpClientConfig::default();
     config.extra_roots = vec![server.cert.clone()];
-    let e = HttpClient::new(config)
-        .unwrap()
-        .send(Request::get(other.url.clone()))
+    let e = get(&HttpClient::new(config).unwrap(), &other.url)
         .await
         .unwrap_err();
     assert!(matches!(e, HttpError::Tls { .. }), "{e:?}");

@@ -8,12 +8,12 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
+use mailgate_test_support::{MockOAuthServer, MockReply};
 use mailgate_token::SecretString;
 use mailgate_token::config::ProxyConfig;
-use mailgate_token::http::HttpClient;
 use mailgate_token::login::{EncryptedLoginStore, LoginManager, LoginStore};
-use mailgate_token::oauth::mock_server::{MockOAuthServer, MockReply};
 use mailgate_token::store::{IniFileStorage, TokenVault};
+use mailgate_token::transport::HttpClient;
 
 const USER: &str = "notify@example.com";
 const PASSWORD: &str = "local password";

@@ -10,15 +10,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
+use mailgate_test_support::{MockOAuthServer, MockReply};
 use mailgate_token::SecretString;
 use mailgate_token::config::{CacheChanges, CacheKey, ProxyConfig};
-use mailgate_token::http::HttpClient;
 use mailgate_token::login::{EncryptedLoginStore, LoginManager, LoginStore as _};
-use mailgate_token::oauth::mock_server::{MockOAuthServer, MockReply};
 use mailgate_token::store::{
     CacheSnapshot, IniFileStorage, MemoryStorage, RetryingStorage, StoreError, TokenStorage,
     TokenVault,
 };
+use mailgate_token::transport::HttpClient;
 
 const USER: &str = "notify@example.com";
 const PASSWORD: &str = "local password";

@@ -2,9 +2,6 @@
 
 use std::time::Duration;
 
-/// Default `token_request_timeout`: the time a token request may take in all.
-pub const DEFAULT_TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// The name of the section holding the proxy-wide options.
 pub const GLOBAL_SECTION: &str = "emailproxy";
 
@@ -27,10 +24,34 @@ pub struct GlobalOptions {
     /// `allow_catch_all_accounts` (default `false`): `[@domain]` and `[@]` sections
     /// serve usernames without a section of their own.
     pub allow_catch_all_accounts: bool,
-    /// `token_request_timeout` (mailgate's own key, in seconds; default 30): the time a token
-    /// request may take in all, connection included; a login waiting for it then fails as a
-    /// temporary failure naming the account. (The Python email-oauth2-proxy ignores the key.)
-    pub token_request_timeout: Duration,
+    /// `token_request_timeout`: see [`GlobalOptions::token_request_timeout`].
+    pub(crate) token_request_timeout: Duration,
+}
+
+/// The default of `token_request_timeout`.
+pub const DEFAULT_TOKEN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest `token_request_timeout` accepted, in seconds (an hour).
+pub(crate) const MAX_TOKEN_REQUEST_TIMEOUT_SECS: u64 = 3600;
+
+impl GlobalOptions {
+    /// `token_request_timeout` (seconds, default 30, at most an hour): the time allowed for a
+    /// whole token request to the provider, connection included (connecting alone is allowed
+    /// 10 s). A mailgate option; the Python email-oauth2-proxy ignores the key.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mailgate_token::config::ProxyConfig;
+    ///
+    /// let config = ProxyConfig::parse("[emailproxy]\ntoken_request_timeout = 45\n")?;
+    /// assert_eq!(config.global().token_request_timeout(), Duration::from_secs(45));
+    /// let default = ProxyConfig::parse("[emailproxy]\n")?;
+    /// assert_eq!(default.global().token_request_timeout(), Duration::from_secs(30));
+    /// assert!(ProxyConfig::parse("[emailproxy]\ntoken_request_timeout = 0\n").is_err());
+    /// # Ok::<(), mailgate_token::config::ConfigError>(())
+    /// ```
+    pub fn token_request_timeout(&self) -> Duration {
+        self.token_request_timeout
+    }
 }
 
 impl Default for GlobalOptions {

@@ -88,24 +88,30 @@ pub(super) fn read_bool(
     }
 }
 
-/// Reads a positive whole number of seconds (`default` when the key is absent or empty).
+/// Reads a whole number of seconds from 1 to `max`.
 pub(super) fn read_seconds(
     document: &IniDocument,
     section: &str,
     key: &str,
     default: std::time::Duration,
+    max: u64,
 ) -> Result<std::time::Duration, ConfigError> {
-    match document.get(section, key).map(str::trim) {
-        None | Some("") => Ok(default),
-        Some(text) => match text.parse::<u64>() {
-            Ok(seconds) if seconds > 0 => Ok(std::time::Duration::from_secs(seconds)),
-            _ => Err(invalid(
-                document,
-                section,
-                key,
-                format!("`{text}` is not a number of seconds; write a whole number above 0"),
-            )),
-        },
+    match document.get(section, key) {
+        None => Ok(default),
+        Some(text) => parse_int(text)
+            .and_then(|seconds| u64::try_from(seconds).ok())
+            .filter(|seconds| (1..=max).contains(seconds))
+            .map(std::time::Duration::from_secs)
+            .ok_or_else(|| {
+                invalid(
+                    document,
+                    section,
+                    key,
+                    format!(
+                        "`{text}` is not a number of seconds; write a whole number from 1 to {max}"
+                    ),
+                )
+            }),
     }
 }
 
@@ -354,7 +360,9 @@ pub(super) fn lint_account(
         let grant = match flow {
             OAuthFlow::ClientCredentials => "the client credentials grant",
             OAuthFlow::Password => "the password grant",
-            _ => "the service account flow",
+            OAuthFlow::ServiceAccount => "the service account flow",
+            // Not reached: these two are excluded above.
+            OAuthFlow::AuthorizationCode | OAuthFlow::Device => "the authorization code flow",
         };
         warn(
             warnings,

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use super::cache::{AccountCache, CacheChange, CacheChanges, CacheKey};
 use super::document::{DEFAULT_SECTION, IniDocument};
 use super::error::{AccountError, ConfigError, ConfigWarning};
-use super::global::{BINARY_GLOBAL_KEYS, GLOBAL_KEYS, GLOBAL_SECTION, GlobalOptions};
+use super::global::{
+    BINARY_GLOBAL_KEYS, GLOBAL_KEYS, GLOBAL_SECTION, GlobalOptions, MAX_TOKEN_REQUEST_TIMEOUT_SECS,
+};
 use super::lint::{lint_account, read_bool, read_seconds, read_server, warn};
 use super::server::{ServerConfig, match_server_section};
 use super::values::{parse_bool, parse_int};
@@ -172,6 +174,7 @@ impl ProxyConfig {
                 s,
                 GLOBAL_KEYS[4],
                 defaults.token_request_timeout,
+                MAX_TOKEN_REQUEST_TIMEOUT_SECS,
             )?,
         })
     }

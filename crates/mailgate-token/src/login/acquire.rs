@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use crate::SecretString;
 use crate::config::{AccountConfig, OAuthFlow};
-use crate::http::HttpClient;
 use crate::oauth::{
     AuthorizationRequest, ClientAuth, DeviceAuthorization, Grant, ServiceAccountKey, TokenEndpoint,
     TokenRequestError, TokenResponse, client_assertion, permission_url, poll_device_token,
     request_device_authorization,
 };
+use crate::transport::HttpClient;
 
 use super::error::LoginError;
 use super::login_store::StoredTokens;
@@ -252,7 +252,7 @@ impl Acquire<'_> {
                     source,
                 })
             }
-            _ => {
+            OAuthFlow::AuthorizationCode => {
                 let request = AuthorizationRequest::new(
                     account.permission_url.as_deref().unwrap_or_default(),
                     &account.client_id,

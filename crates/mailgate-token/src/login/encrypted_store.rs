@@ -8,8 +8,8 @@ use super::login_store::{LoginStore, LoginStoreError, StoredTokens, TokenUpdate}
 use crate::SecretString;
 use crate::config::{AccountCache, AccountConfig, CacheChanges, ProxyConfig, parse_int};
 use crate::store::{
-    AccountLock, CacheSnapshot, Denied, RetryingStorage, TokenStorage, TokenVault, Unlock,
-    UnlockedAccount, refresh_rejected_changes,
+    AccountLock, CacheSnapshot, Denied, RetryingStorage, StoreError, TokenStorage, TokenVault,
+    Unlock, UnlockedAccount, refresh_rejected_changes,
 };
 
 /// The production [`LoginStore`].
@@ -59,8 +59,8 @@ impl EncryptedLoginStore {
         &self.vault
     }
 
-    fn storage_error(error: impl std::fmt::Display) -> LoginStoreError {
-        LoginStoreError::Storage(error.to_string())
+    fn storage_error(error: StoreError) -> LoginStoreError {
+        LoginStoreError::Storage(Arc::new(error))
     }
 
     fn apply(&self, username: &str, changes: &CacheChanges) -> Result<(), LoginStoreError> {
@@ -120,7 +120,7 @@ impl EncryptedLoginStore {
                 Err(LoginStoreError::Backoff { retry_after_secs })
             }
             Unlock::Denied(_) => Err(LoginStoreError::WrongPassword),
-            Unlock::Failed(error) => Err(Self::storage_error(error)),
+            Unlock::Failed(error) => Err(LoginStoreError::Randomness(error)),
         }
     }
 }
@@ -209,7 +209,7 @@ impl LoginStore for EncryptedLoginStore {
                         refresh_token.as_ref().map(|t| t.expose().as_str()),
                         now,
                     )
-                    .map_err(Self::storage_error)?
+                    .map_err(LoginStoreError::Randomness)?
             }
         };
         self.apply(&account.username, &changes)

@@ -40,8 +40,10 @@ pub enum TokenUpdate {
     DropAllTokens,
 }
 
-/// Why the store could not do what was asked.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why the store could not do what was asked, and whose fault it is: the user's (a wrong
+/// password, too many of them), the storage's (the disk or the file), or the system's (no
+/// randomness to encrypt with).
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoginStoreError {
     /// The password does not decrypt the stored values, and the policy keeps them.
@@ -53,9 +55,12 @@ pub enum LoginStoreError {
         /// Seconds to wait.
         retry_after_secs: u64,
     },
-    /// Reading or writing the store failed.
+    /// Reading or writing the store failed (the disk or the file; the error says what to fix).
     #[error("token store error: {0}")]
-    Storage(String),
+    Storage(#[source] std::sync::Arc<crate::store::StoreError>),
+    /// The operating system's random generator failed, so nothing could be encrypted.
+    #[error("token store error: {0}")]
+    Randomness(#[source] crate::crypto::RandomnessUnavailable),
 }
 
 /// Decrypts and persists one account's tokens, applying the wrong-password policy (a wrong

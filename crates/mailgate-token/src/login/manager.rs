@@ -6,10 +6,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::SecretString;
 use crate::config::{AccountConfig, ProxyConfig};
-use crate::http::HttpClient;
 use crate::keyed::KeyedLocks;
 use crate::oauth::{TokenRequestError, TokenResponse};
 use crate::store::AccountLock;
+use crate::transport::HttpClient;
 
 use super::acquire::{Acquire, Authorizer, NoAuthorizer};
 use super::error::LoginError;
@@ -75,9 +75,9 @@ fn flight_key(username: &str, password: &SecretString) -> FlightKey {
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use std::sync::Arc;
 /// use mailgate_token::config::{GlobalOptions, ProxyConfig};
-/// use mailgate_token::http::HttpClient;
+/// use mailgate_token::transport::HttpClient;
 /// use mailgate_token::login::{LoginManager, MemoryLoginStore};
-/// use mailgate_token::oauth::mock_server::MockOAuthServer;
+/// use mailgate_test_support::MockOAuthServer;
 ///
 /// let provider = MockOAuthServer::start().await.unwrap();
 /// let config = ProxyConfig::parse(&format!(

@@ -19,16 +19,15 @@ const VERIFIER_BYTES: usize = 64;
 /// Percent-encodes like Python's `urllib.parse.quote(text, safe='~-._')`: everything except
 /// ASCII letters, digits and `-._~`.
 pub fn oauth2_url_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(text, UNRESERVED).to_string()
 }
+
+/// Everything but ASCII letters, digits and `-._~` is escaped.
+const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Builds a permission URL exactly as the Python email-oauth2-proxy does: `permission_url?` followed by
 /// `client_id`, `redirect_uri` (when set), `scope`, `response_type=code`, `access_type=offline`,
@@ -222,43 +221,21 @@ impl AuthorizationRequest {
         }
         match state {
             None => return Err(fail(RedirectErrorKind::MissingState)),
-            Some(s) if !constant_time_eq(s.as_bytes(), self.state.as_bytes()) => {
+            Some(s) if !mailgate_sasl::constant_time_eq(s.as_bytes(), self.state.as_bytes()) => {
                 return Err(fail(RedirectErrorKind::StateMismatch));
             }
             Some(_) => {}
         }
         let code = code.unwrap_or_default();
         // The Python email-oauth2-proxy unquotes the already-decoded code once more; do the same.
-        let code = percent_decode(&code);
+        let code = percent_encoding::percent_decode_str(&code)
+            .decode_utf8_lossy()
+            .into_owned();
         if code.is_empty() {
             return Err(fail(RedirectErrorKind::NoCode));
         }
         Ok(SecretString::from(code))
     }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let hex = |o: usize| bytes.get(i + o).and_then(|c| char::from(*c).to_digit(16));
-        match (b, hex(1), hex(2)) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A redirect that does not complete the authorization.

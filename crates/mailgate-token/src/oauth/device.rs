@@ -5,15 +5,15 @@
 
 use std::time::{Duration, Instant};
 
-use oauth2::url::Url;
-use serde_json::Value;
+use oauth2::http::header::{ACCEPT, HeaderValue};
 
-use super::endpoint::TokenEndpoint;
+use super::endpoint::{TokenEndpoint, parse_endpoint_url};
 use super::error::{ProviderError, TokenRequestError};
 use super::grant::Grant;
-use super::token::{TokenResponse, provider_error};
+use super::token::{TokenResponse, is_json_object, provider_error};
+use super::wire::DeviceAuthorizationBody;
 use crate::SecretString;
-use crate::http::{HttpClient, Request};
+use crate::transport::HttpClient;
 
 /// Polling interval when the provider gives none (RFC 8628 §3.2).
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
@@ -50,8 +50,7 @@ impl DeviceAuthorization {
     /// assert_eq!((auth.user_code.as_str(), auth.interval.as_secs()), ("ABCD-EFGH", 5));
     /// ```
     pub fn from_json(status: u16, body: &[u8]) -> Result<Self, TokenRequestError> {
-        let json: Option<Value> = serde_json::from_slice(body).ok();
-        if let Some(error) = json.as_ref().and_then(|j| provider_error(status, j)) {
+        if let Some(error) = provider_error(status, body) {
             return Err(TokenRequestError::Rejected(error));
         }
         if !(200..300).contains(&status) {
@@ -61,29 +60,29 @@ impl DeviceAuthorization {
             status,
             reason: reason.to_owned(),
         };
-        let json = json.ok_or_else(|| invalid("body is not JSON"))?;
-        let text = |key: &str| json.get(key).and_then(Value::as_str).map(str::to_owned);
-        let seconds = |key: &str| match json.get(key) {
-            Some(Value::Number(n)) => n.as_u64(),
-            Some(Value::String(s)) => s.trim().parse().ok(),
-            _ => None,
-        };
-        let device_code = text("device_code").ok_or_else(|| invalid("no device_code"))?;
-        let user_code = text("user_code").ok_or_else(|| invalid("no user_code"))?;
-        let verification_uri = text("verification_uri_complete")
-            .or_else(|| text("verification_uri"))
-            .or_else(|| text("verification_url"))
+        if !is_json_object(body) {
+            return Err(invalid("body is not a JSON object"));
+        }
+        let json: DeviceAuthorizationBody =
+            serde_json::from_slice(body).map_err(|_| invalid("body is not a JSON object"))?;
+        let device_code = json.device_code.ok_or_else(|| invalid("no device_code"))?;
+        let user_code = json.user_code.ok_or_else(|| invalid("no user_code"))?;
+        let verification_uri = json
+            .verification_uri_complete
+            .or(json.verification_uri)
+            .or(json.verification_url)
             .ok_or_else(|| invalid("no verification_uri"))?;
-        let expires_in = seconds("expires_in").ok_or_else(|| invalid("no expires_in"))?;
+        let expires_in = json.expires_in.ok_or_else(|| invalid("no expires_in"))?;
         Ok(DeviceAuthorization {
             device_code: SecretString::from(device_code),
             user_code,
             verification_uri,
             expires_in: Duration::from_secs(expires_in),
-            interval: seconds("interval")
+            interval: json
+                .interval
                 .map(Duration::from_secs)
                 .unwrap_or(DEFAULT_INTERVAL),
-            message: text("message"),
+            message: json.message,
         })
     }
 
@@ -103,11 +102,16 @@ pub async fn request_device_authorization(
     http: &HttpClient,
     permission_url: &str,
 ) -> Result<DeviceAuthorization, TokenRequestError> {
-    let url = Url::parse(permission_url).map_err(|_| TokenRequestError::InvalidUrl {
-        url: permission_url.to_owned(),
-    })?;
-    let response = http.send(Request::get(url)).await?;
-    DeviceAuthorization::from_json(response.status, &response.body)
+    let url = parse_endpoint_url(permission_url)?;
+    let request = oauth2::http::Request::builder()
+        .uri(url.as_str())
+        .header(ACCEPT, HeaderValue::from_static("application/json"))
+        .body(Vec::new())
+        .map_err(|_| TokenRequestError::InvalidUrl {
+            url: permission_url.to_owned(),
+        })?;
+    let response = http.execute(request).await?;
+    DeviceAuthorization::from_json(response.status().as_u16(), response.body())
 }
 
 /// Why the device flow ended without a token.
@@ -372,6 +376,12 @@ mod tests {
             ),
             (400, r#"{"error":"invalid_client"}"#, false),
             (502, "bad gateway", false),
+            // serde reads a struct from an array, member by member: not an answer.
+            (
+                200,
+                r#"["D","U","https://v","https://v","https://v",60]"#,
+                false,
+            ),
         ];
         for (status, body, ok) in cases {
             assert_eq!(

@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use crate::http::HttpError;
+use super::wire::ErrorResponseBody;
+use crate::transport::HttpError;
 
 /// An OAuth 2.0 error response (RFC 6749 §5.2) as the provider sent it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +19,15 @@ pub struct ProviderError {
 }
 
 impl ProviderError {
+    pub(crate) fn from_body(status: u16, body: ErrorResponseBody) -> Self {
+        ProviderError {
+            status,
+            error_description: body.description().map(str::to_owned),
+            error: body.error.code,
+            error_codes: body.error_codes,
+        }
+    }
+
     /// Whether the grant itself (refresh token, code, device code) is no longer valid, so the
     /// account must be authorised again.
     pub fn is_invalid_grant(&self) -> bool {

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::random;
 use crate::SecretString;
@@ -53,11 +53,17 @@ impl RsaSigningKey {
         Ok(RsaSigningKey(pair))
     }
 
-    /// Signs `header.claims` (both JSON objects) as a compact JWS with RS256.
-    pub fn sign(&self, header: &Value, claims: &Value) -> Result<SecretString, JwtError> {
-        let mut input = URL_SAFE_NO_PAD.encode(header.to_string());
+    /// Signs `header.claims` (both serialised as JSON objects) as a compact JWS with RS256.
+    pub fn sign(
+        &self,
+        header: &impl Serialize,
+        claims: &impl Serialize,
+    ) -> Result<SecretString, JwtError> {
+        let header = serde_json::to_vec(header).map_err(|_| JwtError::Signing)?;
+        let claims = serde_json::to_vec(claims).map_err(|_| JwtError::Signing)?;
+        let mut input = URL_SAFE_NO_PAD.encode(header);
         input.push('.');
-        input.push_str(&URL_SAFE_NO_PAD.encode(claims.to_string()));
+        input.push_str(&URL_SAFE_NO_PAD.encode(claims));
         let mut signature = vec![0u8; self.0.public_modulus_len()];
         self.0
             .sign(
@@ -81,6 +87,27 @@ pub fn certificate_thumbprint(certificate_pem: &[u8]) -> Result<String, JwtError
     Ok(URL_SAFE.encode(digest.as_ref()))
 }
 
+/// The JOSE header of a client assertion (members in the order the Python email-oauth2-proxy
+/// writes them).
+#[derive(Serialize)]
+struct AssertionHeader {
+    alg: &'static str,
+    typ: &'static str,
+    #[serde(rename = "x5t#S256")]
+    thumbprint: String,
+}
+
+/// The claims of a client assertion (RFC 7523 §3).
+#[derive(Serialize)]
+struct AssertionClaims<'a> {
+    aud: &'a str,
+    exp: u64,
+    iss: &'a str,
+    jti: String,
+    nbf: u64,
+    sub: &'a str,
+}
+
 /// Builds the client assertion the Python email-oauth2-proxy sends for certificate credentials: header
 /// `{"alg":"RS256","typ":"JWT","x5t#S256":…}`, claims `aud` = token URL, `iss` = `sub` =
 /// client id, a random `jti`, `nbf` = `now`, `exp` = `now` + 300 s.
@@ -92,24 +119,26 @@ pub fn client_assertion(
     now: u64,
 ) -> Result<SecretString, JwtError> {
     let key = RsaSigningKey::from_pem(key_pem)?;
-    let header = json!({
-        "alg": "RS256",
-        "typ": "JWT",
-        "x5t#S256": certificate_thumbprint(certificate_pem)?,
-    });
-    let claims = json!({
-        "aud": token_url,
-        "exp": now + CLIENT_ASSERTION_LIFETIME_SECS,
-        "iss": client_id,
-        "jti": random::uuid_v4().map_err(|_| JwtError::Signing)?,
-        "nbf": now,
-        "sub": client_id,
-    });
+    let header = AssertionHeader {
+        alg: "RS256",
+        typ: "JWT",
+        thumbprint: certificate_thumbprint(certificate_pem)?,
+    };
+    let claims = AssertionClaims {
+        aud: token_url,
+        exp: now.saturating_add(CLIENT_ASSERTION_LIFETIME_SECS),
+        iss: client_id,
+        jti: random::uuid_v4().map_err(|_| JwtError::Signing)?,
+        nbf: now,
+        sub: client_id,
+    };
     key.sign(&header, &claims)
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use serde_json::Value;
+
     use super::*;
 
     /// A fixed RSA test key (PKCS#8) and a self-signed certificate for it.

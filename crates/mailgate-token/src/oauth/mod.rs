@@ -9,9 +9,9 @@
 //!   [`DevicePoll`] is the RFC 8628 polling machine with time passed in.
 //! * [`ServiceAccountKey`] signs Google service account assertions.
 //!
-//! The `oauth2` crate supplies PKCE (`PkceCodeChallenge`) and URL types; token requests are
-//! direct form posts so that parameters and response leniency match the Python email-oauth2-proxy exactly (see
-//! [`TokenEndpoint`]).
+//! Token requests are the `oauth2` crate's typed requests over [`HttpClient`](crate::transport::HttpClient),
+//! with this crate's lenient serde types for token and error responses, and exactly the
+//! Python email-oauth2-proxy's parameters (see [`TokenEndpoint`]).
 
 mod authorization_code;
 mod device;
@@ -19,11 +19,10 @@ mod endpoint;
 mod error;
 mod grant;
 mod jwt;
-#[cfg(feature = "test-util")]
-pub mod mock_server;
 mod random;
 mod service_account;
 mod token;
+mod wire;
 
 pub use authorization_code::{
     AuthorizationRequest, RedirectError, RedirectErrorKind, oauth2_url_escape, permission_url,
@@ -33,7 +32,7 @@ pub use device::{
     MAX_DEVICE_CODE_LIFETIME, MAX_POLL_INTERVAL, SLOW_DOWN_STEP, poll_device_token,
     request_device_authorization,
 };
-pub use endpoint::TokenEndpoint;
+pub use endpoint::{PARAMETER_ORDER, TokenEndpoint};
 pub use error::{ProviderError, TokenRequestError};
 pub use grant::{
     ClientAuth, DEVICE_CODE_GRANT_TYPE, Grant, JWT_BEARER_GRANT_TYPE, JWT_CLIENT_ASSERTION_TYPE,

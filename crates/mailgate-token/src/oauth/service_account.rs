@@ -4,7 +4,7 @@
 //! As in the Python email-oauth2-proxy, `client_id = file` makes `client_secret` the path of the JSON key file,
 //! and `client_id = key` makes `client_secret` the JSON key itself.
 
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 use super::grant::Grant;
 use super::jwt::{JwtError, RsaSigningKey};
@@ -44,6 +44,39 @@ pub enum ServiceAccountError {
     Jwt(#[from] JwtError),
 }
 
+/// The fields of a service account JSON key that are used (strings; anything else is absent).
+#[derive(Deserialize)]
+struct KeyFile {
+    #[serde(default, deserialize_with = "super::wire::text")]
+    client_email: Option<String>,
+    #[serde(default, deserialize_with = "super::wire::text")]
+    private_key: Option<String>,
+    #[serde(default, deserialize_with = "super::wire::text")]
+    private_key_id: Option<String>,
+    #[serde(default, deserialize_with = "super::wire::text")]
+    token_uri: Option<String>,
+}
+
+/// The JOSE header of an assertion.
+#[derive(Serialize)]
+struct Header<'a> {
+    alg: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kid: Option<&'a str>,
+    typ: &'static str,
+}
+
+/// The claims of a service account assertion (RFC 7523 §3, Google's `scope`).
+#[derive(Serialize)]
+struct Claims<'a> {
+    aud: &'a str,
+    exp: u64,
+    iat: u64,
+    iss: &'a str,
+    scope: &'a str,
+    sub: &'a str,
+}
+
 /// A Google service account JSON key.
 #[derive(Debug)]
 pub struct ServiceAccountKey {
@@ -59,21 +92,21 @@ pub struct ServiceAccountKey {
 impl ServiceAccountKey {
     /// Decodes a JSON key.
     pub fn from_json(text: &str) -> Result<Self, ServiceAccountError> {
-        let mut json: Value =
+        let json: KeyFile =
             serde_json::from_str(text).map_err(|_| ServiceAccountError::Json("not JSON"))?;
-        let field = |json: &Value, name| json.get(name).and_then(Value::as_str).map(str::to_owned);
-        let client_email =
-            field(&json, "client_email").ok_or(ServiceAccountError::Json("no client_email"))?;
+        let client_email = json
+            .client_email
+            .ok_or(ServiceAccountError::Json("no client_email"))?;
         let private_key = SecretString::from(
-            field(&json, "private_key").ok_or(ServiceAccountError::Json("no private_key"))?,
+            json.private_key
+                .ok_or(ServiceAccountError::Json("no private_key"))?,
         );
-        if let Some(Value::String(s)) = json.get_mut("private_key") {
-            zeroize::Zeroize::zeroize(s);
-        }
         Ok(ServiceAccountKey {
             client_email,
-            private_key_id: field(&json, "private_key_id"),
-            token_uri: field(&json, "token_uri").unwrap_or_else(|| GOOGLE_TOKEN_URI.to_owned()),
+            private_key_id: json.private_key_id,
+            token_uri: json
+                .token_uri
+                .unwrap_or_else(|| GOOGLE_TOKEN_URI.to_owned()),
             key: RsaSigningKey::from_pem(private_key.expose().as_bytes())?,
         })
     }
@@ -109,18 +142,19 @@ impl ServiceAccountKey {
         subject: &str,
         now: u64,
     ) -> Result<SecretString, ServiceAccountError> {
-        let mut header = json!({ "alg": "RS256", "typ": "JWT" });
-        if let (Some(kid), Some(map)) = (&self.private_key_id, header.as_object_mut()) {
-            map.insert("kid".into(), Value::String(kid.clone()));
-        }
-        let claims = json!({
-            "aud": self.token_uri,
-            "exp": now + ASSERTION_LIFETIME_SECS,
-            "iat": now,
-            "iss": self.client_email,
-            "scope": scope,
-            "sub": subject,
-        });
+        let header = Header {
+            alg: "RS256",
+            kid: self.private_key_id.as_deref(),
+            typ: "JWT",
+        };
+        let claims = Claims {
+            aud: &self.token_uri,
+            exp: now.saturating_add(ASSERTION_LIFETIME_SECS),
+            iat: now,
+            iss: &self.client_email,
+            scope,
+            sub: subject,
+        };
         Ok(self.key.sign(&header, &claims)?)
     }
 
@@ -133,6 +167,7 @@ impl ServiceAccountKey {
 #[cfg(test)]
 mod tests {
     use base64::Engine as _;
+    use serde_json::{Value, json};
 
     use super::*;
 

@@ -1,18 +1,17 @@
-//! Token responses (RFC 6749 §5.1), parsed leniently as the Python email-oauth2-proxy does.
-
-use serde_json::Value;
+//! Token responses (RFC 6749 §5.1), decoded as leniently as the Python email-oauth2-proxy.
 
 use super::error::{ProviderError, TokenRequestError};
+use super::wire::{ErrorResponseBody, TokenResponseBody};
 use crate::SecretString;
-use crate::http::Response;
 
-/// Lifetime assumed when a token response has no `expires_in`, in seconds (as the Python email-oauth2-proxy).
+/// Lifetime assumed when a token response has no `expires_in`, in seconds (as the Python
+/// email-oauth2-proxy).
 pub const DEFAULT_TOKEN_LIFETIME_SECS: u64 = 3600;
 
 /// A successful token response.
 ///
-/// Parsing is as lenient as the Python email-oauth2-proxy: only `access_token` is required; `expires_in` may be a
-/// number or a numeric string; `token_type` is not checked.
+/// Parsing is as lenient as the Python email-oauth2-proxy: only `access_token` is required;
+/// `expires_in` may be a number or a numeric string; `token_type` is not checked.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct TokenResponse {
@@ -43,123 +42,99 @@ impl TokenResponse {
         now.saturating_add(self.expires_in.unwrap_or(DEFAULT_TOKEN_LIFETIME_SECS))
     }
 
-    /// Decodes a token endpoint response: a token on 2xx, otherwise the most specific error.
+    /// Decodes a token endpoint's answer, its HTTP `status` and `body`: a token on 2xx,
+    /// otherwise the most specific error. An OAuth 2.0 error object is honoured whatever the
+    /// status (some providers send `authorization_pending` with 200).
     ///
     /// ```
-    /// use mailgate_token::http::Response;
     /// use mailgate_token::oauth::TokenResponse;
     ///
-    /// let ok = Response { status: 200, headers: vec![],
-    ///     body: br#"{"access_token":"AT","expires_in":"3599"}"#.to_vec().into() };
-    /// let token = TokenResponse::from_response(&ok).unwrap();
+    /// let token = TokenResponse::from_http(200, br#"{"access_token":"AT","expires_in":"3599"}"#).unwrap();
     /// assert_eq!((token.access_token.expose().as_str(), token.expires_in), ("AT", Some(3599)));
     ///
-    /// let refused = Response { status: 400, headers: vec![],
-    ///     body: br#"{"error":"invalid_grant","error_codes":[70000]}"#.to_vec().into() };
-    /// assert!(TokenResponse::from_response(&refused).unwrap_err().is_invalid_grant());
+    /// let refused = TokenResponse::from_http(400, br#"{"error":"invalid_grant","error_codes":[70000]}"#);
+    /// assert!(refused.unwrap_err().is_invalid_grant());
     /// ```
-    pub fn from_response(response: &Response) -> Result<Self, TokenRequestError> {
-        let status = response.status;
-        let json: Option<Value> = serde_json::from_slice(&response.body).ok();
-        if let Some(error) = json.as_ref().and_then(|j| provider_error(status, j)) {
-            // Some providers send an error object with status 200; honour it either way.
-            return Err(TokenRequestError::Rejected(error));
-        }
-        if status >= 500 || (400..500).contains(&status) {
-            return Err(TokenRequestError::ServerError { status });
-        }
-        let invalid = |reason: &str| TokenRequestError::InvalidResponse {
-            status,
-            reason: reason.to_owned(),
-        };
-        if !(200..300).contains(&status) {
-            return Err(invalid(
-                "unexpected status (redirects are not followed; check token_url)",
-            ));
-        }
-        let Some(Value::Object(map)) = json else {
-            return Err(invalid("body is not a JSON object"));
-        };
-        let access_token = match map.get("access_token") {
-            Some(Value::String(token)) if !token.is_empty() => SecretString::from(token.as_str()),
-            _ => return Err(invalid("no access_token")),
-        };
-        let expires_in = match map.get("expires_in") {
-            None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
-            Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
-            Some(_) => None,
-        };
-        if map.contains_key("expires_in") && expires_in.is_none() {
-            return Err(invalid("expires_in is not a number"));
-        }
-        let refresh_token = match map.get("refresh_token") {
-            Some(Value::String(token)) if !token.is_empty() => {
-                Some(SecretString::from(token.as_str()))
-            }
-            _ => None,
-        };
-        let scope = map.get("scope").and_then(Value::as_str).map(str::to_owned);
-        let mut map = map;
-        // Drop our copies of the secrets inside the parsed JSON.
-        for key in ["access_token", "refresh_token", "id_token"] {
-            if let Some(Value::String(mut s)) = map.remove(key) {
-                zeroize::Zeroize::zeroize(&mut s);
-            }
-        }
-        Ok(TokenResponse {
+    pub fn from_http(status: u16, body: &[u8]) -> Result<Self, TokenRequestError> {
+        decode(status, body).map(TokenResponse::from)
+    }
+}
+
+impl From<TokenResponseBody> for TokenResponse {
+    fn from(body: TokenResponseBody) -> Self {
+        let TokenResponseBody {
             access_token,
             expires_in,
             refresh_token,
             scope,
-        })
+            ..
+        } = body;
+        TokenResponse {
+            access_token: SecretString::from(access_token.into_secret()),
+            expires_in,
+            refresh_token: refresh_token.map(|token| SecretString::from(token.into_secret())),
+            scope: scope.map(|scopes| {
+                scopes
+                    .iter()
+                    .map(|scope| scope.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }),
+        }
     }
 }
 
-/// Decodes an OAuth 2.0 error object, if `json` is one.
-pub(crate) fn provider_error(status: u16, json: &Value) -> Option<ProviderError> {
-    let error = json.get("error")?;
-    let error = match error {
-        Value::String(s) => s.clone(),
-        // Some providers nest `{"error": {"code": ..., "message": ...}}`.
-        Value::Object(o) => o
-            .get("code")
-            .or_else(|| o.get("status"))
-            .map(|c| c.as_str().map_or_else(|| c.to_string(), str::to_owned))
-            .unwrap_or_else(|| "error".to_owned()),
-        _ => return None,
-    };
-    let error_description = json
-        .get("error_description")
-        .or_else(|| json.get("error").and_then(|e| e.get("message")))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let error_codes = json
-        .get("error_codes")
-        .and_then(Value::as_array)
-        .map(|codes| codes.iter().filter_map(Value::as_i64).collect())
-        .unwrap_or_default();
-    Some(ProviderError {
-        status,
-        error,
-        error_description,
-        error_codes,
-    })
+/// The provider's OAuth 2.0 error in `body`, if it is one.
+pub(crate) fn provider_error(status: u16, body: &[u8]) -> Option<ProviderError> {
+    if !is_json_object(body) {
+        return None;
+    }
+    let error: ErrorResponseBody = serde_json::from_slice(body).ok()?;
+    Some(ProviderError::from_body(status, error))
+}
+
+/// Whether `body` starts like a JSON object. serde reads a struct from a JSON array too (its
+/// members in order), which no provider means.
+pub(crate) fn is_json_object(body: &[u8]) -> bool {
+    body.trim_ascii_start().first() == Some(&b'{')
+}
+
+/// Classifies a token endpoint's answer (see [`TokenResponse::from_http`]).
+pub(crate) fn decode(status: u16, body: &[u8]) -> Result<TokenResponseBody, TokenRequestError> {
+    if let Some(error) = provider_error(status, body) {
+        return Err(TokenRequestError::Rejected(error));
+    }
+    if status >= 400 {
+        return Err(TokenRequestError::ServerError { status });
+    }
+    let invalid = |reason: String| TokenRequestError::InvalidResponse { status, reason };
+    if !(200..300).contains(&status) {
+        return Err(invalid(
+            "unexpected status (redirects are not followed; check token_url)".to_owned(),
+        ));
+    }
+    if !is_json_object(body) {
+        return Err(invalid("body is not a JSON object".to_owned()));
+    }
+    match serde_json::from_slice::<TokenResponseBody>(body) {
+        Ok(token) => token.check().map_err(|reason| invalid(reason.to_owned())),
+        Err(error) if error.is_data() => {
+            let text = error.to_string();
+            // serde_json appends " at line L column C"; the first part says what was wrong.
+            let reason = text.split(" at line ").next().unwrap_or_default();
+            Err(invalid(if reason.starts_with("invalid type") {
+                "body is not a JSON object".to_owned()
+            } else {
+                reason.to_owned()
+            }))
+        }
+        Err(_) => Err(invalid("body is not a JSON object".to_owned())),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn response(status: u16, body: &str) -> Response {
-        Response {
-            status,
-            headers: vec![],
-            body: body.as_bytes().to_vec().into(),
-        }
-    }
 
     #[test]
     fn table() {
@@ -211,9 +186,38 @@ mod tests {
                 r#"{"error":{"code":500,"message":"x"}}"#,
                 "rejected 500",
             ),
+            // Seen from Google APIs: a nested error with a status name and no code.
+            (
+                503,
+                r#"{"error":{"status":"UNAVAILABLE","message":"x"}}"#,
+                "rejected UNAVAILABLE",
+            ),
+            // token_type of any type, or none; an empty refresh token is no refresh token.
+            (
+                200,
+                r#"{"access_token":"a","token_type":7,"refresh_token":""}"#,
+                "ok a none -",
+            ),
+            (
+                201,
+                r#"{"access_token":"a","expires_in":"  90 ","scope":["x"]}"#,
+                "ok a 90 -",
+            ),
+            (200, r#"{"access_token":"a","expires_in":null}"#, "invalid"),
+            (200, r#"{"access_token":"a","expires_in":-5}"#, "invalid"),
+            (200, r#"{"access_token":7}"#, "invalid"),
+            (200, r#"["access_token"]"#, "invalid"),
+            (200, "", "invalid"),
+            // An error member that is not an OAuth 2.0 error is not one.
+            (200, r#"{"access_token":"a","error":null}"#, "ok a none -"),
+            (
+                400,
+                r#"{"error":"invalid_scope","error_codes":"70011"}"#,
+                "rejected invalid_scope",
+            ),
         ];
         for (status, body, expected) in cases {
-            let got = match TokenResponse::from_response(&response(*status, body)) {
+            let got = match TokenResponse::from_http(*status, body.as_bytes()) {
                 Ok(t) => format!(
                     "ok {} {} {}",
                     t.access_token.expose(),
@@ -232,12 +236,42 @@ mod tests {
     }
 
     #[test]
-    fn error_display_names_codes_and_advice() {
-        let r = response(
-            400,
-            r#"{"error":"invalid_grant","error_description":"AADSTS70000: bad\r\nTrace ID","error_codes":[70000]}"#,
+    fn reasons_say_what_is_wrong() {
+        let reason = |body: &str| match TokenResponse::from_http(200, body.as_bytes()) {
+            Err(TokenRequestError::InvalidResponse { reason, .. }) => reason,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(reason(r#"{"token_type":"Bearer"}"#), "no access_token");
+        assert_eq!(
+            reason(r#"{"access_token":"a","expires_in":"soon"}"#),
+            "expires_in is not a number"
         );
-        let e = TokenResponse::from_response(&r).unwrap_err();
+        assert_eq!(reason("<html>"), "body is not a JSON object");
+        assert_eq!(reason("[1]"), "body is not a JSON object");
+    }
+
+    #[test]
+    fn nested_and_microsoft_errors_keep_their_details() {
+        let error = |body: &str| match TokenResponse::from_http(400, body.as_bytes()) {
+            Err(TokenRequestError::Rejected(error)) => error,
+            other => panic!("{other:?}"),
+        };
+        let nested = error(r#"{"error":{"code":"403","message":"denied"}}"#);
+        assert_eq!(
+            (nested.error.as_str(), nested.error_description.as_deref()),
+            ("403", Some("denied"))
+        );
+        let microsoft = error(r#"{"error":"invalid_grant","error_codes":[70000,"x",-1,1.5]}"#);
+        assert_eq!(microsoft.error_codes, [70000, -1]);
+    }
+
+    #[test]
+    fn error_display_names_codes_and_advice() {
+        let e = TokenResponse::from_http(
+            400,
+            br#"{"error":"invalid_grant","error_description":"AADSTS70000: bad\r\nTrace ID","error_codes":[70000]}"#,
+        )
+        .unwrap_err();
         let text = e.to_string();
         assert!(
             text.contains("invalid_grant (HTTP 400): AADSTS70000: bad [codes 70000]"),

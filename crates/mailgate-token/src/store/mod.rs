@@ -17,6 +17,5 @@ pub use file::{FileRole, IniFileStorage};
 pub use retry::RetryingStorage;
 pub use storage::{AccountLock, CacheSnapshot, MemoryStorage, StoreError, TokenStorage};
 pub use vault::{
-    ClientSecretSource, DEFAULT_TOKEN_LIFETIME_SECS, Denied, TOKEN_EXPIRY_MARGIN_SECS, TokenVault,
-    Unlock, UnlockedAccount, refresh_rejected_changes,
+    ClientSecretSource, Denied, TokenVault, Unlock, UnlockedAccount, refresh_rejected_changes,
 };

@@ -13,13 +13,13 @@ use crate::crypto::{
     AccountCipher, DEFAULT_KEY_CACHE_CAPACITY, DerivedKeyCache, RandomnessUnavailable,
 };
 use crate::keyed::KeyedLocks;
+use crate::login::TOKEN_EXPIRY_MARGIN_SECS;
+use crate::oauth::DEFAULT_TOKEN_LIFETIME_SECS;
 
-/// Seconds before expiry at which a cached access token is no longer used (the Python
-/// email-oauth2-proxy's `TOKEN_EXPIRY_MARGIN`).
-pub const TOKEN_EXPIRY_MARGIN_SECS: i64 = 600;
-
-/// Lifetime assumed for an access token whose response has no `expires_in`.
-pub const DEFAULT_TOKEN_LIFETIME_SECS: i64 = 3600;
+/// [`TOKEN_EXPIRY_MARGIN_SECS`] in this store's signed time.
+const EXPIRY_MARGIN: i64 = TOKEN_EXPIRY_MARGIN_SECS as i64;
+/// [`DEFAULT_TOKEN_LIFETIME_SECS`] in this store's signed time.
+const DEFAULT_LIFETIME: i64 = DEFAULT_TOKEN_LIFETIME_SECS as i64;
 
 /// Where the client secret of an unlocked account comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +119,7 @@ impl UnlockedAccount {
     pub fn usable_access_token(&self, now: u64) -> Option<&SecretString> {
         let now = i64::try_from(now).unwrap_or(i64::MAX);
         let expiry = self.access_token_expiry.unwrap_or(now);
-        (expiry.saturating_sub(now) >= TOKEN_EXPIRY_MARGIN_SECS)
+        (expiry.saturating_sub(now) >= EXPIRY_MARGIN)
             .then_some(self.access_token.as_ref())
             .flatten()
     }
@@ -178,7 +178,7 @@ impl UnlockedAccount {
         }
         let expiry = i64::try_from(now)
             .unwrap_or(i64::MAX)
-            .saturating_add(expires_in.unwrap_or(DEFAULT_TOKEN_LIFETIME_SECS));
+            .saturating_add(expires_in.unwrap_or(DEFAULT_LIFETIME));
         changes
             .set(CacheKey::TokenSalt, self.cipher.salt())
             .set(
@@ -408,7 +408,7 @@ impl TokenVault {
                 .access_token_expiry
                 .unwrap_or(now_signed)
                 .saturating_sub(now_signed)
-                >= TOKEN_EXPIRY_MARGIN_SECS;
+                >= EXPIRY_MARGIN;
         let checked = if access_fresh || refresh.is_none() {
             &access
         } else {

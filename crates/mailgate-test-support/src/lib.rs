@@ -1,12 +1,13 @@
-//! An in-process mock OAuth 2.0 provider for tests (feature `test-util`): a token endpoint that
-//! answers every grant type and a device authorization endpoint, on loopback over plain HTTP,
-//! with scripted replies and request counting.
+//! Test support of the mailgate workspace (never published): [`MockOAuthServer`], an in-process
+//! mock OAuth 2.0 provider for the tests of `mailgate-token`, `mailgate-proxy` and the binary: a
+//! token endpoint that answers every grant type and a device authorization endpoint, on
+//! loopback over plain HTTP, with scripted replies and request counting.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! use mailgate_token::http::{HttpClient, HttpClientConfig};
+//! use mailgate_token::transport::{HttpClient, HttpClientConfig};
 //! use mailgate_token::oauth::{ClientAuth, Grant, TokenEndpoint};
-//! use mailgate_token::oauth::mock_server::{MockOAuthServer, MockReply};
+//! use mailgate_test_support::{MockOAuthServer, MockReply};
 //!
 //! let server = MockOAuthServer::start().await.unwrap();
 //! server.push_token_reply(MockReply::error(400, "invalid_grant"));
@@ -20,6 +21,7 @@
 //! assert_eq!(server.requests()[0].param("grant_type"), Some("client_credentials"));
 //! # }
 //! ```
+#![forbid(unsafe_code)]
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -382,7 +384,7 @@ fn render(reply: &MockReply, n: usize) -> (u16, String) {
             if let Some(token) = refresh_token {
                 map.insert("refresh_token".into(), fill(token).into());
             }
-            (200, serde_json::Value::Object(map).to_string())
+            (200, serde_json::to_string(&map).unwrap_or_default())
         }
         MockReply::Error {
             status,

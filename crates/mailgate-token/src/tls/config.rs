@@ -1,6 +1,4 @@
-//! TLS for the whole workspace: the one rustls crypto provider every connection mailgate makes
-//! or accepts uses, and the HTTPS client configuration (platform roots and an optional extra CA
-//! file).
+//! The crypto provider and the rustls client configuration of token requests.
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -11,7 +9,23 @@ use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
 
-use super::error::HttpError;
+/// Why the TLS client configuration of token requests could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsConfigError {
+    /// The extra CA certificate file could not be read, holds no certificate, or holds an
+    /// unusable one (configuration fault: fix or remove the file setting).
+    #[error("cannot use CA certificate file {path}: {reason}")]
+    CaFile {
+        /// Path of the file (`(extra root)` for a certificate given in memory).
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// rustls refused the provider or the verifier (a build fault of mailgate; report it).
+    #[error("cannot configure TLS: {0}")]
+    Provider(String),
+}
 
 /// The rustls crypto provider of every TLS connection mailgate makes or accepts: token
 /// requests, upstream IMAP/POP3/SMTP and local TLS listeners (`mailgate-proxy` uses it too).
@@ -23,7 +37,7 @@ use super::error::HttpError;
 /// AEAD only). Chosen here, explicitly, so the process-wide default provider never matters.
 ///
 /// ```
-/// let provider = mailgate_token::http::crypto_provider();
+/// let provider = mailgate_token::tls::crypto_provider();
 /// let first = provider.kx_groups[0].name();
 /// assert_eq!(first, rustls::NamedGroup::X25519MLKEM768);
 /// ```
@@ -41,11 +55,21 @@ pub fn crypto_provider() -> Arc<CryptoProvider> {
 /// presenting exactly one of the certificates trusted by name (`extra_ca_file`,
 /// `extra_roots`, `SSL_CERT_FILE`/`SSL_CERT_DIR` outside the system's directories) is accepted
 /// even when it is marked as a CA, as self-signed certificates made by `openssl req -x509` are
-/// ([`super::PinningVerifier`]).
+/// ([`PinningVerifier`](super::PinningVerifier)).
+///
+/// ```
+/// use mailgate_token::tls::{TlsConfigError, client_config};
+///
+/// let config = client_config(None, &[])?;
+/// assert!(config.alpn_protocols.is_empty());
+/// let missing = client_config(Some(std::path::Path::new("/nonexistent/ca.pem")), &[]);
+/// assert!(matches!(missing, Err(TlsConfigError::CaFile { .. })));
+/// # Ok::<(), TlsConfigError>(())
+/// ```
 pub fn client_config(
     extra_ca_file: Option<&Path>,
     extra_roots: &[CertificateDer<'static>],
-) -> Result<Arc<rustls::ClientConfig>, HttpError> {
+) -> Result<Arc<rustls::ClientConfig>, TlsConfigError> {
     let mut roots = RootCertStore::empty();
     let mut pinned = super::user_named_certificates();
     let native = rustls_native_certs::load_native_certs();
@@ -57,7 +81,7 @@ pub fn client_config(
         tracing::debug!(ignored, "ignored unparsable platform root certificates");
     }
     if let Some(path) = extra_ca_file {
-        let ca_error = |reason: String| HttpError::CaFile {
+        let ca_error = |reason: String| TlsConfigError::CaFile {
             path: path.display().to_string(),
             reason,
         };
@@ -76,10 +100,12 @@ pub fn client_config(
         }
     }
     for cert in extra_roots {
-        roots.add(cert.clone()).map_err(|e| HttpError::CaFile {
-            path: "(extra root)".into(),
-            reason: e.to_string(),
-        })?;
+        roots
+            .add(cert.clone())
+            .map_err(|e| TlsConfigError::CaFile {
+                path: "(extra root)".into(),
+                reason: e.to_string(),
+            })?;
         pinned.push(cert.clone());
     }
     if roots.is_empty() {
@@ -87,10 +113,7 @@ pub fn client_config(
             "no trusted root certificates found (platform store had {added}); HTTPS requests will fail - set SSL_CERT_FILE"
         );
     }
-    let tls_error = |reason: String| HttpError::CaFile {
-        path: "(TLS configuration)".into(),
-        reason,
-    };
+    let tls_error = TlsConfigError::Provider;
     let builder = rustls::ClientConfig::builder_with_provider(crypto_provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| tls_error(e.to_string()))?;
