@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use std::hint::black_box;
 use imap_codec::decode::Decoder;
 use imap_codec::{CommandCodec, ResponseCodec};
 use mailgate_imap::ParserConfig;
 use mailgate_imap::command::Command;
 use mailgate_imap::framer::{Direction, Framer, FramerEvent};
 use mailgate_imap::response::parse_response;
+use std::hint::black_box;
 
 const COMMANDS: &[u8] = include_bytes!("corpus/imap-commands.txt");
 const RESPONSES: &[u8] = include_bytes!("corpus/imap-responses.txt");
