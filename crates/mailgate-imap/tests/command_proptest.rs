@@ -677,12 +677,12 @@ fn body() -> impl Strategy<Value = CommandBody<'static>> {
             .prop_map(|comparators| CommandBody::Comparator { comparators }),
         notify().prop_map(CommandBody::Notify),
         (any::<bool>(), seq_number(), mailbox(), append_message()).prop_map(
-            |(uid, sequence, mailbox, message)| CommandBody::Replace {
+            |(uid, sequence, mailbox, message)| CommandBody::Replace(Box::new(Replace {
                 uid,
                 sequence,
                 mailbox,
                 message,
-            }
+            }))
         ),
         (
             any::<bool>(),

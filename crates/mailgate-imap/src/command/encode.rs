@@ -335,19 +335,14 @@ impl Encode for CommandBody<'_> {
                 out.push(b' ');
                 encode_list(labels, out);
             }
-            B::Replace {
-                uid,
-                sequence,
-                mailbox,
-                message,
-            } => {
-                uid_prefix(out, *uid);
+            B::Replace(r) => {
+                uid_prefix(out, r.uid);
                 word(out, "REPLACE ");
-                sequence.encode(out);
+                r.sequence.encode(out);
                 out.push(b' ');
-                mailbox.encode(out);
+                r.mailbox.encode(out);
                 out.push(b' ');
-                message.encode(out);
+                r.message.encode(out);
             }
             B::SetAcl {
                 mailbox,

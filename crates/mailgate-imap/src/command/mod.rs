@@ -30,7 +30,7 @@ pub use notify::{Notify, NotifyEvent, NotifyEventGroup, NotifyMailboxes};
 pub use other::RawArguments;
 pub use params::{
     AppendData, AppendMessage, IdField, MetadataDepth, MetadataEntry, MetadataOption,
-    MetadataValue, QuotaLimit, SelectParameter, StoreKind,
+    MetadataValue, QuotaLimit, Replace, SelectParameter, StoreKind,
 };
 pub(crate) use search::partial_range as search_partial_range;
 pub use search::{ModSeqEntryType, PartialRange, SearchKey, SearchReturnOption};

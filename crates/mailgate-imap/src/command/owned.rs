@@ -1,7 +1,7 @@
 //! `into_owned` for command bodies: detaches a parsed command from its input buffer.
 
 use super::body::CommandBody;
-use super::params::{IdField, QuotaLimit};
+use super::params::{IdField, QuotaLimit, Replace};
 use crate::core::{AString, Mailbox};
 use crate::secret::Secret;
 
@@ -233,17 +233,12 @@ impl CommandBody<'_> {
                 silent,
                 labels: labels.into_iter().map(|l| l.into_owned()).collect(),
             },
-            B::Replace {
-                uid,
-                sequence,
-                mailbox,
-                message,
-            } => B::Replace {
-                uid,
-                sequence,
-                mailbox: mb(mailbox),
-                message: message.into_owned(),
-            },
+            B::Replace(r) => B::Replace(Box::new(Replace {
+                uid: r.uid,
+                sequence: r.sequence,
+                mailbox: mb(r.mailbox),
+                message: r.message.into_owned(),
+            })),
             B::SetAcl {
                 mailbox,
                 identifier,

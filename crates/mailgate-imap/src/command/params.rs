@@ -8,7 +8,7 @@ use crate::config::ParserConfig;
 use crate::core::atom::{Atom, atom};
 use crate::core::datetime::date_time;
 use crate::core::flag::flag;
-use crate::core::lex::{byte, keyword, kw, paren_list, sp, word};
+use crate::core::lex::{byte, keyword, kw, paren_list, sp, starts_with_ci, word};
 use crate::core::number::{mod_sequence_value, number, number64, nz_number};
 use crate::core::sequence::sequence_set;
 use crate::core::string::{
@@ -21,7 +21,7 @@ use super::catenate::{CatenatePart, catenate, encode_literal, encode_utf8, utf8_
 use crate::error::{PResult, ParseErrorKind, fail};
 use nom::Parser;
 use nom::branch::alt;
-use nom::combinator::{map, opt, success, value};
+use nom::combinator::{map, opt, value};
 use nom::multi::separated_list0;
 use nom::sequence::{delimited, preceded, separated_pair};
 
@@ -132,17 +132,27 @@ pub enum StoreKind {
     Remove,
 }
 
-/// Parses `["+" / "-"] name [".SILENT"]` where `name` is `FLAGS` or `X-GM-LABELS`.
-pub(crate) fn store_kind<'a>(i: &'a [u8], name: &'static str) -> PResult<'a, (StoreKind, bool)> {
-    (
-        alt((
-            value(StoreKind::Add, byte(b'+', "'+'")),
-            value(StoreKind::Remove, byte(b'-', "'-'")),
-            success(StoreKind::Replace),
-        )),
-        preceded(kw(name), map(opt(kw(".SILENT")), |s| s.is_some())),
-    )
-        .parse(i)
+/// Parses `["+" / "-"] ("FLAGS" / "X-GM-LABELS") [".SILENT"]`; the middle value says
+/// whether Gmail labels are stored rather than flags.
+///
+/// Plain byte tests rather than combinators: this runs for every STORE.
+pub(crate) fn store_kind(i: &[u8]) -> PResult<'_, (StoreKind, bool, bool)> {
+    let (i, kind) = match i.first() {
+        Some(b'+') => (&i[1..], StoreKind::Add),
+        Some(b'-') => (&i[1..], StoreKind::Remove),
+        _ => (i, StoreKind::Replace),
+    };
+    let (i, labels) = if let Some(r) = starts_with_ci(i, b"FLAGS") {
+        (r, false)
+    } else if let Some(r) = starts_with_ci(i, b"X-GM-LABELS") {
+        (r, true)
+    } else {
+        return fail(i, ParseErrorKind::Expected("FLAGS or X-GM-LABELS"));
+    };
+    match starts_with_ci(i, b".SILENT") {
+        Some(r) => Ok((r, (kind, labels, true))),
+        None => Ok((i, (kind, labels, false))),
+    }
 }
 
 /// Writes `["+" / "-"] name [".SILENT"]`.
@@ -288,6 +298,20 @@ pub(crate) fn append_message<'a>(
     ))
     .parse(i)?;
     Ok((i, AppendMessage { flags, date, data }))
+}
+
+/// The arguments of `[UID] REPLACE` (RFC 8508): append `message` to `mailbox` and
+/// expunge message `sequence` of the selected mailbox.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Replace<'a> {
+    /// `UID REPLACE`: `sequence` is a UID.
+    pub uid: bool,
+    /// The message to replace.
+    pub sequence: crate::core::SeqNumber,
+    /// Where the new message goes.
+    pub mailbox: crate::core::Mailbox<'a>,
+    /// The new message.
+    pub message: AppendMessage<'a>,
 }
 
 /// A resource limit of SETQUOTA.

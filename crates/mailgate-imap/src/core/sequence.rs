@@ -126,6 +126,7 @@ impl Encode for SequenceSet {
     }
 }
 
+#[inline]
 pub(crate) fn seq_number(i: &[u8]) -> PResult<'_, SeqNumber> {
     match i.first() {
         Some(b'*') => Ok((&i[1..], SeqNumber::Largest)),
