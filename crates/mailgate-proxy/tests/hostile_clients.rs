@@ -135,7 +135,7 @@ async fn ten_thousand_nested_parentheses_are_refused() {
     let (mut client, reply) = exchange(address, &nested("a2", 5_000)).await;
     assert_eq!(
         reply,
-        "a2 BAD Invalid command: syntax error, expected string at byte 7\r\n"
+        "a2 BAD Invalid command: syntax error, expected ')' at byte 7\r\n"
     );
     still_usable(&mut client).await;
     good_login(address).await;
