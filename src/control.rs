@@ -55,21 +55,24 @@ pub(crate) fn socket_path(config_file: &Path) -> PathBuf {
 fn runtime_directory() -> PathBuf {
     match std::env::var_os("XDG_RUNTIME_DIR").filter(|dir| !dir.is_empty()) {
         Some(dir) => PathBuf::from(dir),
-        None => {
-            std::env::temp_dir().join(format!("mailgate-{}", rustix::process::getuid().as_raw()))
-        }
+        None => private_temporary_directory(),
     }
 }
 
-/// Creates the owner-only directory of `path` when it is the private temporary one, and
-/// refuses one that someone else owns or that is a symbolic link.
+/// The owner-only directory of this user in the temporary directory.
+fn private_temporary_directory() -> PathBuf {
+    std::env::temp_dir().join(format!("mailgate-{}", rustix::process::getuid().as_raw()))
+}
+
+/// When `path` is in the private temporary directory: creates that directory owner-only, and
+/// refuses one that someone else owns, that others may enter or that is a symbolic link.
+/// Anywhere else (beside the configuration file, in `$XDG_RUNTIME_DIR`) nothing is done.
 fn prepare_directory(path: &Path) -> io::Result<()> {
     use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
     let Some(directory) = path.parent() else {
         return Ok(());
     };
-    let private = std::env::var_os("XDG_RUNTIME_DIR").is_none_or(|dir| dir.is_empty());
-    if !private {
+    if directory != private_temporary_directory() {
         return Ok(());
     }
     match std::fs::create_dir(directory) {
@@ -206,6 +209,29 @@ pub(crate) async fn request(path: &Path, request: &str) -> io::Result<Vec<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_socket_is_served_beside_a_configuration_file_in_a_shared_directory() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir =
+            std::env::temp_dir().join(format!("mailgate-control-test-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755));
+        let path = socket_path(&dir.join("emailproxy.config"));
+        let pending = PendingAuthorizations::new();
+        let board = Board::new(pending.clone(), crate::status::events::EventSink::default());
+        let socket = serve(&path, pending, board);
+        assert!(socket.is_ok(), "{:?}", socket.err());
+        let reply = request(&path, "STATUS").await.unwrap_or_default();
+        assert!(
+            reply
+                .first()
+                .is_some_and(|line| line.contains("\"state\":\"ok\"")),
+            "{reply:?}"
+        );
+        drop(socket);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn long_configuration_paths_get_a_short_socket_path() {
