@@ -13,7 +13,7 @@ import threading
 import time
 import unittest
 
-from harness import ENV, Account, Mailgate, TIMEOUT, free_port, require_mailgate
+from harness import ENV, Account, Mailgate, TIMEOUT, free_port, require_mailgate, tls_context
 from proxy_flood_tests import (
     close_all,
     imap_login,
@@ -155,10 +155,31 @@ class ProxyBurstTest(unittest.TestCase):
             time.sleep(0.2)
         released = time.monotonic() - left
         self.assertIsNone(self.proxy.process.poll())
+        self.wait_for_dovecot(protocol)
         print(f"\n    {protocol} burst: {self.CONNECTIONS} connections opened in {opened:.1f} s, "
               f"all answered in {answered:.1f} s: {dict(sorted(counts.items()))}; RSS "
               f"{during['VmRSS'] // 1024} MB (peak {during['VmHWM'] // 1024} MB); descriptors "
               f"{baseline_fds} -> {during_fds} -> {fds} in {released:.1f} s", flush=True)
+
+    @staticmethod
+    def wait_for_dovecot(protocol: str) -> None:
+        """Waits (bounded) until Dovecot greets a new connection on the burst's port at once
+        again: its login processes drop thousands of connections after a burst, and the next
+        test must not meet them busy."""
+        port = {"imap": "imaps_port", "pop": "pop3s_port", "smtp": "submissions_port"}[protocol]
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection((ENV["dovecot_host"], ENV[port]), timeout=2) as raw:
+                    with tls_context().wrap_socket(raw, server_hostname="localhost") as sock:
+                        if sock.recv(4096).startswith(GREETING[protocol]):
+                            return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"Dovecot's {protocol} port did not greet within 60 s "
+                                     f"after the burst")
+            time.sleep(0.5)
 
     def test_imap_burst(self):
         self.burst("imap")
