@@ -175,6 +175,9 @@ impl Board {
     /// The configuration accounts' flows are read from (again after a reload).
     pub(crate) fn set_config(&self, config: Arc<ProxyConfig>) {
         *lock(&self.config) = Some(config);
+        for state in lock(&self.inner).accounts.values_mut() {
+            state.flow.clear();
+        }
     }
 
     /// The `oauth2_flow` the configuration resolves for `account`, if any.
@@ -185,7 +188,12 @@ impl Board {
     }
 
     fn with_account<T>(&self, account: &str, f: impl FnOnce(&mut AccountState) -> T) -> T {
-        let flow = self.flow(account);
+        // The flow is resolved once per account (and again after a reload), not on every login.
+        let known = lock(&self.inner)
+            .accounts
+            .get(account)
+            .is_some_and(|state| !state.flow.is_empty());
+        let flow = if known { None } else { self.flow(account) };
         let mut inner = lock(&self.inner);
         let state = inner.accounts.entry(account.to_owned()).or_default();
         if let Some(flow) = flow {

@@ -221,7 +221,7 @@ impl Server {
             },
             "/" => with_type(
                 StatusCode::OK,
-                page::render(&self.board.report(), page::now()),
+                page::render(&self.board.report(), super::board::now()),
                 "text/html; charset=utf-8",
             ),
             _ => text(StatusCode::NOT_FOUND, "not found\n"),

@@ -4,12 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::board::{StatusReport, now as unix_now};
-
-/// Unix seconds now.
-pub(crate) fn now() -> u64 {
-    unix_now()
-}
+use super::board::StatusReport;
 
 /// Escapes text for HTML content and attribute values.
 fn escape(text: &str) -> String {
