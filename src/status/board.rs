@@ -20,6 +20,9 @@ use super::events::{Event, EventSink, TokenEventKind};
 /// How many recent errors the report keeps.
 const RECENT_ERRORS: usize = 20;
 
+/// How many accounts the board keeps (login names are the clients' input).
+const MAX_ACCOUNTS: usize = 1024;
+
 /// Unix seconds now.
 pub(crate) fn now() -> u64 {
     std::time::SystemTime::now()
@@ -195,6 +198,10 @@ impl Board {
             .is_some_and(|state| !state.flow.is_empty());
         let flow = if known { None } else { self.flow(account) };
         let mut inner = lock(&self.inner);
+        if !inner.accounts.contains_key(account) && inner.accounts.len() >= MAX_ACCOUNTS {
+            // Bounded: past the limit a new account's state is not kept.
+            return f(&mut AccountState::default());
+        }
         let state = inner.accounts.entry(account.to_owned()).or_default();
         if let Some(flow) = flow {
             state.flow = flow;
@@ -252,10 +259,16 @@ impl Board {
     /// A login of `account` failed with `message`; `authorisation` when it failed because the
     /// account needs an interactive authorisation.
     pub(crate) fn login_failed(&self, account: &str, message: &str, token_request: bool) {
-        self.with_account(account, |state| {
-            state.failures += 1;
-            state.last_error = Some(message.to_owned());
-        });
+        // A login name the configuration does not know gets no account entry (only a recent
+        // error): clients choose login names.
+        let tracked =
+            lock(&self.inner).accounts.contains_key(account) || self.flow(account).is_some();
+        if tracked {
+            self.with_account(account, |state| {
+                state.failures += 1;
+                state.last_error = Some(message.to_owned());
+            });
+        }
         self.record_error(account, message);
         if token_request {
             let grant = self.flow(account).unwrap_or_else(|| "unknown".to_owned());
@@ -545,5 +558,15 @@ mod tests {
                 .load(std::sync::atomic::Ordering::Relaxed),
             1
         );
+        // Login names the configuration does not know (no configuration here) get no entry.
+        for n in 0..2000 {
+            board.login_failed(&format!("guess{n}@example.com"), "no such account", false);
+        }
+        assert_eq!(board.report().accounts.len(), 1);
+        assert_eq!(board.report().recent_errors.len(), RECENT_ERRORS);
+        for n in 0..2000 {
+            board.login_succeeded(&format!("user{n}@example.com"), None);
+        }
+        assert_eq!(board.report().accounts.len(), MAX_ACCOUNTS);
     }
 }
