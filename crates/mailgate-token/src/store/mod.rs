@@ -1,21 +1,13 @@
-//! Persistence and login-time handling of the cached tokens: the [`TokenStorage`]
-//! trait with its file implementation (atomic, locked, merging), and the
-//! [`TokenVault`] that decrypts them and applies the wrong-password policy;
-//! [`RetryingStorage`] keeps writes a failing disk refuses in memory and retries them.
+//! Where the encrypted tokens persist: the [`TokenStorage`] trait, its file implementation
+//! [`IniFileStorage`] (atomic, locked, merging) and [`MemoryStorage`].
+//!
+//! A store only moves text: the values it holds are already encrypted, and the
+//! [`LoginManager`](crate::login::LoginManager) above it decides what to write.
 
-mod backoff;
 mod file;
-mod retry;
 mod storage;
-mod vault;
 
-pub use backoff::{
-    DEFAULT_BACKOFF_CAPACITY, FAILURE_MEMORY_SECS, FailureBackoff, MAX_BACKOFF_SECS,
-    RESET_COOLDOWN_SECS,
-};
 pub use file::{FileRole, IniFileStorage};
-pub use retry::RetryingStorage;
-pub use storage::{AccountLock, CacheSnapshot, MemoryStorage, StoreError, TokenStorage};
-pub use vault::{
-    ClientSecretSource, Denied, TokenVault, Unlock, UnlockedAccount, refresh_rejected_changes,
+pub use storage::{
+    AccountLock, CacheSnapshot, MemoryStorage, StoreError, StoreFuture, TokenStorage,
 };
