@@ -129,12 +129,11 @@ fn probe(
 }
 
 /// Describes a Unix time relative to now.
-fn relative(unix: i64, now: i64) -> String {
-    let delta = unix - now;
-    let (word, seconds) = if delta >= 0 {
-        ("in", delta)
+fn relative(unix: u64, now: u64) -> String {
+    let (word, seconds) = if unix >= now {
+        ("in", unix - now)
     } else {
-        ("expired", -delta)
+        ("expired", now - unix)
     };
     let text = match seconds {
         s if s < 120 => format!("{s} s"),
@@ -160,8 +159,7 @@ pub(crate) fn accounts(cli: &Cli, config_file: &Path) -> ExitCode {
     };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
+        .map_or(0, |d| d.as_secs());
     for account in config.accounts() {
         let flow = match config.resolve_account(account) {
             Ok(resolved) => resolved.flow.to_string(),

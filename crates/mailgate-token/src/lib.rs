@@ -43,6 +43,11 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Times are Unix seconds as `u64` throughout: the manager's clock
+//! ([`login::LoginManager::with_clock`]), token expiries
+//! ([`login::LoginSuccess::expires_at`], [`config::AccountCache::access_token_expiry`]) and
+//! the timestamps of encrypted values; a negative or unreadable stored time is no time.
+//!
 //! See the README for the configuration reference, the storage guarantees and the
 //! encryption format.
 #![forbid(unsafe_code)]

@@ -11,7 +11,7 @@ use super::global::{
 };
 use super::lint::{lint_account, read_bool, read_seconds, read_server, warn};
 use super::server::{ServerConfig, match_server_section};
-use super::values::{parse_bool, parse_int};
+use super::values::{parse_bool, parse_int, parse_unix_time};
 use super::{AccountConfig, OAuthFlow, UpstreamSasl};
 use crate::SecretString;
 use crate::store::CacheSnapshot;
@@ -379,12 +379,12 @@ impl ProxyConfig {
         };
         AccountCache {
             access_token: own(CacheKey::AccessToken).map(str::to_owned),
-            access_token_expiry: own(CacheKey::AccessTokenExpiry).and_then(parse_int),
+            access_token_expiry: own(CacheKey::AccessTokenExpiry).and_then(parse_unix_time),
             refresh_token: own(CacheKey::RefreshToken).map(str::to_owned),
             token_salt: chained(CacheKey::TokenSalt).map(str::to_owned),
             token_iterations: chained(CacheKey::TokenIterations).and_then(parse_int),
             client_secret_encrypted: chained(CacheKey::ClientSecretEncrypted).map(str::to_owned),
-            last_activity: own(CacheKey::LastActivity).and_then(parse_int),
+            last_activity: own(CacheKey::LastActivity).and_then(parse_unix_time),
         }
     }
 

@@ -9,7 +9,9 @@ use std::sync::{Arc, PoisonError, RwLock};
 use super::unsaved::UnsavedWrites;
 use super::vault::{Denied, TokenVault, Unlock, UnlockedAccount, refresh_rejected_changes};
 use crate::SecretString;
-use crate::config::{AccountCache, AccountConfig, CacheChanges, ProxyConfig, parse_int};
+use crate::config::{
+    AccountCache, AccountConfig, CacheChanges, ProxyConfig, parse_int, parse_unix_time,
+};
 use crate::crypto::RandomnessUnavailable;
 use crate::store::{AccountLock, CacheSnapshot, StoreError, TokenStorage};
 
@@ -197,9 +199,7 @@ impl AccountTokens {
             .await?;
         Ok(StoredTokens {
             access_token: unlocked.access_token().cloned(),
-            access_token_expiry: unlocked
-                .access_token_expiry()
-                .and_then(|e| u64::try_from(e).ok()),
+            access_token_expiry: unlocked.access_token_expiry(),
             refresh_token: unlocked.refresh_token().cloned(),
             client_secret: unlocked.client_secret().cloned(),
         })
@@ -223,7 +223,7 @@ impl AccountTokens {
             } => {
                 let access_token = access_token.clone();
                 let refresh_token = refresh_token.clone();
-                let expires_in = i64::try_from(access_token_expiry.saturating_sub(now)).ok();
+                let expires_in = Some(access_token_expiry.saturating_sub(now));
                 let (_, changes) = self
                     .unlock(account, password, now, true, move |unlocked| {
                         unlocked
@@ -276,11 +276,13 @@ fn account_cache(config: &ProxyConfig, snapshot: &CacheSnapshot, username: &str)
     };
     AccountCache {
         access_token: own("access_token"),
-        access_token_expiry: own("access_token_expiry").as_deref().and_then(parse_int),
+        access_token_expiry: own("access_token_expiry")
+            .as_deref()
+            .and_then(parse_unix_time),
         refresh_token: own("refresh_token"),
         token_salt: chained("token_salt"),
         token_iterations: chained("token_iterations").as_deref().and_then(parse_int),
         client_secret_encrypted: chained("client_secret_encrypted"),
-        last_activity: own("last_activity").as_deref().and_then(parse_int),
+        last_activity: own("last_activity").as_deref().and_then(parse_unix_time),
     }
 }

@@ -16,11 +16,6 @@ use crate::crypto::{
 use crate::keyed::KeyedLocks;
 use crate::oauth::DEFAULT_TOKEN_LIFETIME_SECS;
 
-/// [`TOKEN_EXPIRY_MARGIN_SECS`] in this store's signed time.
-const EXPIRY_MARGIN: i64 = TOKEN_EXPIRY_MARGIN_SECS as i64;
-/// [`DEFAULT_TOKEN_LIFETIME_SECS`] in this store's signed time.
-const DEFAULT_LIFETIME: i64 = DEFAULT_TOKEN_LIFETIME_SECS as i64;
-
 /// Where the client secret of an unlocked account comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -87,7 +82,7 @@ pub(crate) enum Unlock {
 pub(crate) struct UnlockedAccount {
     cipher: AccountCipher,
     access_token: Option<SecretString>,
-    access_token_expiry: Option<i64>,
+    access_token_expiry: Option<u64>,
     refresh_token: Option<SecretString>,
     client_secret: Option<SecretString>,
     client_secret_source: ClientSecretSource,
@@ -104,7 +99,7 @@ impl UnlockedAccount {
     }
 
     /// Unix time the cached access token expires.
-    pub(crate) fn access_token_expiry(&self) -> Option<i64> {
+    pub(crate) fn access_token_expiry(&self) -> Option<u64> {
         self.access_token_expiry
     }
 
@@ -112,9 +107,8 @@ impl UnlockedAccount {
     /// at `now` (a missing expiry counts as expired, as in the Python email-oauth2-proxy).
     #[cfg(test)]
     pub(crate) fn usable_access_token(&self, now: u64) -> Option<&SecretString> {
-        let now = i64::try_from(now).unwrap_or(i64::MAX);
         let expiry = self.access_token_expiry.unwrap_or(now);
-        (expiry.saturating_sub(now) >= EXPIRY_MARGIN)
+        (expiry.saturating_sub(now) >= TOKEN_EXPIRY_MARGIN_SECS)
             .then_some(self.access_token.as_ref())
             .flatten()
     }
@@ -156,7 +150,7 @@ impl UnlockedAccount {
     pub(crate) fn store_tokens(
         &mut self,
         access_token: &str,
-        expires_in: Option<i64>,
+        expires_in: Option<u64>,
         refresh_token: Option<&str>,
         now: u64,
     ) -> Result<CacheChanges, RandomnessUnavailable> {
@@ -173,9 +167,7 @@ impl UnlockedAccount {
                 .set(CacheKey::ClientSecretEncrypted, encrypted)
                 .remove(CacheKey::ClientSecret);
         }
-        let expiry = i64::try_from(now)
-            .unwrap_or(i64::MAX)
-            .saturating_add(expires_in.unwrap_or(DEFAULT_LIFETIME));
+        let expiry = now.saturating_add(expires_in.unwrap_or(DEFAULT_TOKEN_LIFETIME_SECS));
         changes
             .set(CacheKey::TokenSalt, self.cipher.salt())
             .set(
@@ -389,13 +381,9 @@ impl TokenVault {
         };
 
         // The token the Python email-oauth2-proxy decrypts decides whether the password is right.
-        let now_signed = i64::try_from(now).unwrap_or(i64::MAX);
         let access_fresh = cache.access_token.is_some()
-            && cache
-                .access_token_expiry
-                .unwrap_or(now_signed)
-                .saturating_sub(now_signed)
-                >= EXPIRY_MARGIN;
+            && cache.access_token_expiry.unwrap_or(now).saturating_sub(now)
+                >= TOKEN_EXPIRY_MARGIN_SECS;
         let checked = if access_fresh || refresh.is_none() {
             &access
         } else {

@@ -42,7 +42,7 @@ fn cache_with_tokens(password: &[u8]) -> AccountCache {
     .unwrap();
     AccountCache {
         access_token: Some(cipher.encrypt("AT", NOW).unwrap()),
-        access_token_expiry: Some(NOW as i64 + 3600),
+        access_token_expiry: Some(NOW + 3600),
         refresh_token: Some(cipher.encrypt("RT", NOW).unwrap()),
         token_salt: Some(cipher.salt()),
         token_iterations: Some(i64::from(cipher.iterations().get())),
@@ -142,7 +142,7 @@ fn wrong_password_resets_tokens_once_then_backs_off() {
     let mut config2 = config.clone();
     config2.apply_cache_changes("user@example.com", &stored);
     let fresh_cache = config2.account_cache("user@example.com");
-    assert_eq!(fresh_cache.access_token_expiry, Some(NOW as i64 + 3599));
+    assert_eq!(fresh_cache.access_token_expiry, Some(NOW + 3599));
 
     // A second wrong password within the cool-down keeps the (old) tokens.
     assert!(matches!(
