@@ -308,7 +308,18 @@ impl ProxyConfig {
         let configured = get("oauth2_flow").and_then(|f| OAuthFlow::parse(&f));
         let flow = match (&permission_url, configured) {
             (Some(_), Some(OAuthFlow::Device)) => OAuthFlow::Device,
-            (Some(_), _) => OAuthFlow::AuthorizationCode,
+            // permission_url selects the authorization code flow whatever else oauth2_flow
+            // names (the Python email-oauth2-proxy's rule; linting warns about it).
+            (
+                Some(_),
+                None
+                | Some(
+                    OAuthFlow::AuthorizationCode
+                    | OAuthFlow::ClientCredentials
+                    | OAuthFlow::Password
+                    | OAuthFlow::ServiceAccount,
+                ),
+            ) => OAuthFlow::AuthorizationCode,
             (None, None) => {
                 return Err(AccountError::NoFlow {
                     username: username.to_owned(),
@@ -327,7 +338,14 @@ impl ProxyConfig {
                     "the device flow needs the provider's device authorization endpoint as permission_url",
                 ));
             }
-            (None, Some(flow)) => flow,
+            (
+                None,
+                Some(
+                    flow @ (OAuthFlow::ClientCredentials
+                    | OAuthFlow::Password
+                    | OAuthFlow::ServiceAccount),
+                ),
+            ) => flow,
         };
         let token_url = get("token_url")
             .ok_or_else(|| missing("token_url", "add the provider's token endpoint"))?;
