@@ -336,6 +336,7 @@ fn tokens(access: &str, expiry: u64, refresh: &str) -> Plain {
 #[tokio::test]
 async fn a_refresh_reads_the_stored_tokens_again_under_the_lock() {
     const NOW: u64 = 1_800_000_000;
+    let clock = Arc::new(std::sync::atomic::AtomicU64::new(NOW));
     let server = MockOAuthServer::start().await.unwrap();
     server.enable_refresh_token_rotation();
     let config = Arc::new(
@@ -356,7 +357,10 @@ async fn a_refresh_reads_the_stored_tokens_again_under_the_lock() {
         HttpClient::new(Default::default()).unwrap(),
     )
     .unwrap()
-    .with_clock(|| NOW);
+    .with_clock({
+        let clock = Arc::clone(&clock);
+        move || clock.load(std::sync::atomic::Ordering::Relaxed)
+    });
     let password = SecretString::from(PASSWORD);
 
     // The other process's access token is fresh: it is used, with no token request.
@@ -376,7 +380,9 @@ async fn a_refresh_reads_the_stored_tokens_again_under_the_lock() {
     assert_eq!(login.access_token.expose(), "AT-other");
     assert_eq!(server.token_requests(), 0);
 
-    // Its access token is about to expire too: its refresh token is the one refreshed.
+    // A minute later (the manager reads the store again), its access token is about to
+    // expire too: its refresh token is the one refreshed.
+    clock.store(NOW + 61, std::sync::atomic::Ordering::Relaxed);
     support::seed(
         &store.inner,
         USER,

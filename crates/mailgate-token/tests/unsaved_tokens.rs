@@ -124,7 +124,13 @@ async fn failed_write_keeps_the_token_in_memory_until_a_retry_saves_it() {
         "nothing reached the disk"
     );
 
-    // The next login retries the write (it fails again) and reuses the token from memory.
+    // A login within the minute reuses the result without touching the store.
+    manager.login(USER, &password).await.unwrap();
+    assert_eq!(disk.attempts(), 1);
+
+    // The next login that reads the store (a minute on) retries the write (it fails again)
+    // and reuses the token from memory.
+    clock.fetch_add(60, Ordering::SeqCst);
     let again = manager.login(USER, &password).await.unwrap();
     assert_eq!(again.access_token.expose(), "mock-access-1");
     assert_eq!(server.token_requests(), 1, "no new token was needed");

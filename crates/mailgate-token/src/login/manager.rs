@@ -38,6 +38,34 @@ type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 /// request can take (connect and request timeouts).
 const REFRESH_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(150);
 
+/// How long a login's result is reused for the same username and password without reading
+/// the store again. It bounds how long a change made elsewhere (another process sharing the
+/// store authorising the account anew with another password, an operator deleting the
+/// tokens) takes to be seen; within it, a burst of logins costs no store read, no key
+/// derivation and no decryption.
+pub(crate) const LOGIN_RECHECK_SECS: u64 = 60;
+
+/// An account's last successful login in this process (see [`LOGIN_RECHECK_SECS`]).
+struct RecentLogin {
+    password: SecretString,
+    success: LoginSuccess,
+    checked_at: u64,
+}
+
+impl RecentLogin {
+    /// The kept result, if `password` is the one that logged in, the store was read less
+    /// than [`LOGIN_RECHECK_SECS`] ago and the access token is not about to expire.
+    fn reuse(&self, password: &SecretString, now: u64) -> Option<LoginSuccess> {
+        let same = mailgate_sasl::constant_time_eq(
+            self.password.expose().as_bytes(),
+            password.expose().as_bytes(),
+        );
+        let recent = now >= self.checked_at && now - self.checked_at < LOGIN_RECHECK_SECS;
+        let fresh = self.success.expires_at.saturating_sub(now) >= TOKEN_EXPIRY_MARGIN_SECS;
+        (same && recent && fresh).then(|| self.success.clone())
+    }
+}
+
 /// The single-flight key of a login: the username and a digest of the password (which stays
 /// out of the map).
 type FlightKey = (String, [u8; 32]);
@@ -116,6 +144,7 @@ pub struct LoginManager {
     flights: KeyedLocks<FlightKey, tokio::sync::Mutex<()>>,
     expiries: Mutex<HashMap<String, u64>>,
     passwords: Mutex<HashMap<String, SecretString>>,
+    recent: Mutex<HashMap<String, RecentLogin>>,
     clock: Clock,
 }
 
@@ -185,6 +214,7 @@ impl LoginManager {
             flights: KeyedLocks::new(),
             expiries: Mutex::new(HashMap::new()),
             passwords: Mutex::new(HashMap::new()),
+            recent: Mutex::new(HashMap::new()),
             clock: Arc::new(system_now),
         })
     }
@@ -203,6 +233,7 @@ impl LoginManager {
 
     /// Replaces the configuration (after a reload).
     pub fn set_config(&self, config: Arc<ProxyConfig>) {
+        guard(&self.recent).clear();
         self.tokens.set_config(Arc::clone(&config));
         *self
             .config
@@ -293,6 +324,15 @@ impl LoginManager {
                 account: username.to_owned(),
             });
         }
+        if attended == Attended::Yes {
+            let now = (self.clock)();
+            let kept = guard(&self.recent)
+                .get(username)
+                .and_then(|recent| recent.reuse(password, now));
+            if let Some(success) = kept {
+                return Ok(success);
+            }
+        }
         let config = self.config();
         let account = Arc::new(config.resolve_account(username)?);
         warn_example_values(&account);
@@ -301,8 +341,19 @@ impl LoginManager {
         let result = self.obtain(&account, password, attended).await;
         drop(turn);
         drop(flight);
-        if result.is_ok() {
-            guard(&self.passwords).insert(username.to_owned(), password.clone());
+        match &result {
+            Ok(success) => {
+                guard(&self.passwords).insert(username.to_owned(), password.clone());
+                let recent = RecentLogin {
+                    password: password.clone(),
+                    success: success.clone(),
+                    checked_at: (self.clock)(),
+                };
+                guard(&self.recent).insert(username.to_owned(), recent);
+            }
+            Err(_) => {
+                guard(&self.recent).remove(username);
+            }
         }
         result
     }
@@ -408,6 +459,7 @@ impl LoginManager {
         username: &str,
         password: &SecretString,
     ) -> Result<(), LoginError> {
+        guard(&self.recent).remove(username);
         let account = Arc::new(self.config().resolve_account(username)?);
         self.store_call(&account, password, Some(TokenUpdate::DropAccessToken))
             .await
