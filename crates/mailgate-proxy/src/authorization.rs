@@ -24,7 +24,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use mailgate_token::config::ProxyConfig;
-use mailgate_token::login::{AuthorizationFuture, AuthorizationPrompt, Authorizer};
+use mailgate_token::login::{
+    AuthorizationError, AuthorizationFuture, AuthorizationPrompt, Authorizer,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -569,15 +571,21 @@ impl Authorizer for InteractiveAuthorizer {
                     pending.forget(&request.state);
                     match outcome {
                         Ok(Ok(redirect)) => Ok(redirect),
-                        Ok(Err(_)) => Err("the authorisation request was cancelled".to_owned()),
-                        Err(_) => Err(format!(
+                        Ok(Err(_)) => Err(AuthorizationError::Aborted(
+                            "the authorisation request was cancelled".to_owned(),
+                        )),
+                        Err(_) => Err(AuthorizationError::Aborted(format!(
                             "Authorisation request timed out for account {}",
                             request.username
-                        )),
+                        ))),
                     }
                 })
             }
-            _ => Box::pin(async { Err("unsupported authorisation prompt".to_owned()) }),
+            _ => Box::pin(async {
+                Err(AuthorizationError::Aborted(
+                    "unsupported authorisation prompt".to_owned(),
+                ))
+            }),
         }
     }
 }

@@ -5,6 +5,25 @@
 /// [`StoreError::fault`](crate::store::StoreError::fault) and
 /// [`LoginError::fault`](crate::login::LoginError::fault) say it; a proxy answers a
 /// [`User`](Fault::User) fault with a plain refusal and logs the others for the operator.
+///
+/// ```
+/// use mailgate_token::Fault;
+/// use mailgate_token::store::StoreError;
+///
+/// let unreachable = StoreError::Backend {
+///     store: "redis://127.0.0.1:6379/0".into(),
+///     temporary: true,
+///     source: "connection refused".into(),
+/// };
+/// assert_eq!(unreachable.fault(), Fault::Storage);
+/// let refused = StoreError::Backend {
+///     store: "redis://127.0.0.1:6379/0".into(),
+///     temporary: false,
+///     source: "NOAUTH Authentication required".into(),
+/// };
+/// assert_eq!(refused.fault(), Fault::Configuration);
+/// assert!(refused.to_string().contains("check the store's address, credentials"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Fault {

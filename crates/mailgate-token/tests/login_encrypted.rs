@@ -8,7 +8,8 @@ use mailgate_test_support::{MockOAuthServer, MockReply};
 use mailgate_token::SecretString;
 use mailgate_token::config::ProxyConfig;
 use mailgate_token::login::{
-    AuthorizationFuture, AuthorizationPrompt, Authorizer, LoginError, LoginManager,
+    AuthorizationError, AuthorizationFuture, AuthorizationPrompt, Authorizer, LoginError,
+    LoginManager,
 };
 use mailgate_token::store::{CacheSnapshot, MemoryStorage, TokenStorage};
 use mailgate_token::transport::HttpClient;
@@ -167,7 +168,7 @@ impl Authorizer for Browser {
                 AuthorizationPrompt::Visit { request, .. } => {
                     Ok(format!("/?code=granted&state={}", request.state))
                 }
-                _ => Err("unexpected prompt".into()),
+                _ => Err(AuthorizationError::Aborted("unexpected prompt".into())),
             }
         })
     }

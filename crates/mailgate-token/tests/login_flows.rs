@@ -10,7 +10,8 @@ use mailgate_test_support::{MockOAuthServer, MockReply};
 use mailgate_token::SecretString;
 use mailgate_token::config::ProxyConfig;
 use mailgate_token::login::{
-    AuthorizationFuture, AuthorizationPrompt, Authorizer, LoginError, LoginManager,
+    AuthorizationError, AuthorizationFuture, AuthorizationPrompt, Authorizer, LoginError,
+    LoginManager,
 };
 use mailgate_token::store::MemoryStorage;
 use mailgate_token::transport::{HttpClient, HttpClientConfig};
@@ -288,7 +289,7 @@ impl Authorizer for Browser {
                     assert!(request.url.contains("code_challenge_method=S256"));
                     Ok(format!("/?code=granted&state={}", request.state))
                 }
-                _ => Err("unexpected prompt".into()),
+                _ => Err(AuthorizationError::Aborted("unexpected prompt".into())),
             }
         })
     }
@@ -390,7 +391,7 @@ impl Authorizer for DeviceScreen {
                     shown.lock().unwrap().push(authorization.prompt(&username));
                     Ok(String::new())
                 }
-                _ => Err("unexpected prompt".into()),
+                _ => Err(AuthorizationError::Aborted("unexpected prompt".into())),
             }
         })
     }

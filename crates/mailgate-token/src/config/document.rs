@@ -21,10 +21,10 @@ use super::error::{ParseError, ParseErrorKind};
 pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
 
 /// The longest line accepted, in bytes.
-pub const MAX_LINE_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_LINE_BYTES: usize = 1024 * 1024;
 
 /// The name of the section whose values every other section inherits.
-pub const DEFAULT_SECTION: &str = "DEFAULT";
+pub(crate) const DEFAULT_SECTION: &str = "DEFAULT";
 
 /// How a line ends in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

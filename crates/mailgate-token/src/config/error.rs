@@ -12,7 +12,7 @@ pub enum ParseErrorKind {
         /// The limit in bytes.
         limit: usize,
     },
-    /// A line is longer than [`MAX_LINE_BYTES`](super::MAX_LINE_BYTES).
+    /// A line is longer than 1 MiB.
     #[error("the line is longer than {limit} bytes")]
     LineTooLong {
         /// The limit in bytes.

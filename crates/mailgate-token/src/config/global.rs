@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// The name of the section holding the proxy-wide options.
-pub const GLOBAL_SECTION: &str = "emailproxy";
+pub(crate) const GLOBAL_SECTION: &str = "emailproxy";
 
 /// Proxy-wide options of the `[emailproxy]` section, with the Python email-oauth2-proxy's defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,15 +2,7 @@
 
 /// Reads a boolean the way `ConfigParser.getboolean` does: `1`, `yes`, `true`, `on`
 /// and `0`, `no`, `false`, `off`, in any letter case.
-///
-/// ```
-/// use mailgate_token::config::parse_bool;
-///
-/// assert_eq!(parse_bool("True"), Some(true));
-/// assert_eq!(parse_bool("off"), Some(false));
-/// assert_eq!(parse_bool("maybe"), None);
-/// ```
-pub fn parse_bool(value: &str) -> Option<bool> {
+pub(crate) fn parse_bool(value: &str) -> Option<bool> {
     match value.to_ascii_lowercase().as_str() {
         "1" | "yes" | "true" | "on" => Some(true),
         "0" | "no" | "false" | "off" => Some(false),
@@ -20,15 +12,7 @@ pub fn parse_bool(value: &str) -> Option<bool> {
 
 /// Reads an integer the way Python's `int()` reads text: surrounding white space, an
 /// optional sign, ASCII digits with single `_` between digits.
-///
-/// ```
-/// use mailgate_token::config::parse_int;
-///
-/// assert_eq!(parse_int(" 1_200_000 "), Some(1_200_000));
-/// assert_eq!(parse_int("-5"), Some(-5));
-/// assert_eq!(parse_int("1.5"), None);
-/// ```
-pub fn parse_int(value: &str) -> Option<i64> {
+pub(crate) fn parse_int(value: &str) -> Option<i64> {
     let text = super::document::py_strip(value);
     let (negative, digits) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
@@ -66,6 +50,18 @@ pub(crate) fn parse_unix_time(value: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn python_readings() {
+        assert_eq!(parse_bool("True"), Some(true));
+        assert_eq!(parse_bool("off"), Some(false));
+        assert_eq!(parse_bool("maybe"), None);
+        assert_eq!(parse_int(" 1_200_000 "), Some(1_200_000));
+        assert_eq!(parse_int("-5"), Some(-5));
+        assert_eq!(parse_int("1.5"), None);
+        assert_eq!(parse_unix_time("1800000000"), Some(1_800_000_000));
+        assert_eq!(parse_unix_time("-5"), None);
+    }
 
     #[test]
     fn booleans_table() {

@@ -21,7 +21,7 @@ const TAG_LEN: usize = 32;
 const BLOCK: usize = 16;
 
 /// The longest token text accepted, in bytes (tokens of real providers are a few KiB).
-pub const MAX_TOKEN_TEXT: usize = 256 * 1024;
+pub(crate) const MAX_TOKEN_TEXT: usize = 256 * 1024;
 
 /// URL-safe base64 that accepts tokens with or without `=` padding, and writes padding.
 pub(crate) const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(

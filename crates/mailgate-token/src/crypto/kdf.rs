@@ -44,7 +44,7 @@ pub fn derive_key(password: &[u8], salt: &[u8], iterations: NonZeroU32) -> Ferne
 /// The iteration counts to try when decrypting, highest first, without duplicates:
 /// [`ITERATIONS`], the stored `token_iterations` ([`LEGACY_ITERATIONS`] when absent or
 /// unusable) and [`LEGACY_ITERATIONS`]. The first is also the count to encrypt with.
-pub fn iteration_candidates(stored: Option<i64>) -> Vec<NonZeroU32> {
+pub(crate) fn iteration_candidates(stored: Option<i64>) -> Vec<NonZeroU32> {
     let stored = stored
         .and_then(|n| u32::try_from(n).ok())
         .filter(|n| (1..=MAX_ITERATIONS).contains(n))
@@ -57,7 +57,7 @@ pub fn iteration_candidates(stored: Option<i64>) -> Vec<NonZeroU32> {
 
 /// Decodes a `token_salt` value (standard base64); `None` when absent, empty or not
 /// base64, in which case the Python email-oauth2-proxy generates a new salt.
-pub fn decode_salt(value: Option<&str>) -> Option<Vec<u8>> {
+pub(crate) fn decode_salt(value: Option<&str>) -> Option<Vec<u8>> {
     let value = value?.trim();
     STANDARD_LENIENT
         .decode(value)
@@ -66,7 +66,7 @@ pub fn decode_salt(value: Option<&str>) -> Option<Vec<u8>> {
 }
 
 /// Encodes a salt for `token_salt` (standard base64 with padding).
-pub fn encode_salt(salt: &[u8]) -> String {
+pub(crate) fn encode_salt(salt: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(salt)
 }
 

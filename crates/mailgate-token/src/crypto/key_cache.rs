@@ -11,7 +11,7 @@ use super::RandomnessUnavailable;
 use super::fernet::FernetKey;
 
 /// How many derived keys are kept by default.
-pub const DEFAULT_KEY_CACHE_CAPACITY: usize = 1024;
+pub(crate) const DEFAULT_KEY_CACHE_CAPACITY: usize = 1024;
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct KeyId {

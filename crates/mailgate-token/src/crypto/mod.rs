@@ -7,12 +7,10 @@ mod kdf;
 mod key_cache;
 
 pub use cipher::{AccountCipher, Decrypted, RotateError};
-pub use fernet::{FernetKey, InvalidToken, MAX_TOKEN_TEXT, token_timestamp};
-pub use kdf::{
-    ITERATIONS, LEGACY_ITERATIONS, MAX_ITERATIONS, decode_salt, derive_key, encode_salt,
-    iteration_candidates,
-};
-pub use key_cache::{DEFAULT_KEY_CACHE_CAPACITY, DerivedKeyCache};
+pub use fernet::{FernetKey, InvalidToken, token_timestamp};
+pub use kdf::{ITERATIONS, LEGACY_ITERATIONS, MAX_ITERATIONS, derive_key};
+pub(crate) use key_cache::DEFAULT_KEY_CACHE_CAPACITY;
+pub use key_cache::DerivedKeyCache;
 
 /// The operating system's random generator failed; nothing is encrypted without it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -39,8 +39,24 @@ pub enum AuthorizationPrompt {
     },
 }
 
+/// Why an [`Authorizer`] gives no answer to a prompt.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthorizationError {
+    /// Nobody can authorise interactively here: the login fails with
+    /// [`LoginError::AuthorizationRequired`], naming the URL to visit.
+    #[error("no interactive authoriser")]
+    Unavailable,
+    /// The authorisation was started but not completed (cancelled, timed out, a prompt the
+    /// authoriser does not support): the login fails with
+    /// [`LoginError::AuthorizationAborted`] and this reason.
+    #[error("{0}")]
+    Aborted(String),
+}
+
 /// The future an [`Authorizer`] returns: the redirect, or why none will come.
-pub type AuthorizationFuture = Pin<Box<dyn Future<Output = Result<String, String>> + Send>>;
+pub type AuthorizationFuture =
+    Pin<Box<dyn Future<Output = Result<String, AuthorizationError>> + Send>>;
 
 /// Shows interactive prompts to the user and returns the answer. The proxy implements it with
 /// its log line and redirect listener; the default ([`NoAuthorizer`]) fails the login with the
@@ -55,11 +71,9 @@ pub trait Authorizer: Send + Sync + 'static {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoAuthorizer;
 
-pub(crate) const NO_AUTHORIZER: &str = "no interactive authoriser";
-
 impl Authorizer for NoAuthorizer {
     fn authorize(&self, _prompt: AuthorizationPrompt) -> AuthorizationFuture {
-        Box::pin(async { Err(NO_AUTHORIZER.to_owned()) })
+        Box::pin(async { Err(AuthorizationError::Unavailable) })
     }
 }
 
@@ -285,11 +299,11 @@ impl Acquire<'_> {
     async fn prompt(&self, prompt: AuthorizationPrompt, url: &str) -> Result<String, LoginError> {
         match self.authorizer.authorize(prompt).await {
             Ok(answer) => Ok(answer),
-            Err(reason) if reason == NO_AUTHORIZER => Err(LoginError::AuthorizationRequired {
+            Err(AuthorizationError::Unavailable) => Err(LoginError::AuthorizationRequired {
                 account: self.name().to_owned(),
                 url: url.to_owned(),
             }),
-            Err(reason) => Err(LoginError::AuthorizationAborted {
+            Err(AuthorizationError::Aborted(reason)) => Err(LoginError::AuthorizationAborted {
                 account: self.name().to_owned(),
                 reason,
             }),

@@ -21,6 +21,8 @@ mod vault;
 #[cfg(test)]
 mod vault_tests;
 
-pub use acquire::{AuthorizationFuture, AuthorizationPrompt, Authorizer, NoAuthorizer};
+pub use acquire::{
+    AuthorizationError, AuthorizationFuture, AuthorizationPrompt, Authorizer, NoAuthorizer,
+};
 pub use error::LoginError;
 pub use manager::{LoginManager, LoginSuccess};

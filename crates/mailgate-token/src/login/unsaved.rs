@@ -91,14 +91,20 @@ impl UnsavedWrites {
     }
 
     /// The store's snapshot with the unsaved values on top, after retrying the unsaved writes.
+    ///
+    /// While nothing is unsaved (the usual case) the read runs without holding the memory's
+    /// lock, so logins read a shared store in parallel; a write refused meanwhile is as if it
+    /// came after this read.
     pub(crate) async fn load(
         &self,
         storage: &dyn TokenStorage,
     ) -> Result<CacheSnapshot, StoreError> {
         let mut unsaved = self.unsaved.lock().await;
-        if !unsaved.is_empty() {
-            Self::retry_locked(storage, &mut unsaved).await;
+        if unsaved.is_empty() {
+            drop(unsaved);
+            return storage.load().await;
         }
+        Self::retry_locked(storage, &mut unsaved).await;
         let mut snapshot = storage.load().await?;
         for (account, changes) in unsaved.iter() {
             snapshot.apply(account, changes);
@@ -346,5 +352,36 @@ mod tests {
         let snapshot = writes.load(&Unreachable).await.unwrap();
         assert_eq!(snapshot.accounts[USER]["access_token"], "a1");
         assert_eq!(writes.retry(&Unreachable).await, 1);
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn reads_run_in_parallel_while_nothing_is_unsaved() {
+        /// A store whose reads each wait until two of them run at once.
+        #[derive(Debug)]
+        struct Rendezvous(tokio::sync::Barrier);
+        impl TokenStorage for Rendezvous {
+            fn load(&self) -> StoreFuture<'_, CacheSnapshot> {
+                Box::pin(async move {
+                    self.0.wait().await;
+                    Ok(CacheSnapshot::default())
+                })
+            }
+            fn apply<'a>(&'a self, _: &'a str, _: &'a CacheChanges) -> StoreFuture<'a, ()> {
+                Box::pin(std::future::ready(Ok(())))
+            }
+            fn describe(&self) -> String {
+                "rendezvous".to_owned()
+            }
+        }
+        let store = Rendezvous(tokio::sync::Barrier::new(2));
+        let writes = UnsavedWrites::new();
+        // Serialised reads would wait for each other for ever: with the clock paused, the
+        // bound elapses as soon as nothing can go on.
+        let both = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            tokio::join!(writes.load(&store), writes.load(&store))
+        })
+        .await
+        .expect("the two reads waited for each other");
+        assert!(both.0.is_ok() && both.1.is_ok());
     }
 }

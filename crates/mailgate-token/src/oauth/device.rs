@@ -16,9 +16,9 @@ use crate::SecretString;
 use crate::transport::HttpClient;
 
 /// Polling interval when the provider gives none (RFC 8628 §3.2).
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 /// Added to the interval on each `slow_down` (RFC 8628 §3.5).
-pub const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
+pub(crate) const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 
 /// A device authorization response (RFC 8628 §3.2).
 #[derive(Debug, Clone)]
@@ -168,14 +168,14 @@ pub struct DevicePoll {
 
 /// The longest a device code is polled for, whatever `expires_in` the provider sent (providers
 /// give 15 to 30 minutes).
-pub const MAX_DEVICE_CODE_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+pub(crate) const MAX_DEVICE_CODE_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The longest polling interval, whatever `interval` or `slow_down` answers ask for.
-pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(60 * 60);
+pub(crate) const MAX_POLL_INTERVAL: Duration = Duration::from_secs(60 * 60);
 
 impl DevicePoll {
     /// Starts polling for `auth`, received at `now`. The provider's `interval` is kept between
-    /// 1 s and [`MAX_POLL_INTERVAL`], its `expires_in` at most [`MAX_DEVICE_CODE_LIFETIME`].
+    /// 1 s and 1 h, its `expires_in` at most 24 h.
     pub fn new(auth: &DeviceAuthorization, now: Instant) -> Self {
         let lifetime = auth.expires_in.min(MAX_DEVICE_CODE_LIFETIME);
         DevicePoll {

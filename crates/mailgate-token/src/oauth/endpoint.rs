@@ -37,7 +37,7 @@ use crate::transport::HttpClient;
 
 /// The order in which the Python email-oauth2-proxy sends token request parameters; every
 /// grant's parameters follow it (see [`Grant::form_params`]).
-pub const PARAMETER_ORDER: [&str; 15] = [
+pub(crate) const PARAMETER_ORDER: [&str; 15] = [
     "client_id",
     "client_secret",
     "code",

@@ -5,11 +5,11 @@ use zeroize::Zeroizing;
 use crate::SecretString;
 
 /// `grant_type` of the device authorization grant (RFC 8628 §3.4).
-pub const DEVICE_CODE_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+pub(crate) const DEVICE_CODE_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// `grant_type` of the JWT bearer grant (RFC 7523 §2.1), used by Google service accounts.
-pub const JWT_BEARER_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+pub(crate) const JWT_BEARER_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
-pub const JWT_CLIENT_ASSERTION_TYPE: &str =
+pub(crate) const JWT_CLIENT_ASSERTION_TYPE: &str =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// How the client authenticates at the token endpoint. Credentials go in the form body, as the Python

@@ -12,7 +12,7 @@ use super::random;
 use crate::SecretString;
 
 /// Lifetime of a client assertion, in seconds (as the Python email-oauth2-proxy's `JWT_LIFETIME`).
-pub const CLIENT_ASSERTION_LIFETIME_SECS: u64 = 300;
+pub(crate) const CLIENT_ASSERTION_LIFETIME_SECS: u64 = 300;
 
 /// Why a JWT could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,7 +32,7 @@ pub enum JwtError {
 }
 
 /// An RSA private key for RS256 signatures.
-pub struct RsaSigningKey(RsaKeyPair);
+pub(crate) struct RsaSigningKey(RsaKeyPair);
 
 impl std::fmt::Debug for RsaSigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -42,7 +42,7 @@ impl std::fmt::Debug for RsaSigningKey {
 
 impl RsaSigningKey {
     /// Reads a PEM private key: PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`).
-    pub fn from_pem(pem: &[u8]) -> Result<Self, JwtError> {
+    pub(crate) fn from_pem(pem: &[u8]) -> Result<Self, JwtError> {
         let key = PrivateKeyDer::from_pem_slice(pem).map_err(|e| JwtError::Key(e.to_string()))?;
         let pair = match &key {
             PrivateKeyDer::Pkcs8(der) => RsaKeyPair::from_pkcs8(der.secret_pkcs8_der()),
@@ -54,7 +54,7 @@ impl RsaSigningKey {
     }
 
     /// Signs `header.claims` (both serialised as JSON objects) as a compact JWS with RS256.
-    pub fn sign(
+    pub(crate) fn sign(
         &self,
         header: &impl Serialize,
         claims: &impl Serialize,
@@ -81,7 +81,7 @@ impl RsaSigningKey {
 
 /// The `x5t#S256` thumbprint of a PEM certificate: base64url (padded, as the Python email-oauth2-proxy) of the
 /// SHA-256 of its DER encoding.
-pub fn certificate_thumbprint(certificate_pem: &[u8]) -> Result<String, JwtError> {
+pub(crate) fn certificate_thumbprint(certificate_pem: &[u8]) -> Result<String, JwtError> {
     let der = CertificateDer::from_pem_slice(certificate_pem).map_err(|_| JwtError::Certificate)?;
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der.as_ref());
     Ok(URL_SAFE.encode(digest.as_ref()))

@@ -28,21 +28,14 @@ pub use authorization_code::{
     AuthorizationRequest, RedirectError, RedirectErrorKind, oauth2_url_escape, permission_url,
 };
 pub use device::{
-    DEFAULT_INTERVAL, DeviceAuthorization, DeviceFlowError, DevicePoll, DevicePollStep,
-    MAX_DEVICE_CODE_LIFETIME, MAX_POLL_INTERVAL, SLOW_DOWN_STEP, poll_device_token,
+    DeviceAuthorization, DeviceFlowError, DevicePoll, DevicePollStep, poll_device_token,
     request_device_authorization,
 };
-pub use endpoint::{PARAMETER_ORDER, TokenEndpoint};
+pub use endpoint::TokenEndpoint;
 pub use error::{ProviderError, TokenRequestError};
-pub use grant::{
-    ClientAuth, DEVICE_CODE_GRANT_TYPE, Grant, JWT_BEARER_GRANT_TYPE, JWT_CLIENT_ASSERTION_TYPE,
-};
-pub use jwt::{
-    CLIENT_ASSERTION_LIFETIME_SECS, JwtError, RsaSigningKey, certificate_thumbprint,
-    client_assertion,
-};
+pub use grant::{ClientAuth, Grant};
+pub use jwt::{JwtError, client_assertion};
 pub use random::RandomError;
-pub use service_account::{
-    ASSERTION_LIFETIME_SECS, GOOGLE_TOKEN_URI, ServiceAccountError, ServiceAccountKey,
-};
-pub use token::{DEFAULT_TOKEN_LIFETIME_SECS, TokenResponse};
+pub use service_account::{ServiceAccountError, ServiceAccountKey};
+pub(crate) use token::DEFAULT_TOKEN_LIFETIME_SECS;
+pub use token::TokenResponse;

@@ -11,9 +11,9 @@ use super::jwt::{JwtError, RsaSigningKey};
 use crate::SecretString;
 
 /// Lifetime requested for the assertion, in seconds (as google-auth).
-pub const ASSERTION_LIFETIME_SECS: u64 = 3600;
+pub(crate) const ASSERTION_LIFETIME_SECS: u64 = 3600;
 /// Token endpoint used when the key has no `token_uri`.
-pub const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
+pub(crate) const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 
 /// Why a service account key could not be used.
 #[derive(Debug, thiserror::Error)]

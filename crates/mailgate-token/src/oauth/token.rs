@@ -6,7 +6,7 @@ use crate::SecretString;
 
 /// Lifetime assumed when a token response has no `expires_in`, in seconds (as the Python
 /// email-oauth2-proxy).
-pub const DEFAULT_TOKEN_LIFETIME_SECS: u64 = 3600;
+pub(crate) const DEFAULT_TOKEN_LIFETIME_SECS: u64 = 3600;
 
 /// A successful token response.
 ///
@@ -37,7 +37,7 @@ impl TokenResponse {
     }
 
     /// Unix time at which the access token expires, given the time `now` the response arrived;
-    /// [`DEFAULT_TOKEN_LIFETIME_SECS`] when the provider gave no lifetime.
+    /// 3600 s when the provider gave no lifetime.
     pub fn expires_at(&self, now: u64) -> u64 {
         now.saturating_add(self.expires_in.unwrap_or(DEFAULT_TOKEN_LIFETIME_SECS))
     }

@@ -15,21 +15,21 @@ use super::proxy::ProxySettings;
 use crate::config::DEFAULT_TOKEN_REQUEST_TIMEOUT;
 
 /// Time allowed to open a connection (to the server or to the proxy).
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest response body read: token responses are a few kilobytes.
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+pub(crate) const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
 /// Settings of an [`HttpClient`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct HttpClientConfig {
-    /// Time allowed to open a connection ([`DEFAULT_CONNECT_TIMEOUT`]).
+    /// Time allowed to open a connection (default 10 s).
     pub connect_timeout: Duration,
     /// Time allowed for the whole exchange, connection included
     /// (`token_request_timeout` of the configuration,
     /// [`DEFAULT_TOKEN_REQUEST_TIMEOUT`] unless set).
     pub request_timeout: Duration,
-    /// Largest response body accepted ([`DEFAULT_MAX_RESPONSE_BYTES`]).
+    /// Largest response body accepted (default 1 MiB).
     pub max_response_bytes: usize,
     /// Proxies to use (default: none; see [`ProxySettings::from_env`]).
     pub proxy: ProxySettings,

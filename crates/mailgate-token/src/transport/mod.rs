@@ -9,8 +9,6 @@ mod client;
 mod error;
 mod proxy;
 
-pub use client::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, HttpClient, HttpClientConfig,
-};
+pub use client::{HttpClient, HttpClientConfig};
 pub use error::HttpError;
 pub use proxy::{ProxySettings, ProxyUrl};
