@@ -603,7 +603,10 @@ fn a_framing_error_ends_the_session_when_configured() {
     s.receive(&[b'x'; 100], now);
     s.receive(b"\r\na NOOP\r\n", now);
     let (wire, events) = drain(&mut s);
-    assert!(wire.starts_with("* BAD line longer than 64 bytes"), "{wire}");
+    assert!(
+        wire.starts_with("* BAD line longer than 64 bytes"),
+        "{wire}"
+    );
     assert!(wire.ends_with("a OK NOOP completed\r\n"), "{wire}");
     assert!(events.is_empty(), "{events:?}");
     assert_eq!(s.invalid_input(), None);
@@ -613,10 +616,16 @@ fn a_framing_error_ends_the_session_when_configured() {
     s.receive(&[b'x'; 100], now);
     s.receive(b"\r\na NOOP\r\n", now);
     let (wire, events) = drain(&mut s);
-    assert!(wire.starts_with("* BAD line longer than 64 bytes"), "{wire}");
+    assert!(
+        wire.starts_with("* BAD line longer than 64 bytes"),
+        "{wire}"
+    );
     assert!(!wire.contains("NOOP"), "{wire}");
     assert_eq!(events, [ServerEvent::Closed(CloseReason::InvalidInput)]);
-    let error = s.invalid_input().map(ToString::to_string).unwrap_or_default();
+    let error = s
+        .invalid_input()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     assert!(error.starts_with("line longer than 64 bytes"), "{error}");
     assert!(s.is_done());
 }
