@@ -369,14 +369,15 @@ async fn drive<M: UpstreamMachine>(
                 Some(_) => {
                     let bytes = up.peer.take_buffer();
                     trace_line(context, "    <--", &bytes);
-                    if !up.greeted && up.first_line.len() < QUOTED {
-                        let line = bytes.split_inclusive(|&b| b == b'\n').next();
-                        let line = line.unwrap_or_default();
-                        let room = QUOTED - up.first_line.len();
-                        if !up.first_line.ends_with(b"\n") {
-                            up.first_line
-                                .extend_from_slice(line.get(..room).unwrap_or(line));
-                        }
+                    if !up.greeted && !up.first_line.ends_with(b"\n") {
+                        // Kept only to be quoted if the machine finds no greeting in it.
+                        let end = bytes
+                            .iter()
+                            .position(|&b| b == b'\n')
+                            .map_or(bytes.len(), |at| at + 1);
+                        let room = QUOTED.saturating_sub(up.first_line.len());
+                        let quoted = bytes.get(..end.min(room)).unwrap_or_default();
+                        up.first_line.extend_from_slice(quoted);
                     }
                     up.machine.receive(&bytes, now());
                 }

@@ -205,7 +205,7 @@ impl LocalMachine for Local {
 fn pull_upstream(
     session: &mut ClientSession,
     server: &str,
-    authenticating: bool,
+    authenticating: &mut bool,
 ) -> Option<Output<UpstreamEvent>> {
     let event = match session.poll_event()? {
         ClientEvent::Send(bytes) => return Some(Output::Transmit(Transmit::Plain(bytes))),
@@ -222,11 +222,18 @@ fn pull_upstream(
             // The server's NO leaves the connection in the not-authenticated state.
             reusable: true,
         },
-        ClientEvent::Failed(error) => failure_event(error, server, authenticating),
+        ClientEvent::Failed(error) => failure_event(error, server, *authenticating),
         other => UpstreamEvent::Failed(UpstreamFailure::Other(format!(
             "unexpected upstream event {other:?}"
         ))),
     };
+    if matches!(
+        event,
+        UpstreamEvent::Rejected { .. } | UpstreamEvent::Authenticated { .. }
+    ) {
+        // The login is over; the connection may serve other commands again.
+        *authenticating = false;
+    }
     Some(Output::Event(event))
 }
 
@@ -294,14 +301,14 @@ impl Machine for Upstream {
 
     fn poll_transmit(&mut self) -> Option<Transmit> {
         let (session, server, authenticating) =
-            (&mut self.session, &self.server, self.authenticating);
+            (&mut self.session, &self.server, &mut self.authenticating);
         self.outbox
             .transmit(|| pull_upstream(session, server, authenticating))
     }
 
     fn poll_event(&mut self) -> Option<UpstreamEvent> {
         let (session, server, authenticating) =
-            (&mut self.session, &self.server, self.authenticating);
+            (&mut self.session, &self.server, &mut self.authenticating);
         self.outbox
             .event(|| pull_upstream(session, server, authenticating))
     }
