@@ -270,9 +270,12 @@ class ProxyInteractiveTest(unittest.TestCase):
         (the token is obtained before the upstream connection is used)."""
 
         def pop3_login(account: Account) -> list:
-            with poplib.POP3("127.0.0.1", self.pop_port, timeout=90) as pop:
+            pop = poplib.POP3("127.0.0.1", self.pop_port, timeout=90)
+            try:
                 pop.user(account.name)
                 return [pop.pass_(account.password)[:3], pop.stat()[0] >= 0]
+            finally:
+                pop.quit()
 
         def smtp_login(account: Account) -> list:
             with smtplib.SMTP("127.0.0.1", self.smtp_port, timeout=90) as smtp:
