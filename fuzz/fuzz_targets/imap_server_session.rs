@@ -6,14 +6,15 @@
 //! cannot add a line), a login never happens before TLS while STARTTLS is on offer, and
 //! nothing happens after the hand-off or close.
 //! Byte 0 chooses the configuration: bit 0 offers STARTTLS, bit 1 forwards `ID`, bit 2
-//! forwards the other commands.
+//! forwards the other commands, bit 3 ends the session on a framing error. A rejection may
+//! also be a temporary one (`NO [UNAVAILABLE]`).
 #![no_main]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use mailgate_imap::session::{ServerConfig, ServerEvent, ServerSession};
+use mailgate_imap::session::{CloseReason, ServerConfig, ServerEvent, ServerSession};
 use mailgate_imap::{Capability, CapabilityName};
 
 fuzz_target!(|data: &[u8]| {
@@ -24,6 +25,7 @@ fuzz_target!(|data: &[u8]| {
     config.offer_starttls = mode & 1 != 0;
     config.forward_id = mode & 2 != 0;
     config.forward_other = mode & 4 != 0;
+    config.close_on_framing_error = mode & 8 != 0;
     let mut now = Instant::now();
     let mut session = ServerSession::new(config, now);
     let mut done = false;
@@ -36,14 +38,28 @@ fuzz_target!(|data: &[u8]| {
             0 => session.tls_established(now),
             1 if op & 0x80 == 0 => {
                 session.accept_login();
-                verdict = std::mem::take(&mut awaiting_verdict).then_some(" OK LOGIN completed\r\n");
+                verdict =
+                    std::mem::take(&mut awaiting_verdict).then_some(" OK LOGIN completed\r\n");
             }
             1 => {
                 session.accept_login_with(b"* CAPABILITY IMAP4rev1\r\nx OK in\r\n".to_vec());
                 awaiting_verdict = false;
             }
+            2 if op & 0x40 != 0 => {
+                let text = if op & 0x80 == 0 {
+                    "no"
+                } else {
+                    "no\r\nx OK Logged in"
+                };
+                session.reject_login_temporarily(text, now);
+                verdict = std::mem::take(&mut awaiting_verdict).then_some(" NO [UNAVAILABLE] no");
+            }
             2 => {
-                let text = if op & 0x80 == 0 { "no" } else { "no\r\nx OK Logged in" };
+                let text = if op & 0x80 == 0 {
+                    "no"
+                } else {
+                    "no\r\nx OK Logged in"
+                };
                 session.reject_login(text, now);
                 verdict = std::mem::take(&mut awaiting_verdict)
                     .then_some(" NO [AUTHENTICATIONFAILED] no");
@@ -90,6 +106,9 @@ fuzz_target!(|data: &[u8]| {
                 }
                 ServerEvent::Forward { message, .. } => assert!(message.ends_with(b"\n")),
                 ServerEvent::Authenticated { .. } | ServerEvent::Closed(_) => {
+                    if event == ServerEvent::Closed(CloseReason::InvalidInput) {
+                        assert!(mode & 8 != 0 && session.invalid_input().is_some());
+                    }
                     assert!(session.is_done());
                     done = true;
                 }

@@ -8,6 +8,7 @@ import concurrent.futures
 import imaplib
 import os
 import poplib
+import smtplib
 import re
 import subprocess
 import threading
@@ -188,14 +189,28 @@ class ProxyInteractiveTest(unittest.TestCase):
                                redirect_uri=f"http://127.0.0.1:{cls.redirect_port}/")
         cls.device = Account("device@example.test", "device-pass", flow="device",
                              permission_url=ENV["oauth_url"] + "/devicecode")
-        for account in (cls.authcode, cls.device):
+        # POP3 and SMTP logins that wait for a browser, as IMAP's do.
+        cls.pop_port = free_port()
+        cls.smtp_port = free_port()
+        cls.authpop = Account("authpop@example.test", "authpop-pass", flow="authorization_code",
+                              permission_url=ENV["oauth_url"] + "/authorize",
+                              redirect_uri=f"http://127.0.0.1:{cls.redirect_port}/")
+        cls.authsmtp = Account("authsmtp@example.test", "authsmtp-pass",
+                               flow="authorization_code",
+                               permission_url=ENV["oauth_url"] + "/authorize",
+                               redirect_uri=f"http://127.0.0.1:{cls.redirect_port}/")
+        for account in (cls.authcode, cls.device, cls.authpop, cls.authsmtp):
             account.register()
+        upstream = {"server_address": ENV["dovecot_host"], "server_ca_file": ENV["ca"],
+                    "local_address": "127.0.0.1"}
         sections = {
-            f"IMAP-{cls.port}": {"server_address": ENV["dovecot_host"],
-                                 "server_port": str(ENV["imaps_port"]),
-                                 "server_ca_file": ENV["ca"], "local_address": "127.0.0.1"},
+            f"IMAP-{cls.port}": upstream | {"server_port": str(ENV["imaps_port"])},
+            f"POP-{cls.pop_port}": upstream | {"server_port": str(ENV["pop3s_port"])},
+            f"SMTP-{cls.smtp_port}": upstream | {"server_port": str(ENV["submissions_port"])},
             cls.authcode.name: cls.authcode.section(),
             cls.device.name: cls.device.section(),
+            cls.authpop.name: cls.authpop.section(),
+            cls.authsmtp.name: cls.authsmtp.section(),
         }
         cache = os.path.join(ENV["dir"], "proxy", "interactive", "cache-store")
         cls.proxy = Mailgate("interactive", sections,
@@ -249,6 +264,46 @@ class ProxyInteractiveTest(unittest.TestCase):
             self.assertEqual(imap.login(account.name, account.password)[0], "OK")
         self.assertEqual(grants.new(), 1)
         self.assertTrue(os.path.exists(self.cache_store), "--cache-store file not written")
+
+    def test_authorization_code_over_pop3_and_smtp(self):
+        """A POP3 or SMTP login waits for the browser and then logs in upstream, as IMAP does
+        (the token is obtained before the upstream connection is used)."""
+
+        def pop3_login(account: Account) -> list:
+            pop = poplib.POP3("127.0.0.1", self.pop_port, timeout=90)
+            try:
+                pop.user(account.name)
+                return [pop.pass_(account.password)[:3], pop.stat()[0] >= 0]
+            finally:
+                pop.quit()
+
+        def smtp_login(account: Account) -> list:
+            with smtplib.SMTP("127.0.0.1", self.smtp_port, timeout=90) as smtp:
+                smtp.ehlo("client.example")
+                return [smtp.login(account.name, account.password)[0]]
+
+        for account, login, expected in ((self.authpop, pop3_login, [b"+OK", True]),
+                                         (self.authsmtp, smtp_login, [235])):
+            with self.subTest(account=account.name):
+                grants = Grants(account.client_id)
+                mark = self.proxy.mark()
+                outcome: list = []
+
+                def run(account=account, login=login) -> None:
+                    try:
+                        outcome.extend(login(account))
+                    except Exception as error:  # noqa: BLE001 - reported by the test
+                        outcome.append(error)
+
+                thread = threading.Thread(target=run, daemon=True)
+                thread.start()
+                url = self.visit_url_line(account, mark)
+                result = subprocess.run(["curl", "-sS", "-L", "--max-time", str(TIMEOUT), url],
+                                        capture_output=True, timeout=TIMEOUT + 5)
+                self.assertEqual(result.returncode, 0, result.stderr)
+                thread.join(60)
+                self.assertEqual(outcome, expected)
+                self.assertEqual(grants.new("authorization_code"), 1)
 
     def test_forged_state_is_refused(self):
         grants = Grants(self.authcode.client_id)

@@ -561,3 +561,71 @@ proptest::proptest! {
         proptest::prop_assert!(sent < 200 * 1024);
     }
 }
+
+#[test]
+fn a_temporary_rejection_says_unavailable_and_does_not_count() {
+    let (mut s, now) = session(ServerConfig::default());
+    // More temporary refusals than `max_auth_failures` (3): the session goes on.
+    for tag in ["a", "b", "c", "d"] {
+        s.receive(format!("{tag} LOGIN joe secret\r\n").as_bytes(), now);
+        login(&drain(&mut s).1);
+        s.reject_login_temporarily("The token endpoint is unreachable", now);
+        let (wire, events) = drain(&mut s);
+        assert_eq!(
+            wire,
+            format!("{tag} NO [UNAVAILABLE] The token endpoint is unreachable\r\n")
+        );
+        assert!(events.is_empty(), "{events:?}");
+    }
+    // The idle deadline restarts from the verdict.
+    assert_eq!(s.poll_timeout(), Some(now + Duration::from_secs(300)));
+    s.receive(b"e LOGIN joe secret\r\n", now);
+    login(&drain(&mut s).1);
+    s.accept_login();
+    let (wire, events) = drain(&mut s);
+    assert_eq!(wire, "e OK LOGIN completed\r\n");
+    assert_eq!(
+        events,
+        [ServerEvent::Authenticated {
+            pipelined: Vec::new()
+        }]
+    );
+}
+
+#[test]
+fn a_framing_error_ends_the_session_when_configured() {
+    let mut parser = ParserConfig::strict();
+    parser.max_line_length = 64;
+    let mut config = ServerConfig::default();
+    config.parser = parser.clone();
+    // By default the over-long line is skipped and the session goes on.
+    let (mut s, now) = session(config.clone());
+    s.receive(&[b'x'; 100], now);
+    s.receive(b"\r\na NOOP\r\n", now);
+    let (wire, events) = drain(&mut s);
+    assert!(
+        wire.starts_with("* BAD line longer than 64 bytes"),
+        "{wire}"
+    );
+    assert!(wire.ends_with("a OK NOOP completed\r\n"), "{wire}");
+    assert!(events.is_empty(), "{events:?}");
+    assert_eq!(s.invalid_input(), None);
+    // With the switch, the BAD is the last word.
+    config.close_on_framing_error = true;
+    let (mut s, now) = session(config);
+    s.receive(&[b'x'; 100], now);
+    s.receive(b"\r\na NOOP\r\n", now);
+    let (wire, events) = drain(&mut s);
+    assert!(
+        wire.starts_with("* BAD line longer than 64 bytes"),
+        "{wire}"
+    );
+    assert!(!wire.contains("NOOP"), "{wire}");
+    assert_eq!(events, [ServerEvent::Closed(CloseReason::InvalidInput)]);
+    let error = s
+        .invalid_input()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    assert!(error.starts_with("line longer than 64 bytes"), "{error}");
+    assert!(s.is_done());
+}

@@ -212,14 +212,14 @@ async fn invalid_base64_in_authenticate() {
     client.send(b"%%%%\r\n").await;
     assert_eq!(
         client.expect_line().await,
-        "a2 BAD malformed base64: invalid byte 0x25 at offset 0\r\n"
+        "a2 BAD Invalid SASL response: syntax error, expected CRLF at byte 0\r\n"
     );
     client.send(b"a3 AUTHENTICATE LOGIN\r\n").await;
     assert_eq!(client.expect_line().await, "+ VXNlcm5hbWU6\r\n");
     client.send(b"=abc\r\n").await;
     assert_eq!(
         client.expect_line().await,
-        "a3 BAD malformed base64: invalid byte 0x3d at offset 0\r\n"
+        "a3 BAD Invalid SASL response: invalid base64 at byte 0\r\n"
     );
     // Valid base64 of a PLAIN message without the NUL separators.
     let bad = STANDARD.encode("no separators here");
@@ -228,7 +228,7 @@ async fn invalid_base64_in_authenticate() {
         .await;
     assert_eq!(
         client.expect_line().await,
-        "a4 BAD malformed PLAIN response: no NUL separator (expected [authzid] NUL authcid NUL passwd)\r\n"
+        "a4 BAD Invalid SASL response: malformed PLAIN response: no NUL separator (expected [authzid] NUL authcid NUL passwd)\r\n"
     );
     still_usable(&mut client).await;
     assert_eq!(tokens.calls.load(Ordering::SeqCst), 0);

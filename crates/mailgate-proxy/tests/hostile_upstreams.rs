@@ -330,7 +330,7 @@ async fn upstream_sends_an_over_long_line() {
     logs::capture();
     let (reply, port) = fault_case_with_port(Fault::OverLongLine).await;
     let cause = format!(
-        "the server localhost:{port} sent an invalid response: line longer than 1048576 bytes at byte 1048576"
+        "the server localhost:{port} sent an invalid response: line longer than 65536 bytes at byte 65536"
     );
     assert_eq!(reply, [format!("* BYE {cause}\r\n")]);
     let logged = logs::line_with(&[&cause]).await;

@@ -13,7 +13,8 @@ use crate::response::{
     Code, Continue, Data, IdParams, RespText, Response, SimpleCode, Status, StatusKind,
 };
 use crate::{
-    AuthMechanism, Capability, CapabilityName, Command, CommandBody, Encode, ParserConfig, Tag,
+    AuthMechanism, Capability, CapabilityName, Command, CommandBody, Encode, ParseError,
+    ParserConfig, Tag,
 };
 
 #[derive(Debug)]
@@ -77,6 +78,7 @@ pub struct ServerSession {
     auth_failures: u32,
     commands: u32,
     deadline: Option<Instant>,
+    invalid_input: Option<ParseError>,
 }
 
 impl ServerSession {
@@ -92,6 +94,7 @@ impl ServerSession {
             auth_failures: 0,
             commands: 0,
             deadline: None,
+            invalid_input: None,
         };
         let greeting = crate::response::Greeting {
             kind: crate::response::GreetingKind::Ok,
@@ -152,6 +155,11 @@ impl ServerSession {
     /// Whether TLS protects the client connection.
     pub fn is_tls(&self) -> bool {
         self.config.tls_active
+    }
+
+    /// The framing error that ended the session with [`CloseReason::InvalidInput`].
+    pub fn invalid_input(&self) -> Option<&ParseError> {
+        self.invalid_input.as_ref()
     }
 
     /// Whether the session has handed off or closed.
@@ -249,6 +257,39 @@ impl ServerSession {
             self.close(CloseReason::TooManyAuthFailures);
             return;
         }
+        self.process();
+    }
+
+    /// Rejects the credentials of the last [`ServerEvent::Login`] for a reason that is not
+    /// theirs (the service that checks them is down, say) with `tag NO [UNAVAILABLE] text`
+    /// (RFC 5530). It does not count towards
+    /// [`SessionLimits::max_auth_failures`](super::SessionLimits::max_auth_failures); the
+    /// idle deadline starts again at `now`.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use mailgate_imap::session::{ServerConfig, ServerEvent, ServerSession};
+    ///
+    /// let now = Instant::now();
+    /// let mut session = ServerSession::new(ServerConfig::default(), now);
+    /// session.poll_event(); // the greeting
+    /// session.receive(b"a1 LOGIN joe secret\r\n", now);
+    /// assert!(matches!(session.poll_event(), Some(ServerEvent::Login { .. })));
+    /// session.reject_login_temporarily("The token endpoint is unreachable", now);
+    /// assert_eq!(
+    ///     session.poll_event(),
+    ///     Some(ServerEvent::Send(b"a1 NO [UNAVAILABLE] The token endpoint is unreachable\r\n".to_vec()))
+    /// );
+    /// ```
+    pub fn reject_login_temporarily(&mut self, reason: &str, now: Instant) {
+        let State::AwaitVerdict { tag } = &self.state else {
+            return;
+        };
+        let code = Code::Simple(SimpleCode::Unavailable);
+        let reply = tagged(tag.clone(), StatusKind::No, Some(code), reason);
+        self.send(reply);
+        self.state = State::Commands;
+        self.touch(now);
         self.process();
     }
 
@@ -382,8 +423,18 @@ impl ServerSession {
                         self.refuse_without_tls(tag);
                     }
                 }
-                Framed::Error { error, tag } => self.protocol_error(tag, &error.to_string()),
+                Framed::Error { error, tag } => self.framing_error(tag, error),
             }
+        }
+    }
+
+    /// A line or literal over the limits: `BAD`, then the session goes on (the framer
+    /// skipped the message) or, with [`ServerConfig::close_on_framing_error`], ends.
+    fn framing_error(&mut self, tag: Option<Tag<'static>>, error: ParseError) {
+        self.protocol_error(tag, &error.to_string());
+        if self.config.close_on_framing_error {
+            self.invalid_input = Some(error);
+            self.close(CloseReason::InvalidInput);
         }
     }
 

@@ -28,6 +28,11 @@ pub struct ServerConfig {
     /// they carry no literal; otherwise (and by default) they get `BAD`. `ENABLE` is
     /// always refused before login (RFC 5161).
     pub forward_other: bool,
+    /// End the session after the `BAD` for a line or literal over the limits
+    /// ([`CloseReason::InvalidInput`](super::CloseReason::InvalidInput)) instead of skipping
+    /// the message: a client that sends one before login is broken or hostile, and a proxy
+    /// stops reading it at once.
+    pub close_on_framing_error: bool,
     /// Limits of the framer and the command grammar (the strict grammar with pre-login
     /// sizes by default, see [`pre_auth_client_config`](super::pre_auth_client_config)).
     pub parser: ParserConfig,
@@ -44,6 +49,7 @@ impl Default for ServerConfig {
             tls_active: false,
             forward_id: false,
             forward_other: false,
+            close_on_framing_error: false,
             parser: pre_auth_client_config(),
             limits: SessionLimits::default(),
         }

@@ -19,6 +19,11 @@ pub enum CloseReason {
     /// The client sent more than one message's worth of bytes while the session waited
     /// for the driver.
     TooMuchInput,
+    /// The client sent a line or literal over the limits and
+    /// [`ServerConfig::close_on_framing_error`](super::ServerConfig::close_on_framing_error)
+    /// is set; [`ServerSession::invalid_input`](super::ServerSession::invalid_input) says
+    /// what.
+    InvalidInput,
     /// The client was silent for longer than [`SessionLimits::idle_timeout`](super::SessionLimits::idle_timeout).
     Timeout,
 }

@@ -5,7 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -18,7 +18,9 @@ use crate::shutdown::Shutdown;
 use crate::stats::{ListenerEntry, LoginOutcome, UpstreamFailure};
 use crate::stream::{ProxyStream, UpgradeError};
 
+mod driver;
 mod imap;
+mod machine;
 mod pop3;
 mod smtp;
 
@@ -111,6 +113,8 @@ pub(crate) enum Interrupt {
     ServerIo(io::Error),
     /// The peer broke the protocol; the text is for the log.
     Protocol(String),
+    /// The server refused the connection with this reply, shown to the client as it is.
+    ServerRefused(Vec<u8>),
 }
 
 impl From<io::Error> for Interrupt {
@@ -337,6 +341,36 @@ impl Peer {
         Ok(n)
     }
 
+    /// [`Peer::read_more`], or `None` once `deadline` (a session machine's) has passed.
+    pub(crate) async fn read_more_until(
+        &mut self,
+        guard: &mut Guard,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Option<usize>, Interrupt> {
+        let Some(deadline) = deadline.map(Instant::from_std) else {
+            return self.read_more(guard).await.map(Some);
+        };
+        tokio::select! {
+            read = self.read_more(guard) => read.map(Some),
+            () = tokio::time::sleep_until(deadline) => Ok(None),
+        }
+    }
+
+    /// Whether the peer closed the connection, failed or sent something since it was last
+    /// read, looked at without waiting. Bytes it sent are dropped: this is for a connection
+    /// that should have stayed silent and is given up when it did not.
+    pub(crate) fn closed_or_spoke(&mut self) -> bool {
+        let Some(stream) = self.stream.as_mut() else {
+            return true;
+        };
+        let mut chunk = [0u8; 512];
+        let mut buf = tokio::io::ReadBuf::new(&mut chunk);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        std::pin::Pin::new(stream)
+            .poll_read(&mut cx, &mut buf)
+            .is_ready()
+    }
+
     /// Writes all of `bytes` and flushes. On the client's side a reply restarts the idle time.
     pub(crate) async fn send(&mut self, bytes: &[u8], guard: &mut Guard) -> Result<(), Interrupt> {
         if let Some((_, since)) = &mut self.idle {
@@ -350,32 +384,6 @@ impl Peer {
             })
             .await?;
         written.map_err(|error| self.failed(error))
-    }
-
-    /// Takes one CRLF- or LF-terminated line (with its terminator) from the buffer, reading as
-    /// needed. Lines longer than [`MAX_LINE`] are a protocol error.
-    pub(crate) async fn line(
-        &mut self,
-        guard: &mut Guard,
-        closed: fn() -> Interrupt,
-    ) -> Result<Vec<u8>, Interrupt> {
-        loop {
-            if let Some(end) = self.buffer.iter().position(|&b| b == b'\n') {
-                let rest = self.buffer.split_off(end + 1);
-                return Ok(std::mem::replace(&mut self.buffer, rest));
-            }
-            if self.buffer.len() > MAX_LINE {
-                return Err(Interrupt::Protocol(match &self.server {
-                    Some(server) => {
-                        format!("the server {server} sent a line longer than {MAX_LINE} bytes")
-                    }
-                    None => format!("line longer than {MAX_LINE} bytes"),
-                }));
-            }
-            if self.read_more(guard).await? == 0 {
-                return Err(closed());
-            }
-        }
     }
 
     /// Takes everything buffered.
@@ -446,9 +454,9 @@ async fn before_login(context: &SessionContext, tcp: TcpStream) -> Option<Handof
     }
     let mut client = Peer::client(client, context.listener.spec.client_idle_timeout);
     let outcome = match context.protocol() {
-        Protocol::Imap => imap::pre_auth(context, &mut client, &mut guard).await,
-        Protocol::Pop => pop3::pre_auth(context, &mut client, &mut guard).await,
-        Protocol::Smtp => smtp::pre_auth(context, &mut client, &mut guard).await,
+        Protocol::Imap => driver::pre_auth::<imap::Imap>(context, &mut client, &mut guard).await,
+        Protocol::Pop => driver::pre_auth::<pop3::Pop3>(context, &mut client, &mut guard).await,
+        Protocol::Smtp => driver::pre_auth::<smtp::Smtp>(context, &mut client, &mut guard).await,
     };
     match outcome {
         Ok(handoff) => Some(handoff),
@@ -533,6 +541,14 @@ async fn end_before_login(context: &SessionContext, client: &mut Peer, interrupt
         Interrupt::Protocol(text) => {
             tracing::info!("{label} Closing connection: {text}");
             Some(protocol.refusal(text))
+        }
+        Interrupt::ServerRefused(reply) => {
+            let server = context.listener.spec.server_host_port();
+            tracing::info!(
+                "{label} The server {server} refused the connection: {}",
+                reply.trim_ascii_end().escape_ascii()
+            );
+            Some(reply.clone())
         }
     };
     if let Some(line) = line {

@@ -1,243 +1,256 @@
 //! POP3 before login: the client talks to `mailgate-pop3`'s server session (USER/PASS,
 //! AUTH PLAIN/LOGIN, CAPA, STLS), the upstream to its client session (CAPA, STLS,
-//! AUTH XOAUTH2/OAUTHBEARER).
+//! AUTH XOAUTH2/OAUTHBEARER); these adapters put both under the driver's traits.
+
+use std::time::Instant;
 
 use mailgate_pop3::{
-    ClientConfig, ClientEvent, ClientFailure, ClientSession, ServerConfig, ServerEvent,
-    ServerSession,
+    ClientConfig, ClientEvent, ClientFailure, ClientSession, Limits, Pop3Error, ServerConfig,
+    ServerEvent, ServerSession,
 };
 
-use super::{
-    Guard, Handoff, Interrupt, Peer, SessionContext, client_starttls, connect_upstream,
-    log_authenticated, log_upstream_refused, not_a_greeting, obtain_token, offers_starttls,
-    trace_line, upstream_exchange, upstream_tls,
+use super::machine::{
+    LocalEvent, LocalMachine, Machine, Machines, Outbox, Output, Transmit, UpstreamEvent,
+    UpstreamFailure, UpstreamMachine,
 };
+use super::{MAX_LINE, SessionContext, upstream_exchange};
+use crate::login::UpstreamCredentials;
 
-/// The upstream connection and its session machine.
-struct Upstream {
-    peer: Peer,
+/// POP3 for the pre-authentication driver.
+pub(crate) struct Pop3;
+
+/// The client-facing POP3 session.
+pub(crate) struct Local {
+    session: ServerSession,
+    outbox: Outbox<LocalEvent>,
+}
+
+/// The upstream POP3 session.
+pub(crate) struct Upstream {
     session: ClientSession,
+    outbox: Outbox<UpstreamEvent>,
+    /// `host:port` of the server, for messages.
+    server: String,
+    /// A login is under way: a failure now refuses the login rather than the connection.
+    authenticating: bool,
 }
 
-/// Drives the upstream session until it needs credentials, has logged in or failed.
-async fn drive(
-    context: &SessionContext,
-    upstream: &mut Upstream,
-    guard: &mut Guard,
-) -> Result<ClientEvent, Interrupt> {
-    loop {
-        while let Some(event) = upstream.session.poll_event() {
-            match event {
-                ClientEvent::Send(bytes) => {
-                    trace_line(context, "    -->", &bytes);
-                    upstream.peer.send(&bytes, guard).await?;
-                }
-                ClientEvent::SendSecret(bytes) => {
-                    tracing::debug!("{}     --> [ credentials ]", context.label());
-                    upstream.peer.send(bytes.expose(), guard).await?;
-                }
-                ClientEvent::StartTls => {
-                    upstream_tls(context, &mut upstream.peer, guard).await?;
-                    upstream.session.tls_established();
-                }
-                other => return Ok(other),
-            }
-        }
-        if upstream.peer.read_more(guard).await? == 0 {
-            return Err(Interrupt::ServerClosed);
-        }
-        let bytes = upstream.peer.take_buffer();
-        trace_line(context, "    <--", &bytes);
-        upstream.session.receive(&bytes);
-    }
-}
+impl Machines for Pop3 {
+    type Local = Local;
+    type Upstream = Upstream;
 
-/// Connects upstream and runs its session up to the point where it needs credentials.
-#[allow(clippy::field_reassign_with_default)] // the config is non-exhaustive
-async fn connect(context: &SessionContext, guard: &mut Guard) -> Result<Upstream, Interrupt> {
-    let mut peer = connect_upstream(context, guard).await?;
-    let greeting = peer.line(guard, || Interrupt::ServerClosed).await?;
-    trace_line(context, "    <--", &greeting);
-    if !(greeting.starts_with(b"+OK") || greeting.starts_with(b"-ERR")) {
-        return Err(not_a_greeting(context, &greeting));
-    }
-    let mut config = ClientConfig::default();
-    config.starttls = context.listener.spec.server_starttls;
-    let mut upstream = Upstream {
-        peer,
-        session: ClientSession::new(config),
-    };
-    upstream.session.receive(&greeting);
-    let rest = upstream.peer.take_buffer();
-    if !rest.is_empty() {
-        upstream.session.receive(&rest);
-    }
-    match drive(context, &mut upstream, guard).await? {
-        ClientEvent::NeedCredentials => {
-            guard.upstream_ready();
-            Ok(upstream)
+    fn upstream(context: &SessionContext, _now: Instant) -> Upstream {
+        let config = ClientConfig {
+            starttls: context.listener.spec.server_starttls,
+            // SASL continuations carry tokens and error JSON; any line is bounded as the
+            // other protocols bound theirs.
+            limits: Limits {
+                auth_line: MAX_LINE,
+                ..Limits::UPSTREAM
+            },
+            ..ClientConfig::default()
+        };
+        Upstream {
+            session: ClientSession::new(config),
+            outbox: Outbox::default(),
+            server: context.listener.spec.server_host_port(),
+            authenticating: false,
         }
-        ClientEvent::Failed(failure) => {
-            tracing::error!("{} Upstream POP3 server: {failure}", context.label());
-            Err(Interrupt::Protocol(format!("Server error: {failure}")))
-        }
-        other => Err(Interrupt::Protocol(format!(
-            "unexpected upstream event {other:?}"
-        ))),
     }
-}
 
-#[allow(clippy::field_reassign_with_default)] // the config is non-exhaustive
-pub(crate) async fn pre_auth(
-    context: &SessionContext,
-    client: &mut Peer,
-    guard: &mut Guard,
-) -> Result<Handoff, Interrupt> {
-    let mut upstream = Some(client.watching(connect(context, guard)).await?);
-    let (greeting, capabilities) = match &upstream {
-        Some(up) => (
-            up.session
+    fn local(
+        _context: &SessionContext,
+        upstream: &Upstream,
+        tls_active: bool,
+        offer_starttls: bool,
+        _now: Instant,
+    ) -> Local {
+        let mut capabilities = upstream.session.capabilities().clone();
+        capabilities.remove("STLS");
+        let config = ServerConfig {
+            greeting: upstream
+                .session
                 .greeting()
-                .map(|g| g.text.clone())
-                .filter(|t| !t.is_empty())
+                .map(|greeting| greeting.text.clone())
+                .filter(|text| !text.is_empty())
                 .unwrap_or_else(|| "POP3 server ready".to_owned()),
-            up.session.capabilities().clone(),
-        ),
-        None => return Err(Interrupt::ServerClosed),
-    };
-    let mut config = ServerConfig::default();
-    config.greeting = greeting;
-    config.capabilities = capabilities;
-    config.capabilities.remove("STLS");
-    config.offer_stls = offers_starttls(context, client);
-    // Passwords never cross in clear text where TLS is on offer.
-    config.require_tls_for_auth = config.offer_stls;
-    config.tls_active = client.is_tls();
-    let mut local = ServerSession::new(config);
-    let mut account = String::new();
-    let mut server_pending = Vec::new();
-    loop {
-        while let Some(event) = local.poll_event() {
-            match event {
-                ServerEvent::Send(bytes) => {
-                    trace_line(context, "<--", &bytes);
-                    client.send(&bytes, guard).await?;
-                }
-                ServerEvent::StartTls => {
-                    client_starttls(context, client, guard).await?;
-                    local.tls_established();
-                }
-                ServerEvent::Login(credentials) => {
-                    tracing::debug!(
-                        "{} --> [ login for account {} ]",
-                        context.label(),
-                        credentials.username
-                    );
-                    let mut up = match upstream.take() {
-                        Some(up) => up,
-                        None => client.watching(connect(context, guard)).await?,
-                    };
-                    let token = match client
-                        .watching(obtain_token(context, &credentials, guard))
-                        .await?
-                    {
-                        Ok(token) => token,
-                        Err(rejected) if rejected.temporary => {
-                            upstream = Some(up);
-                            local.reject_login_temporarily(&format!(
-                                "Temporary authentication failure. {}",
-                                rejected.message
-                            ));
-                            continue;
-                        }
-                        Err(rejected) => {
-                            upstream = Some(up);
-                            local.reject_login(&format!(
-                                "Authentication failed. {}",
-                                rejected.message
-                            ));
-                            continue;
-                        }
-                    };
-                    let username = token.username.clone();
-                    let capabilities = up.session.capabilities();
-                    let offers = Some((
-                        capabilities.supports_sasl("XOAUTH2"),
-                        capabilities.supports_sasl("OAUTHBEARER"),
-                    ));
-                    up.session
-                        .authenticate(upstream_exchange(context, token, offers));
-                    match drive(context, &mut up, guard).await? {
-                        ClientEvent::Authenticated { buffered } => {
-                            log_authenticated(context, &username);
-                            account = username;
-                            server_pending = buffered;
-                            server_pending.extend(up.peer.take_buffer());
-                            upstream = Some(up);
-                            local.accept_login();
-                        }
-                        ClientEvent::Failed(failure) => {
-                            let text = failure_text(&failure);
-                            log_upstream_refused(context, &username, &text);
-                            if matches!(failure, ClientFailure::AuthFailed { .. }) {
-                                context
-                                    .authenticator
-                                    .token_rejected(&username, &credentials.password)
-                                    .await;
-                            }
-                            local.reject_login(&format!("Authentication failed. {text}"));
-                        }
-                        other => {
-                            return Err(Interrupt::Protocol(format!(
-                                "unexpected upstream event {other:?}"
-                            )));
-                        }
-                    }
-                }
-                ServerEvent::Authenticated { pipelined } => {
-                    let Some(up) = upstream.take() else {
-                        return Err(Interrupt::ServerClosed);
-                    };
-                    let mut to_server = pipelined;
-                    to_server.extend(client.take_buffer());
-                    let client_peer = std::mem::replace(client, Peer::placeholder());
-                    return Ok(Handoff {
-                        client: client_peer.into_stream()?,
-                        server: up.peer.into_stream()?,
-                        to_server,
-                        to_client: server_pending,
-                        account,
-                    });
-                }
-                ServerEvent::Closed(reason) => {
-                    tracing::debug!("{} Client session closed: {reason:?}", context.label());
-                    return Err(Interrupt::ClientClosed);
-                }
-                other => {
-                    return Err(Interrupt::Protocol(format!(
-                        "unexpected client event {other:?}"
-                    )));
-                }
-            }
+            capabilities,
+            offer_stls: offer_starttls,
+            tls_active,
+            // Passwords never cross in clear text where TLS is on offer.
+            require_tls_for_auth: offer_starttls,
+            ..ServerConfig::default()
+        };
+        Local {
+            session: ServerSession::new(config),
+            outbox: Outbox::default(),
         }
-        // Bytes may be buffered already (sent while the proxy waited on the server).
-        if client.buffer.is_empty() && client.read_more(guard).await? == 0 {
-            return Err(Interrupt::ClientClosed);
-        }
-        let bytes = client.take_buffer();
-        local.receive(&bytes);
+    }
+
+    fn authenticate(
+        context: &SessionContext,
+        _local: &Local,
+        upstream: &mut Upstream,
+        token: UpstreamCredentials,
+        _now: Instant,
+    ) {
+        let capabilities = upstream.session.capabilities();
+        let offers = Some((
+            capabilities.supports_sasl("XOAUTH2"),
+            capabilities.supports_sasl("OAUTHBEARER"),
+        ));
+        upstream.authenticating = true;
+        upstream
+            .session
+            .authenticate(upstream_exchange(context, token, offers));
     }
 }
 
-/// The client-visible text of an upstream failure: the server's reply and the provider's
-/// decoded error.
-fn failure_text(failure: &ClientFailure) -> String {
+impl Local {
+    fn pull(session: &mut ServerSession) -> Option<Output<LocalEvent>> {
+        let event = match session.poll_event()? {
+            ServerEvent::Send(bytes) => return Some(Output::Transmit(Transmit::Plain(bytes))),
+            ServerEvent::StartTls => LocalEvent::StartTls,
+            ServerEvent::Login(credentials) => LocalEvent::Login(credentials),
+            ServerEvent::Authenticated { pipelined } => LocalEvent::HandOff { pipelined },
+            ServerEvent::Closed(reason) => LocalEvent::Closed(format!("{reason:?}")),
+            other => LocalEvent::Closed(format!("unexpected event {other:?}")),
+        };
+        Some(Output::Event(event))
+    }
+}
+
+impl Machine for Local {
+    type Event = LocalEvent;
+
+    fn receive(&mut self, bytes: &[u8], _now: Instant) {
+        self.session.receive(bytes);
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        let session = &mut self.session;
+        self.outbox.transmit(|| Local::pull(session))
+    }
+
+    fn poll_event(&mut self) -> Option<LocalEvent> {
+        let session = &mut self.session;
+        self.outbox.event(|| Local::pull(session))
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+
+    fn handle_timeout(&mut self, _now: Instant) {}
+
+    fn tls_established(&mut self, _now: Instant) {
+        self.session.tls_established();
+    }
+}
+
+impl LocalMachine for Local {
+    fn accept_login(&mut self, _upstream_response: Vec<u8>) {
+        self.session.accept_login();
+    }
+
+    fn reject_login(&mut self, text: &str, temporary: bool, _now: Instant) {
+        if temporary {
+            self.session
+                .reject_login_temporarily(&format!("Temporary authentication failure. {text}"));
+        } else {
+            self.session
+                .reject_login(&format!("Authentication failed. {text}"));
+        }
+    }
+}
+
+impl Upstream {
+    fn pull(
+        session: &mut ClientSession,
+        server: &str,
+        authenticating: bool,
+    ) -> Option<Output<UpstreamEvent>> {
+        let event = match session.poll_event()? {
+            ClientEvent::Send(bytes) => return Some(Output::Transmit(Transmit::Plain(bytes))),
+            ClientEvent::SendSecret(bytes) => {
+                return Some(Output::Transmit(Transmit::Secret(bytes)));
+            }
+            ClientEvent::StartTls => UpstreamEvent::StartTls,
+            ClientEvent::NeedCredentials => UpstreamEvent::Ready,
+            ClientEvent::Authenticated { buffered } => UpstreamEvent::Authenticated {
+                response: Vec::new(),
+                buffered,
+            },
+            ClientEvent::Failed(failure) => failure_event(failure, server, authenticating),
+            other => UpstreamEvent::Failed(UpstreamFailure::Other(format!(
+                "unexpected upstream event {other:?}"
+            ))),
+        };
+        Some(Output::Event(event))
+    }
+}
+
+/// What a failure of the upstream session means for the driver.
+fn failure_event(failure: ClientFailure, server: &str, authenticating: bool) -> UpstreamEvent {
     match failure {
         ClientFailure::AuthFailed {
             reply,
-            provider_error: Some(error),
-        } => format!("{} ({error})", reply.text),
-        ClientFailure::AuthFailed { reply, .. } => reply.text.clone(),
-        other => other.to_string(),
+            provider_error,
+        } => UpstreamEvent::Rejected {
+            text: match provider_error {
+                Some(error) => format!("{} ({error})", reply.text),
+                None => reply.text,
+            },
+            token_refused: true,
+            reusable: false,
+        },
+        ClientFailure::Protocol(Pop3Error::LineTooLong { max }) => {
+            UpstreamEvent::Failed(UpstreamFailure::Other(format!(
+                "the server {server} sent a line longer than {max} bytes"
+            )))
+        }
+        other if authenticating => UpstreamEvent::Rejected {
+            text: other.to_string(),
+            token_refused: false,
+            reusable: false,
+        },
+        ClientFailure::Protocol(error) => {
+            UpstreamEvent::Failed(UpstreamFailure::Malformed(error.to_string()))
+        }
+        other => UpstreamEvent::Failed(UpstreamFailure::Other(format!("Server error: {other}"))),
     }
 }
+
+impl Machine for Upstream {
+    type Event = UpstreamEvent;
+
+    fn receive(&mut self, bytes: &[u8], _now: Instant) {
+        self.session.receive(bytes);
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        let (session, server, authenticating) =
+            (&mut self.session, &self.server, self.authenticating);
+        self.outbox
+            .transmit(|| Upstream::pull(session, server, authenticating))
+    }
+
+    fn poll_event(&mut self) -> Option<UpstreamEvent> {
+        let (session, server, authenticating) =
+            (&mut self.session, &self.server, self.authenticating);
+        self.outbox
+            .event(|| Upstream::pull(session, server, authenticating))
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+
+    fn handle_timeout(&mut self, _now: Instant) {}
+
+    fn tls_established(&mut self, _now: Instant) {
+        self.session.tls_established();
+    }
+}
+
+impl UpstreamMachine for Upstream {}

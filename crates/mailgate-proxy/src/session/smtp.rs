@@ -1,357 +1,374 @@
 //! SMTP before login: the client talks to `mailgate-smtp`'s server session (EHLO with
 //! `AUTH PLAIN LOGIN`, local STARTTLS, AUTH PLAIN/LOGIN, pipelining), the upstream to its
-//! client session (EHLO, STARTTLS when `server_starttls`, AUTH XOAUTH2/OAUTHBEARER).
+//! client session (EHLO, STARTTLS when `server_starttls`, AUTH XOAUTH2/OAUTHBEARER); these
+//! adapters put both under the driver's traits.
+//!
+//! The upstream EHLO names the client's own domain, which is known only once the client has
+//! said EHLO: until then the upstream adapter holds the server's greeting (read with the
+//! crate's reply parser, so that the client is greeted with the server's name) and starts
+//! the client session when the driver introduces the client.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mailgate_smtp::{
-    ClientConfig, ClientError, ClientEvent, ClientSession, EnhancedStatus, Reply, ServerConfig,
-    ServerEvent, ServerSession,
+    ClientConfig, ClientError, ClientEvent, ClientSession, EhloReply, EnhancedStatus, Limits,
+    Reply, ReplyError, ReplyStatus, ServerConfig, ServerEvent, ServerSession,
 };
 
-use super::{
-    Guard, Handoff, Interrupt, Peer, SessionContext, UpstreamStep, client_starttls,
-    connect_upstream, log_authenticated, log_upstream_refused, not_a_greeting, obtain_token,
-    offers_starttls, trace_line, upstream_exchange, upstream_tls,
+use super::machine::{
+    LocalEvent, LocalMachine, Machine, Machines, Outbox, Output, Transmit, UpstreamEvent,
+    UpstreamFailure, UpstreamMachine,
 };
+use super::{MAX_LINE, SessionContext, upstream_exchange};
+use crate::login::UpstreamCredentials;
 
-/// The upstream connection and its session machine.
-struct Upstream {
-    peer: Peer,
-    session: ClientSession,
+/// SMTP for the pre-authentication driver.
+pub(crate) struct Smtp;
+
+/// The client-facing SMTP session.
+pub(crate) struct Local {
+    session: ServerSession,
+    outbox: Outbox<LocalEvent>,
 }
 
-/// Drives the upstream session until it reports something other than I/O to do.
-async fn drive(
-    context: &SessionContext,
-    upstream: &mut Upstream,
-    guard: &mut Guard,
-) -> Result<ClientEvent, Interrupt> {
-    loop {
-        while let Some(event) = upstream.session.poll_event() {
-            match event {
+/// The upstream SMTP session: the greeting, then the client session.
+pub(crate) struct Upstream {
+    /// Bytes from the server, kept until the client session is started with them.
+    input: Vec<u8>,
+    /// The server's `220` greeting, once complete.
+    greeting: Option<Reply<'static>>,
+    session: Option<ClientSession>,
+    config: ClientConfig,
+    outbox: Outbox<UpstreamEvent>,
+    server: String,
+    authenticating: bool,
+}
+
+/// Reply limits towards the server: lines as long as the other protocols allow.
+fn upstream_limits() -> Limits {
+    Limits {
+        reply_line: MAX_LINE,
+        ..Limits::default()
+    }
+}
+
+impl Machines for Smtp {
+    type Local = Local;
+    type Upstream = Upstream;
+
+    fn upstream(context: &SessionContext, _now: Instant) -> Upstream {
+        let mut config = ClientConfig::new("localhost");
+        config.starttls = context.listener.spec.server_starttls;
+        config.limits = upstream_limits();
+        Upstream {
+            input: Vec::new(),
+            greeting: None,
+            session: None,
+            config,
+            outbox: Outbox::default(),
+            server: context.listener.spec.server_host_port(),
+            authenticating: false,
+        }
+    }
+
+    fn local(
+        _context: &SessionContext,
+        upstream: &Upstream,
+        tls_active: bool,
+        offer_starttls: bool,
+        now: Instant,
+    ) -> Local {
+        // A `220` greeting's first line has the shape of an EHLO reply's: the server's
+        // domain, then text.
+        let named = upstream.greeting.as_ref().and_then(|greeting| {
+            let mut reply = greeting.clone();
+            reply.code = 250;
+            EhloReply::from_reply(&reply)
+        });
+        let (domain, text) = named
+            .map(|ehlo| (ehlo.domain, ehlo.greeting))
+            .unwrap_or_default();
+        let mut config = ServerConfig::new(if domain.is_empty() {
+            "mailgate".to_owned()
+        } else {
+            domain
+        });
+        if !text.is_empty() {
+            config.greeting = text;
+        }
+        config.starttls = offer_starttls;
+        // Passwords never cross in clear text where TLS is on offer.
+        config.require_tls_for_auth = offer_starttls;
+        config.tls_active = tls_active;
+        // The proxy keeps the client's idle time itself (restarted by its replies).
+        config.limits.idle_timeout = Duration::MAX;
+        Local {
+            session: ServerSession::new(config, now),
+            outbox: Outbox::default(),
+        }
+    }
+
+    fn present(local: &mut Local, upstream: &Upstream) {
+        let ehlo = upstream
+            .session
+            .as_ref()
+            .and_then(ClientSession::capabilities)
+            .cloned()
+            .unwrap_or_else(|| EhloReply::new(upstream.config.ehlo_domain.clone()));
+        local.session.set_capabilities(ehlo);
+    }
+
+    fn authenticate(
+        context: &SessionContext,
+        _local: &Local,
+        upstream: &mut Upstream,
+        token: UpstreamCredentials,
+        now: Instant,
+    ) {
+        upstream.authenticating = true;
+        let Some(session) = upstream.session.as_mut() else {
+            upstream.outbox.push(Output::Event(UpstreamEvent::Failed(
+                UpstreamFailure::Other("the upstream session was not started".to_owned()),
+            )));
+            return;
+        };
+        let offers = session.capabilities().map(|ehlo| {
+            (
+                ehlo.supports_auth("XOAUTH2"),
+                ehlo.supports_auth("OAUTHBEARER"),
+            )
+        });
+        session.authenticate(upstream_exchange(context, token, offers), now);
+    }
+}
+
+impl Local {
+    fn pull(session: &mut ServerSession) -> Option<Output<LocalEvent>> {
+        let event = match session.poll_event()? {
+            ServerEvent::Send(bytes) => return Some(Output::Transmit(Transmit::Plain(bytes))),
+            ServerEvent::StartTls => LocalEvent::StartTls,
+            ServerEvent::NeedCapabilities { client_domain } => {
+                LocalEvent::NeedCapabilities { client_domain }
+            }
+            ServerEvent::Authenticate(credentials) => LocalEvent::Login(credentials),
+            ServerEvent::HandOff { pending } => LocalEvent::HandOff { pipelined: pending },
+            ServerEvent::Close => LocalEvent::Closed("QUIT or too many errors".to_owned()),
+            other => LocalEvent::Closed(format!("unexpected event {other:?}")),
+        };
+        Some(Output::Event(event))
+    }
+}
+
+impl Machine for Local {
+    type Event = LocalEvent;
+
+    fn receive(&mut self, bytes: &[u8], now: Instant) {
+        self.session.receive(bytes, now);
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        let session = &mut self.session;
+        self.outbox.transmit(|| Local::pull(session))
+    }
+
+    fn poll_event(&mut self) -> Option<LocalEvent> {
+        let session = &mut self.session;
+        self.outbox.event(|| Local::pull(session))
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.session.poll_timeout()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.session.handle_timeout(now);
+    }
+
+    fn tls_established(&mut self, now: Instant) {
+        self.session.tls_established(now);
+    }
+}
+
+impl LocalMachine for Local {
+    fn accept_login(&mut self, _upstream_response: Vec<u8>) {
+        self.session.accept_auth();
+    }
+
+    fn reject_login(&mut self, text: &str, temporary: bool, _now: Instant) {
+        let reply = if temporary {
+            Reply::new(
+                454,
+                EnhancedStatus::new(4, 7, 0),
+                format!("Temporary authentication failure. {text}"),
+            )
+        } else {
+            Reply::new(
+                535,
+                EnhancedStatus::new(5, 7, 8),
+                format!("Authentication credentials invalid. {text}"),
+            )
+        };
+        self.session.reject_auth(Some(reply));
+    }
+}
+
+impl Upstream {
+    /// Reads the greeting from the bytes received so far.
+    fn read_greeting(&mut self) {
+        let failure = match Reply::parse(&self.input, &self.config.limits) {
+            Ok(ReplyStatus::Partial) => return,
+            Ok(ReplyStatus::Complete(reply, _)) if reply.code == 220 => {
+                self.greeting = Some(reply.into_owned());
+                self.outbox.push(Output::Event(UpstreamEvent::Ready));
+                return;
+            }
+            Ok(ReplyStatus::Complete(reply, _)) if reply.is_transient() || reply.is_permanent() => {
+                let bytes = reply.to_bytes();
+                if bytes
+                    .iter()
+                    .all(|&b| b.is_ascii_graphic() || matches!(b, b' ' | b'\r' | b'\n'))
+                {
+                    UpstreamFailure::PassOn(bytes)
+                } else {
+                    UpstreamFailure::Malformed("a refusal in 8-bit text".to_owned())
+                }
+            }
+            Ok(ReplyStatus::Complete(reply, _)) => {
+                UpstreamFailure::Malformed(format!("reply {} to the greeting", reply.code))
+            }
+            Err(error) => reply_failure(error, &self.server),
+        };
+        self.input.clear();
+        self.outbox
+            .push(Output::Event(UpstreamEvent::Failed(failure)));
+    }
+
+    fn pull(
+        session: Option<&mut ClientSession>,
+        server: &str,
+        authenticating: bool,
+    ) -> Option<Output<UpstreamEvent>> {
+        let session = session?;
+        loop {
+            let event = match session.poll_event()? {
                 ClientEvent::Send(bytes) => {
-                    trace_line(context, "    -->", &bytes);
-                    upstream.peer.send(&bytes, guard).await?;
+                    return Some(Output::Transmit(Transmit::Plain(bytes)));
                 }
                 ClientEvent::SendSecret(bytes) => {
-                    tracing::debug!("{}     --> [ credentials ]", context.label());
-                    upstream.peer.send(bytes.expose(), guard).await?;
+                    return Some(Output::Transmit(Transmit::Secret(bytes)));
                 }
-                ClientEvent::StartTls => {
-                    upstream_tls(context, &mut upstream.peer, guard).await?;
-                    upstream.session.tls_established(Instant::now());
-                }
-                other => return Ok(other),
-            }
-        }
-        if upstream.peer.read_more(guard).await? == 0 {
-            return Err(Interrupt::ServerClosed);
-        }
-        let bytes = upstream.peer.take_buffer();
-        trace_line(context, "    <--", &bytes);
-        upstream.session.receive(&bytes, Instant::now());
-    }
-}
-
-/// Runs a fresh upstream session (whose greeting is in `peer`'s buffer or still to come)
-/// until it is ready to authenticate; returns it with the server's EHLO capabilities.
-async fn start_session(
-    context: &SessionContext,
-    peer: Peer,
-    client_domain: &str,
-    guard: &mut Guard,
-) -> Result<(Upstream, mailgate_smtp::EhloReply), Interrupt> {
-    // EHLO, STARTTLS and EHLO again answer within `server_greeting_timeout`.
-    guard.begin_step(context, UpstreamStep::Greeting);
-    let mut config = ClientConfig::new(client_domain);
-    config.starttls = context.listener.spec.server_starttls;
-    let mut upstream = Upstream {
-        peer,
-        session: ClientSession::new(config, Instant::now()),
-    };
-    let buffered = upstream.peer.take_buffer();
-    if !buffered.is_empty() {
-        upstream.session.receive(&buffered, Instant::now());
-    }
-    let mut capabilities = None;
-    loop {
-        match drive(context, &mut upstream, guard).await? {
-            ClientEvent::Capabilities(ehlo) => capabilities = Some(ehlo),
-            ClientEvent::NeedAuthentication => {
-                let ehlo = capabilities
-                    .or_else(|| upstream.session.capabilities().cloned())
-                    .unwrap_or_else(|| mailgate_smtp::EhloReply::new(client_domain));
-                guard.upstream_ready();
-                return Ok((upstream, ehlo));
-            }
-            ClientEvent::Failed(error) => {
-                tracing::error!("{} Upstream SMTP server: {error}", context.label());
-                return Err(Interrupt::Protocol(format!("Server error: {error}")));
-            }
-            other => {
-                return Err(Interrupt::Protocol(format!(
+                // Kept by the session itself (see `Smtp::present`); the hand-off follows
+                // the acceptance.
+                ClientEvent::Capabilities(_) | ClientEvent::Authenticated => continue,
+                ClientEvent::StartTls => UpstreamEvent::StartTls,
+                ClientEvent::NeedAuthentication => UpstreamEvent::Ready,
+                ClientEvent::HandOff { pending } => UpstreamEvent::Authenticated {
+                    response: Vec::new(),
+                    buffered: pending,
+                },
+                ClientEvent::Failed(error) => failure_event(error, server, authenticating),
+                other => UpstreamEvent::Failed(UpstreamFailure::Other(format!(
                     "unexpected upstream event {other:?}"
-                )));
-            }
+                ))),
+            };
+            return Some(Output::Event(event));
         }
     }
 }
 
-/// Reads the upstream greeting (all its lines) into `server`'s buffer without consuming
-/// it; returns the first line's domain and text, or the whole reply when it is a refusal.
-async fn peek_greeting(
-    server: &mut Peer,
-    guard: &mut Guard,
-) -> Result<Result<(String, String), Vec<u8>>, Interrupt> {
-    let mut lines = Vec::new();
-    loop {
-        let line = server.line(guard, || Interrupt::ServerClosed).await?;
-        let last = line.get(3) != Some(&b'-');
-        lines.push(line);
-        if last {
-            break;
-        }
-    }
-    let all: Vec<u8> = lines.concat();
-    let first = lines.first().cloned().unwrap_or_default();
-    let mut rest = all.clone();
-    rest.extend(server.take_buffer());
-    server.buffer = rest;
-    if !first.starts_with(b"220") {
-        return Ok(Err(all));
-    }
-    let text = String::from_utf8_lossy(first.get(4..).unwrap_or_default())
-        .trim_end()
-        .to_owned();
-    let (domain, greeting) = text.split_once(' ').unwrap_or((text.as_str(), ""));
-    Ok(Ok((domain.to_owned(), greeting.to_owned())))
-}
-
-/// Whether `reply` is an SMTP refusal worth passing on: `4xx`/`5xx` lines of printable text.
-fn is_refusal(reply: &[u8]) -> bool {
-    reply.split_inclusive(|&b| b == b'\n').all(|line| {
-        let code = line.get(..3).unwrap_or_default();
-        matches!(code.first(), Some(b'4' | b'5'))
-            && code.iter().all(u8::is_ascii_digit)
-            && matches!(line.get(3), Some(b' ' | b'-' | b'\r' | b'\n'))
-            && line
-                .iter()
-                .all(|&b| b.is_ascii_graphic() || matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-    })
-}
-
-pub(crate) async fn pre_auth(
-    context: &SessionContext,
-    client: &mut Peer,
-    guard: &mut Guard,
-) -> Result<Handoff, Interrupt> {
-    let (server, greeting) = client
-        .watching(async {
-            let mut server = connect_upstream(context, guard).await?;
-            let greeting = peek_greeting(&mut server, guard).await?;
-            guard.upstream_ready();
-            Ok((server, greeting))
-        })
-        .await?;
-    let (domain, greeting) = match greeting {
-        Ok(greeting) => greeting,
-        Err(refusal) if !is_refusal(&refusal) => {
-            let first = refusal.split_inclusive(|&b| b == b'\n').next();
-            return Err(not_a_greeting(context, first.unwrap_or_default()));
-        }
-        Err(refusal) => {
-            trace_line(context, "<--", &refusal);
-            client.send(&refusal, guard).await?;
-            return Err(Interrupt::ClientClosed);
-        }
-    };
-    // The connection waits, greeted, for the client's EHLO.
-    let mut fresh = Some(server);
-    let mut config = ServerConfig::new(if domain.is_empty() {
-        "mailgate".to_owned()
-    } else {
-        domain
-    });
-    if !greeting.is_empty() {
-        config.greeting = greeting;
-    }
-    config.starttls = offers_starttls(context, client);
-    // Passwords never cross in clear text where TLS is on offer.
-    config.require_tls_for_auth = config.starttls;
-    config.tls_active = client.is_tls();
-    let mut local = ServerSession::new(config, Instant::now());
-    let mut upstream: Option<Upstream> = None;
-    let mut client_domain = "localhost".to_owned();
-    let mut account = String::new();
-    let mut server_pending = Vec::new();
-    loop {
-        while let Some(event) = local.poll_event() {
-            match event {
-                ServerEvent::Send(bytes) => {
-                    trace_line(context, "<--", &bytes);
-                    client.send(&bytes, guard).await?;
-                }
-                ServerEvent::StartTls => {
-                    client_starttls(context, client, guard).await?;
-                    local.tls_established(Instant::now());
-                }
-                ServerEvent::NeedCapabilities {
-                    client_domain: domain,
-                } => {
-                    if !domain.is_empty() {
-                        client_domain = domain;
-                    }
-                    let ehlo = match &upstream {
-                        Some(up) => up.session.capabilities().cloned(),
-                        None => None,
-                    };
-                    let ehlo = match ehlo {
-                        Some(ehlo) => ehlo,
-                        None => {
-                            let (up, ehlo) = client
-                                .watching(async {
-                                    let peer = match fresh.take() {
-                                        Some(peer) => peer,
-                                        None => connect_upstream(context, guard).await?,
-                                    };
-                                    start_session(context, peer, &client_domain, guard).await
-                                })
-                                .await?;
-                            upstream = Some(up);
-                            ehlo
-                        }
-                    };
-                    local.set_capabilities(ehlo);
-                }
-                ServerEvent::Authenticate(credentials) => {
-                    tracing::debug!(
-                        "{} --> [ login for account {} ]",
-                        context.label(),
-                        credentials.username
-                    );
-                    let token = match client
-                        .watching(obtain_token(context, &credentials, guard))
-                        .await?
-                    {
-                        Ok(token) => token,
-                        Err(rejected) if rejected.temporary => {
-                            local.reject_auth(Some(Reply::new(
-                                454,
-                                EnhancedStatus::new(4, 7, 0),
-                                format!("Temporary authentication failure. {}", rejected.message),
-                            )));
-                            continue;
-                        }
-                        Err(rejected) => {
-                            local.reject_auth(Some(rejection(&rejected.message)));
-                            continue;
-                        }
-                    };
-                    let mut up = match upstream.take() {
-                        Some(up) => up,
-                        None => {
-                            client
-                                .watching(async {
-                                    let peer = match fresh.take() {
-                                        Some(peer) => peer,
-                                        None => connect_upstream(context, guard).await?,
-                                    };
-                                    start_session(context, peer, &client_domain, guard).await
-                                })
-                                .await?
-                                .0
-                        }
-                    };
-                    let username = token.username.clone();
-                    let offers = up.session.capabilities().map(|ehlo| {
-                        (
-                            ehlo.supports_auth("XOAUTH2"),
-                            ehlo.supports_auth("OAUTHBEARER"),
-                        )
-                    });
-                    up.session
-                        .authenticate(upstream_exchange(context, token, offers), Instant::now());
-                    match drive(context, &mut up, guard).await? {
-                        ClientEvent::Authenticated => {
-                            if let ClientEvent::HandOff { pending } =
-                                drive(context, &mut up, guard).await?
-                            {
-                                server_pending = pending;
-                            }
-                            server_pending.extend(up.peer.take_buffer());
-                            log_authenticated(context, &username);
-                            account = username;
-                            upstream = Some(up);
-                            local.accept_auth();
-                        }
-                        ClientEvent::Failed(error) => {
-                            let text = failure_text(&error);
-                            log_upstream_refused(context, &username, &text);
-                            if matches!(error, ClientError::AuthRejected { .. }) {
-                                context
-                                    .authenticator
-                                    .token_rejected(&username, &credentials.password)
-                                    .await;
-                            }
-                            local.reject_auth(Some(rejection(&text)));
-                        }
-                        other => {
-                            return Err(Interrupt::Protocol(format!(
-                                "unexpected upstream event {other:?}"
-                            )));
-                        }
-                    }
-                }
-                ServerEvent::HandOff { pending } => {
-                    let Some(up) = upstream.take() else {
-                        return Err(Interrupt::ServerClosed);
-                    };
-                    let mut to_server = pending;
-                    to_server.extend(client.take_buffer());
-                    let client_peer = std::mem::replace(client, Peer::placeholder());
-                    return Ok(Handoff {
-                        client: client_peer.into_stream()?,
-                        server: up.peer.into_stream()?,
-                        to_server,
-                        to_client: server_pending,
-                        account,
-                    });
-                }
-                ServerEvent::Close => return Err(Interrupt::ClientClosed),
-                other => {
-                    return Err(Interrupt::Protocol(format!(
-                        "unexpected client event {other:?}"
-                    )));
-                }
-            }
-        }
-        // Bytes may be buffered already (sent while the proxy waited on the server).
-        if client.buffer.is_empty() && client.read_more(guard).await? == 0 {
-            return Err(Interrupt::ClientClosed);
-        }
-        let bytes = client.take_buffer();
-        local.receive(&bytes, Instant::now());
+/// The failure for a reply the parser refused.
+fn reply_failure(error: ReplyError, server: &str) -> UpstreamFailure {
+    match error {
+        ReplyError::LineTooLong { limit, .. } => UpstreamFailure::Other(format!(
+            "the server {server} sent a line longer than {limit} bytes"
+        )),
+        other => UpstreamFailure::Malformed(other.to_string()),
     }
 }
 
-/// `535 5.7.8 Authentication credentials invalid. <why>`
-fn rejection(text: &str) -> Reply<'static> {
-    Reply::new(
-        535,
-        EnhancedStatus::new(5, 7, 8),
-        format!("Authentication credentials invalid. {text}"),
-    )
-}
-
-/// The client-visible text of an upstream failure.
-fn failure_text(error: &ClientError) -> String {
+/// What a failure of the upstream session means for the driver.
+fn failure_event(error: ClientError, server: &str, authenticating: bool) -> UpstreamEvent {
     match error {
         ClientError::AuthRejected {
             reply,
-            provider_error: Some(provider),
-        } => format!("{} ({provider})", reply.text()),
-        ClientError::AuthRejected { reply, .. } => reply.text(),
-        other => other.to_string(),
+            provider_error,
+        } => UpstreamEvent::Rejected {
+            text: match provider_error {
+                Some(provider) => format!("{} ({provider})", reply.text()),
+                None => reply.text(),
+            },
+            token_refused: true,
+            reusable: false,
+        },
+        ClientError::Protocol(error) => UpstreamEvent::Failed(reply_failure(error, server)),
+        ClientError::Timeout => UpstreamEvent::Failed(UpstreamFailure::Timeout),
+        other if authenticating => UpstreamEvent::Rejected {
+            text: other.to_string(),
+            token_refused: false,
+            reusable: false,
+        },
+        other => UpstreamEvent::Failed(UpstreamFailure::Other(format!("Server error: {other}"))),
+    }
+}
+
+impl Machine for Upstream {
+    type Event = UpstreamEvent;
+
+    fn receive(&mut self, bytes: &[u8], now: Instant) {
+        match self.session.as_mut() {
+            Some(session) => session.receive(bytes, now),
+            None => {
+                let waiting = self.greeting.is_none() && self.input.len() <= MAX_LINE * 2;
+                self.input.extend_from_slice(bytes);
+                if waiting {
+                    self.read_greeting();
+                }
+            }
+        }
+    }
+
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        let (mut session, server, authenticating) =
+            (self.session.as_mut(), &self.server, self.authenticating);
+        self.outbox
+            .transmit(|| Upstream::pull(session.as_deref_mut(), server, authenticating))
+    }
+
+    fn poll_event(&mut self) -> Option<UpstreamEvent> {
+        let (mut session, server, authenticating) =
+            (self.session.as_mut(), &self.server, self.authenticating);
+        self.outbox
+            .event(|| Upstream::pull(session.as_deref_mut(), server, authenticating))
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.session.as_ref().and_then(ClientSession::poll_timeout)
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if let Some(session) = self.session.as_mut() {
+            session.handle_timeout(now);
+        }
+    }
+
+    fn tls_established(&mut self, now: Instant) {
+        if let Some(session) = self.session.as_mut() {
+            session.tls_established(now);
+        }
+    }
+}
+
+impl UpstreamMachine for Upstream {
+    fn introduce(&mut self, hello: &str, now: Instant) -> bool {
+        if self.session.is_some() {
+            return false;
+        }
+        let mut config = self.config.clone();
+        config.ehlo_domain = hello.to_owned();
+        self.config.ehlo_domain = hello.to_owned();
+        let mut session = ClientSession::new(config, now);
+        session.receive(&std::mem::take(&mut self.input), now);
+        self.session = Some(session);
+        true
     }
 }
