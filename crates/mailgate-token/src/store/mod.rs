@@ -4,7 +4,11 @@
 //! [`RetryingStorage`] keeps writes a failing disk refuses in memory and retries them.
 
 mod backoff;
+#[cfg(feature = "redis")]
+mod bridge;
 mod file;
+#[cfg(feature = "redis")]
+mod redis;
 mod retry;
 mod storage;
 mod vault;
@@ -14,6 +18,8 @@ pub use backoff::{
     RESET_COOLDOWN_SECS,
 };
 pub use file::{FileRole, IniFileStorage};
+#[cfg(feature = "redis")]
+pub use redis::{DEFAULT_KEY_PREFIX, DEFAULT_LOCK_LEASE, RedisStorage, RedisStoreError};
 pub use retry::RetryingStorage;
 pub use storage::{AccountLock, CacheSnapshot, MemoryStorage, StoreError, TokenStorage};
 pub use vault::{

@@ -45,7 +45,11 @@ fn retryable(error: &StoreError) -> bool {
         StoreError::Io { .. }
         | StoreError::Parse { .. }
         | StoreError::NotUtf8 { .. }
-        | StoreError::TooLarge { .. } => true,
+        | StoreError::TooLarge { .. }
+        // A shared store that is unreachable, busy or refusing (until the operator fixes its
+        // permissions) may take the write later, like a disk.
+        | StoreError::Backend { .. }
+        | StoreError::Conflict { .. } => true,
         StoreError::Edit { .. } | StoreError::NotAnAccount { .. } => false,
     }
 }

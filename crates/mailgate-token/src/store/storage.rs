@@ -94,6 +94,24 @@ pub enum StoreError {
         /// The section.
         section: String,
     },
+    /// A shared store (Redis, AWS Secrets Manager) refused or could not be reached.
+    #[error("{store}: {source}")]
+    Backend {
+        /// The store, as [`describe`](crate::store::RedisStorage) names it (never a secret).
+        store: String,
+        /// Whether retrying later may succeed (the store is unreachable or busy), rather than
+        /// a refusal that needs the operator (wrong credentials, missing permission).
+        temporary: bool,
+        /// The store client's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Other processes kept changing the shared store while this one wrote to it; the write
+    /// was retried and gave up.
+    #[error("{store}: other processes kept writing at the same time; the write is retried later")]
+    Conflict {
+        /// The store (never a secret).
+        store: String,
+    },
 }
 
 /// Where cached tokens persist: the configuration file, a cache store file, or (later)
