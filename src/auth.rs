@@ -13,7 +13,7 @@ use mailgate_proxy::authorization::{
 };
 use mailgate_token::config::ProxyConfig;
 use mailgate_token::login::{EncryptedLoginStore, LoginError, LoginManager, LoginSuccess};
-use mailgate_token::store::{IniFileStorage, TokenStorage, TokenVault};
+use mailgate_token::store::{CacheStoreLocation, IniFileStorage, TokenStorage, TokenVault};
 use mailgate_token::transport::{HttpClient, HttpClientConfig, ProxySettings};
 
 use crate::cli::Cli;
@@ -67,9 +67,18 @@ impl TokenRuntime {
         notify: NotifySettings,
     ) -> Result<Self, String> {
         let config = Arc::new(config);
-        let storage: Arc<dyn TokenStorage> = match cli.cache_store.as_deref() {
-            Some(cache) if cache != config_file => Arc::new(IniFileStorage::cache_store(cache)),
-            _ => Arc::new(IniFileStorage::config_file(config_file)),
+        let storage: Arc<dyn TokenStorage> = match &cli.cache_store {
+            Some(CacheStoreLocation::File(cache)) if cache == config_file => {
+                Arc::new(IniFileStorage::config_file(config_file))
+            }
+            Some(location) => {
+                let storage = location.open().map_err(|error| error.to_string())?;
+                if location.is_shared() {
+                    tracing::info!("Tokens are kept in {}", location.describe());
+                }
+                storage
+            }
+            None => Arc::new(IniFileStorage::config_file(config_file)),
         };
         let vault = TokenVault::new(*config.global())
             .map_err(|error| format!("Unable to start the token store: {error}"))?;

@@ -6,7 +6,9 @@
 mod backoff;
 #[cfg(feature = "redis")]
 mod bridge;
+mod copy;
 mod file;
+mod location;
 #[cfg(feature = "redis")]
 mod redis;
 mod retry;
@@ -17,7 +19,9 @@ pub use backoff::{
     DEFAULT_BACKOFF_CAPACITY, FAILURE_MEMORY_SECS, FailureBackoff, MAX_BACKOFF_SECS,
     RESET_COOLDOWN_SECS,
 };
+pub use copy::copy_accounts;
 pub use file::{FileRole, IniFileStorage};
+pub use location::{CacheStoreLocation, OpenStoreError};
 #[cfg(feature = "redis")]
 pub use redis::{DEFAULT_KEY_PREFIX, DEFAULT_LOCK_LEASE, RedisStorage, RedisStoreError};
 pub use retry::RetryingStorage;

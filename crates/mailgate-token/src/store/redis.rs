@@ -90,7 +90,7 @@ pub enum RedisStoreError {
         store: String,
     },
     /// Another instance held the account's refresh lock for longer than a refresh can take.
-    #[error("{store}: another instance held the refresh lock of account {account} for {} s", LOCK_WAIT.as_secs())]
+    #[error("another instance held the refresh lock of account {account} in {store} for {} s", LOCK_WAIT.as_secs())]
     LockWait {
         /// The store, password redacted.
         store: String,
@@ -122,18 +122,24 @@ impl RedisStoreError {
 
 impl From<RedisStoreError> for StoreError {
     fn from(error: RedisStoreError) -> Self {
+        let temporary = error.is_temporary();
         match error {
             RedisStoreError::NotAnAccount { section } => StoreError::NotAnAccount { section },
-            RedisStoreError::Redis { ref store, .. }
-            | RedisStoreError::TooLarge { ref store }
+            // The store is named once, by the outer error.
+            RedisStoreError::Redis { store, source } => StoreError::Backend {
+                store,
+                temporary,
+                source: Box::new(source),
+            },
+            RedisStoreError::TooLarge { ref store }
             | RedisStoreError::LockWait { ref store, .. } => StoreError::Backend {
                 store: store.clone(),
-                temporary: error.is_temporary(),
+                temporary,
                 source: Box::new(error),
             },
             other => StoreError::Backend {
                 store: "redis".to_owned(),
-                temporary: false,
+                temporary,
                 source: Box::new(other),
             },
         }
@@ -206,24 +212,6 @@ impl std::fmt::Debug for RedisStorage {
             .field("lease", &self.inner.lease)
             .finish_non_exhaustive()
     }
-}
-
-/// `url` without its password (and without its query).
-fn redact(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("redis", url));
-    let rest = rest.split(['?', '#']).next().unwrap_or_default();
-    let (authority, path) = match rest.find('/') {
-        Some(at) => rest.split_at(at),
-        None => (rest, ""),
-    };
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) if !user.is_empty() => format!("{user}:***@{host}"),
-            _ => format!("***@{host}"),
-        },
-        None => authority.to_owned(),
-    };
-    format!("{scheme}://{authority}{path}")
 }
 
 /// Splits the store's own query parameters (`key_prefix`, `lock_lease`) off `url`.
@@ -312,7 +300,7 @@ impl RedisStorage {
     /// verified against the system's roots), optionally with `?key_prefix=...` and
     /// `?lock_lease=SECONDS`. Does not connect.
     pub fn open(url: &str) -> Result<Self, RedisStoreError> {
-        let described = redact(url);
+        let described = super::location::redact_url(url);
         let (client_url, prefix, lease) = own_parameters(url)?;
         let client = redis::Client::open(client_url.as_str()).map_err(|error| {
             // The client's message may quote the URL, password included: name only the kind.
@@ -780,21 +768,6 @@ impl TokenStorage for RedisStorage {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redaction_hides_every_password_form() {
-        assert_eq!(
-            redact("redis://127.0.0.1:6379/0"),
-            "redis://127.0.0.1:6379/0"
-        );
-        assert_eq!(
-            redact("redis://user:pa:ss@host:1/3?x=1"),
-            "redis://user:***@host:1/3"
-        );
-        assert_eq!(redact("rediss://:secret@host:1"), "rediss://***@host:1");
-        assert_eq!(redact("redis://secret@host/0"), "redis://***@host/0");
-        assert_eq!(redact("redis://u:p@ss@host/0"), "redis://u:***@host/0");
-    }
 
     #[test]
     fn own_parameters_are_taken_out() {
