@@ -136,6 +136,16 @@ impl CacheStoreLocation {
                 kind: "Redis",
                 feature: "redis",
             }),
+            #[cfg(feature = "aws")]
+            Self::Aws { profile, secret } => {
+                super::AwsSecretStorage::open(profile.as_deref(), secret)
+                    .map(|store| Arc::new(store) as Arc<dyn TokenStorage>)
+                    .map_err(|error| OpenStoreError::Invalid {
+                        store: self.describe(),
+                        reason: error.to_string(),
+                    })
+            }
+            #[cfg(not(feature = "aws"))]
             Self::Aws { .. } => Err(OpenStoreError::NotBuilt {
                 store: self.describe(),
                 kind: "AWS Secrets Manager",

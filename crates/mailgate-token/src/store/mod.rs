@@ -2,9 +2,13 @@
 //! trait with its file implementation (atomic, locked, merging), and the
 //! [`TokenVault`] that decrypts them and applies the wrong-password policy;
 //! [`RetryingStorage`] keeps writes a failing disk refuses in memory and retries them.
+//! With cargo features, stores shared by several processes: `RedisStorage` (`redis`) and
+//! `AwsSecretStorage` (`aws`, AWS Secrets Manager in the Python email-oauth2-proxy's format).
 
+#[cfg(feature = "aws")]
+mod aws;
 mod backoff;
-#[cfg(feature = "redis")]
+#[cfg(any(feature = "redis", feature = "aws"))]
 mod bridge;
 mod copy;
 mod file;
@@ -15,6 +19,8 @@ mod retry;
 mod storage;
 mod vault;
 
+#[cfg(feature = "aws")]
+pub use aws::{AwsSecretStorage, AwsStoreError, WRITE_ATTEMPTS};
 pub use backoff::{
     DEFAULT_BACKOFF_CAPACITY, FAILURE_MEMORY_SECS, FailureBackoff, MAX_BACKOFF_SECS,
     RESET_COOLDOWN_SECS,
