@@ -1,15 +1,21 @@
-"""Several mailgate processes sharing one token store in Redis (`--cache-store redis://...`):
-one refresh per account across the instances, a refresh lock that outlives no killed holder
-beyond its lease, and a Redis restart that loses no token.
+"""Several mailgate processes sharing one token store.
 
+Redis (`--cache-store redis://...`): one refresh per account across the instances, a refresh
+lock that outlives no killed holder beyond its lease, and a Redis restart that loses no token.
 Each test starts its own `redis-server` (no persistence, so a restart loses its data) on a free
 loopback port and three mailgate processes on it.
+
+AWS Secrets Manager (`--cache-store aws:...`) against `moto_server`: two processes writing two
+accounts of one secret lose neither, and a secret in the Python email-oauth2-proxy's format is
+read, and written back in that format.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import configparser
 import imaplib
+import json
 import os
 import shutil
 import signal
@@ -215,3 +221,151 @@ class ProxySharedStoreTest(unittest.TestCase):
         self.assertEqual(self.redis.cli("HGET", key, "access_token"), stored,
                          "the instances wrote back the tokens they hold")
         self.assertEqual(grants.new(), 0, "no token was lost, so none was requested")
+
+
+class ProxyAwsStoreTest(unittest.TestCase):
+    """mailgate processes on one AWS Secrets Manager secret (moto_server)."""
+
+    moto: subprocess.Popen | None = None
+    port = 0
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        if cls.moto is not None and cls.moto.poll() is None:
+            cls.moto.kill()
+            cls.moto.wait(10)
+
+    def setUp(self) -> None:
+        require_mailgate(self, "--cache-store", "store")
+        if not ENV.get("moto_server"):
+            reason = "moto_server is not installed (PyPI moto[server])"
+            if REQUIRE_PROXY:
+                self.fail(reason)
+            self.skipTest(reason)
+        cls = type(self)
+        if cls.moto is None:
+            cls.port = free_port()
+            cls.moto = subprocess.Popen(
+                [ENV["moto_server"], "-H", "127.0.0.1", "-p", str(cls.port)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True)
+            with open(ENV["pids_file"], "a", encoding="utf-8") as file:
+                file.write(f"{cls.moto.pid}\n")
+            deadline = time.monotonic() + TIMEOUT
+            while not port_open("127.0.0.1", cls.port):
+                if time.monotonic() > deadline or cls.moto.poll() is not None:
+                    raise AssertionError("moto_server did not start")
+                time.sleep(0.05)
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.port}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+    def boto(self, script: str) -> str:
+        """Python with boto3 against the emulator: the Python email-oauth2-proxy's calls."""
+        result = subprocess.run([ENV["moto_python"], "-c", script], capture_output=True,
+                                timeout=60, env=os.environ | self.environment())
+        self.assertEqual(result.returncode, 0, result.stderr.decode())
+        return result.stdout.decode()
+
+    def secret(self, name: str) -> dict:
+        # The label named: moto's default version does not follow UpdateSecretVersionStage.
+        return json.loads(self.boto(
+            "import boto3\n"
+            f"print(boto3.client('secretsmanager').get_secret_value(SecretId={name!r}, "
+            "VersionStage='AWSCURRENT')['SecretString'])\n"))
+
+    def proxy(self, name: str, accounts: list[Account], store: str) -> tuple[Mailgate, int]:
+        port = free_port()
+        sections = {
+            f"IMAP-{port}": {"server_address": ENV["dovecot_host"],
+                             "server_port": str(ENV["imaps_port"]),
+                             "server_ca_file": ENV["ca"], "local_address": "127.0.0.1"},
+        }
+        for account in accounts:
+            sections[account.name] = account.section()
+        proxy = Mailgate(name, sections, ("--cache-store", store),
+                         environment=self.environment()).start()
+        self.addCleanup(proxy.stop)
+        return proxy, port
+
+    @staticmethod
+    def login(port: int, account: Account) -> str:
+        with imaplib.IMAP4("127.0.0.1", port, timeout=TIMEOUT) as imap:
+            typ, _ = imap.login(account.name, account.password)
+            return typ
+
+    def account(self, prefix: str) -> Account:
+        account = Account(unique(prefix) + "@example.test", prefix + "-pass", flow="password")
+        account.register()
+        self.addCleanup(OAuth.control, action="set_expiry", client_id=account.client_id,
+                        seconds=3600)
+        return account
+
+    def test_two_instances_writing_one_secret_lose_no_account(self):
+        first, second = self.account("aws-first"), self.account("aws-second")
+        store = "aws:" + unique("fleet-tokens")
+        a = self.proxy(unique("aws-a"), [first, second], store)
+        b = self.proxy(unique("aws-b"), [first, second], store)
+        # Tokens inside the refresh margin: every login refreshes and writes the secret.
+        for account in (first, second):
+            OAuth.control(action="set_expiry", client_id=account.client_id, seconds=1)
+        rounds = 10
+
+        def logins(port: int, account: Account) -> list[str]:
+            return [self.login(port, account) for _ in range(rounds)]
+
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(logins, (a[1], b[1]), (first, second)))
+        self.assertEqual(results, [["OK"] * rounds] * 2)
+        cache = self.secret(store[len("aws:"):])
+        for account in (first, second):
+            self.assertTrue(cache[account.name]["access_token"].startswith("gAAAAA"), cache)
+            self.assertIn("refresh_token", cache[account.name])
+        # Each instance finds the other's account in the secret: no new authorisation.
+        for account in (first, second):
+            OAuth.control(action="set_expiry", client_id=account.client_id, seconds=3600)
+        grants = [Grants(first.client_id), Grants(second.client_id)]
+        self.assertEqual(self.login(b[1], first), "OK")
+        self.assertEqual(self.login(a[1], second), "OK")
+        self.assertEqual([g.new("password") for g in grants], [0, 0])
+
+    def test_a_secret_in_the_python_proxys_format_is_read_and_kept_in_it(self):
+        account = self.account("aws-python")
+        # Tokens encrypted with the account's password, as any proxy writes them: from a file;
+        # the access token is already inside the refresh margin.
+        OAuth.control(action="set_expiry", client_id=account.client_id, seconds=1)
+        cache_file = os.path.join(ENV["dir"], unique("aws-python") + ".config")
+        file_proxy = self.proxy(unique("aws-file"), [account], cache_file)
+        self.assertEqual(self.login(file_proxy[1], account), "OK")
+        file_proxy[0].stop()
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read(cache_file)
+        cached = {section: dict(parser.items(section)) for section in parser.sections()}
+        self.assertIn(account.name, cached)
+        # The Python email-oauth2-proxy's calls: create_secret, then put_secret_value(json.dumps).
+        name = unique("python-tokens")
+        self.boto(
+            "import boto3, json\n"
+            "c = boto3.client('secretsmanager')\n"
+            f"c.create_secret(Name={name!r}, ForceOverwriteReplicaSecret=False)\n"
+            f"c.put_secret_value(SecretId={name!r}, SecretString=json.dumps({cached!r}))\n")
+        OAuth.control(action="set_expiry", client_id=account.client_id, seconds=3600)
+        grants = Grants(account.client_id)
+        proxy = self.proxy(unique("aws-reader"), [account], "aws:" + name)
+        # The refresh token the secret held is decrypted and used; the new tokens are written.
+        self.assertEqual(self.login(proxy[1], account), "OK")
+        self.assertEqual(grants.new("password"), 0, "no new authorisation")
+        self.assertEqual(grants.new("refresh_token"), 1)
+        # The secret stays a JSON object of sections of text values.
+        cache = self.secret(name)
+        self.assertEqual(list(cache), [account.name])
+        self.assertTrue(all(isinstance(v, str) for v in cache[account.name].values()), cache)
+        self.assertNotEqual(cache[account.name]["access_token"],
+                            cached[account.name]["access_token"])
