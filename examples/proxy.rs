@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use mailgate_proxy::{ListenerSpec, Protocol, Proxy, TokenAuthenticator};
 use mailgate_token::config::ProxyConfig;
-use mailgate_token::login::{LoginManager, MemoryLoginStore};
+use mailgate_token::login::LoginManager;
+use mailgate_token::store::MemoryStorage;
 use mailgate_token::transport::{HttpClient, HttpClientConfig};
 
 #[tokio::main]
@@ -35,9 +36,11 @@ async fn main() {
         ))
         .expect("a valid account section"),
     );
-    let store = Arc::new(MemoryLoginStore::new(*config.global()));
+    let storage = Arc::new(MemoryStorage::new());
     let http = HttpClient::new(HttpClientConfig::default()).expect("an HTTP client");
-    let manager = Arc::new(LoginManager::new(config.clone(), store, http));
+    let manager = Arc::new(
+        LoginManager::new(config.clone(), storage, http).expect("the system's random generator"),
+    );
     let authenticator = Arc::new(TokenAuthenticator::new(manager, config));
 
     // One listener: 127.0.0.1:1993 in, implicit TLS (verified) out.

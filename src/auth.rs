@@ -12,8 +12,8 @@ use mailgate_proxy::authorization::{
     DEFAULT_AUTHORIZATION_TIMEOUT, InteractiveAuthorizer, RedirectMode,
 };
 use mailgate_token::config::ProxyConfig;
-use mailgate_token::login::{EncryptedLoginStore, LoginError, LoginManager, LoginSuccess};
-use mailgate_token::store::{CacheStoreLocation, IniFileStorage, TokenStorage, TokenVault};
+use mailgate_token::login::{LoginError, LoginManager, LoginSuccess};
+use mailgate_token::store::{CacheStoreLocation, IniFileStorage, TokenStorage};
 use mailgate_token::transport::{HttpClient, HttpClientConfig, ProxySettings};
 
 use crate::cli::Cli;
@@ -42,7 +42,6 @@ pub(crate) struct TokenRuntime {
     /// The live state of accounts and listeners (status, metrics, notifications).
     pub(crate) board: Board,
     notifier: Option<tokio::task::JoinHandle<()>>,
-    store: Arc<EncryptedLoginStore>,
     authorizer: InteractiveAuthorizer,
     #[cfg(unix)]
     _control: Option<crate::control::ControlSocket>,
@@ -80,9 +79,6 @@ impl TokenRuntime {
             }
             None => Arc::new(IniFileStorage::config_file(config_file)),
         };
-        let vault = TokenVault::new(*config.global())
-            .map_err(|error| format!("Unable to start the token store: {error}"))?;
-        let store = Arc::new(EncryptedLoginStore::new(config.clone(), vault, storage));
         let http = token_http_client(&config)?;
         let mode = if cli.local_server_auth {
             RedirectMode::LocalServer
@@ -92,12 +88,11 @@ impl TokenRuntime {
         let authorizer = InteractiveAuthorizer::new(mode, DEFAULT_AUTHORIZATION_TIMEOUT);
         authorizer.set_config(config.clone());
         let manager = Arc::new(
-            LoginManager::new(config.clone(), store.clone(), http)
+            LoginManager::new(config.clone(), storage, http)
+                .map_err(|error| format!("Unable to start the token store: {error}"))?
                 .with_authorizer(Arc::new(authorizer.clone())),
         );
-        let authenticator = Arc::new(
-            TokenAuthenticator::new(manager.clone(), config.clone()).with_store(store.clone()),
-        );
+        let authenticator = Arc::new(TokenAuthenticator::new(manager.clone(), config.clone()));
         let board = Board::new(authorizer.pending(), EventSink::default());
         board.set_config(config);
         let notifier = events::start(&board, notify);
@@ -120,7 +115,6 @@ impl TokenRuntime {
             authenticator,
             board,
             notifier,
-            store,
             authorizer,
             #[cfg(unix)]
             _control: control,
@@ -132,7 +126,6 @@ impl TokenRuntime {
     pub(crate) fn reload(&self, config: ProxyConfig) {
         let config = Arc::new(config);
         self.board.set_config(config.clone());
-        self.store.set_config(config.clone());
         self.authorizer.set_config(config.clone());
         self.authenticator.set_config(config);
     }
@@ -153,13 +146,14 @@ impl TokenRuntime {
     /// again.
     pub(crate) async fn save_unsaved(&self) {
         self.refresher.abort();
-        if self.authenticator.manager().retry_unsaved().await == 0 {
+        let manager = self.authenticator.manager();
+        if manager.retry_unsaved().await == 0 {
             return;
         }
         tracing::error!(
             "Unable to save the new tokens of account(s) {} before stopping (see the errors above); \
              they are lost, and the account(s) may need to be authorised again",
-            self.store.unsaved_accounts().join(", ")
+            manager.unsaved_accounts().await.join(", ")
         );
     }
 }

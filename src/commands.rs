@@ -36,7 +36,7 @@ pub(crate) fn load(
         }
         Some(location) if location.is_shared() => {
             let storage = location.open().map_err(|error| error.to_string())?;
-            match storage.load() {
+            match on_own_runtime(async move { storage.load().await }) {
                 Ok(snapshot) => config.merge_cache_snapshot(&snapshot),
                 Err(error) if unreachable == Unreachable::Warn => tracing::warn!(
                     "Unable to read the token store {}: {error}; starting anyway (each login reads it again)",
@@ -48,6 +48,25 @@ pub(crate) fn load(
         _ => {}
     }
     Ok((config, document))
+}
+
+/// Runs `future` to completion on a runtime of its own, on a thread of its own: callable from
+/// synchronous code and from a task of another runtime alike (the caller waits).
+fn on_own_runtime<T: Send + 'static>(
+    future: impl std::future::Future<Output = Result<T, mailgate_token::store::StoreError>>
+    + Send
+    + 'static,
+) -> Result<T, String> {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| error.to_string())?
+            .block_on(future)
+            .map_err(|error| error.to_string())
+    })
+    .join()
+    .map_err(|_| "the token store's thread failed".to_owned())?
 }
 
 /// What [`load`] does when a shared token store cannot be read.
@@ -73,7 +92,7 @@ pub(crate) fn store(command: &StoreCommand) -> ExitCode {
         (Ok(from), Ok(to)) => (from, to),
         (Err(code), _) | (_, Err(code)) => return code,
     };
-    match copy_accounts(from.as_ref(), to.as_ref()) {
+    match on_own_runtime(async move { copy_accounts(from.as_ref(), to.as_ref()).await }) {
         Ok(accounts) => {
             println!(
                 "Copied {} account(s) from {} to {}{}{}",
@@ -86,7 +105,7 @@ pub(crate) fn store(command: &StoreCommand) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("error: {error}; copied nothing more");
+            eprintln!("error: {error}; nothing more was copied");
             ExitCode::FAILURE
         }
     }
@@ -191,12 +210,11 @@ fn probe(
 }
 
 /// Describes a Unix time relative to now.
-fn relative(unix: i64, now: i64) -> String {
-    let delta = unix - now;
-    let (word, seconds) = if delta >= 0 {
-        ("in", delta)
+fn relative(unix: u64, now: u64) -> String {
+    let (word, seconds) = if unix >= now {
+        ("in", unix - now)
     } else {
-        ("expired", -delta)
+        ("expired", now - unix)
     };
     let text = match seconds {
         s if s < 120 => format!("{s} s"),
@@ -222,8 +240,7 @@ pub(crate) fn accounts(cli: &Cli, config_file: &Path) -> ExitCode {
     };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
+        .map_or(0, |d| d.as_secs());
     for account in config.accounts() {
         let flow = match config.resolve_account(account) {
             Ok(resolved) => resolved.flow.to_string(),

@@ -4,7 +4,7 @@
 use std::sync::{Arc, PoisonError, RwLock};
 
 use mailgate_token::config::{ProxyConfig, UpstreamSasl};
-use mailgate_token::login::{LoginError, LoginManager, LoginStore, TokenUpdate};
+use mailgate_token::login::{LoginError, LoginManager};
 
 use crate::login::{
     Authenticator, BoxFuture, LoginRejected, UpstreamCredentials, UpstreamMechanism,
@@ -12,11 +12,12 @@ use crate::login::{
 use mailgate_sasl::SecretString;
 
 /// Logs clients in through a [`LoginManager`] (cached, refreshed or newly obtained tokens,
-/// single flight per account) and reads each account's `upstream_sasl`.
+/// single flight per account) and reads each account's `upstream_sasl`. An access token the
+/// upstream server refuses is dropped from the manager's store, so the next login refreshes
+/// it instead of reusing it until expiry.
 pub struct TokenAuthenticator {
     manager: Arc<LoginManager>,
     config: RwLock<Arc<ProxyConfig>>,
-    store: Option<Arc<dyn LoginStore>>,
 }
 
 impl std::fmt::Debug for TokenAuthenticator {
@@ -31,16 +32,7 @@ impl TokenAuthenticator {
         TokenAuthenticator {
             manager,
             config: RwLock::new(config),
-            store: None,
         }
-    }
-
-    /// Drops an account's access token from `store` (the manager's store) when the upstream
-    /// server refuses it, so the next login refreshes it instead of reusing it until expiry.
-    #[must_use]
-    pub fn with_store(mut self, store: Arc<dyn LoginStore>) -> Self {
-        self.store = Some(store);
-        self
     }
 
     /// The login manager (e.g. for proactive refresh).
@@ -119,34 +111,14 @@ impl Authenticator for TokenAuthenticator {
         password: &'a SecretString,
     ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let Some(store) = self.store.clone() else {
-                return;
-            };
-            let config = self
-                .config
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone();
-            let Ok(account) = config.resolve_account(username) else {
-                return;
-            };
             let password = mailgate_token::SecretString::from(password.expose().as_str());
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            // The store may derive a key or write the file: keep it off the async threads.
-            let dropped = tokio::task::spawn_blocking(move || {
-                store.save(&account, &password, &TokenUpdate::DropAccessToken, now)
-            })
-            .await;
-            match dropped {
-                Ok(Ok(())) => tracing::info!(
+            match self.manager.drop_access_token(username, &password).await {
+                Ok(()) => tracing::info!(
                     "Dropped the access token of account {username} that the server refused"
                 ),
-                Ok(Err(error)) => tracing::info!(
+                Err(error) => tracing::info!(
                     "Unable to drop the refused access token of account {username}: {error}"
                 ),
-                Err(_) => {}
             }
         })
     }

@@ -381,8 +381,8 @@ mod provider {
     use mailgate_proxy::TokenAuthenticator;
     use mailgate_test_support::{MockOAuthServer, MockReply};
     use mailgate_token::config::ProxyConfig;
-    use mailgate_token::login::{EncryptedLoginStore, LoginManager};
-    use mailgate_token::store::{IniFileStorage, TokenVault};
+    use mailgate_token::login::LoginManager;
+    use mailgate_token::store::IniFileStorage;
     use mailgate_token::transport::{HttpClient, HttpClientConfig};
 
     /// The proxy with the production token path against the mock provider.
@@ -401,11 +401,9 @@ mod provider {
         )
         .unwrap();
         let config = Arc::new(ProxyConfig::load(&config_path).unwrap());
-        let vault = TokenVault::new(*config.global()).unwrap();
         let storage = Arc::new(IniFileStorage::config_file(&config_path));
-        let store = Arc::new(EncryptedLoginStore::new(config.clone(), vault, storage));
         let http = HttpClient::new(HttpClientConfig::default()).unwrap();
-        let manager = Arc::new(LoginManager::new(config.clone(), store, http));
+        let manager = Arc::new(LoginManager::new(config.clone(), storage, http).unwrap());
         let authenticator = Arc::new(TokenAuthenticator::new(manager, config));
         let server = mock_token_upstream(pki).await;
         start_proxy(pki.spec(Protocol::Imap, server), authenticator).await
@@ -511,15 +509,14 @@ mod provider {
         )
         .unwrap();
         let config = Arc::new(ProxyConfig::load(&config_path).unwrap());
-        let vault = TokenVault::new(*config.global()).unwrap();
         let storage = Arc::new(IniFileStorage::config_file(&config_path));
-        let store = Arc::new(EncryptedLoginStore::new(config.clone(), vault, storage));
         let mut http_config = HttpClientConfig::default();
         http_config.connect_timeout = request_timeout;
         http_config.request_timeout = request_timeout;
         let http = HttpClient::new(http_config).unwrap();
         let manager = Arc::new(
-            LoginManager::new(config.clone(), store, http)
+            LoginManager::new(config.clone(), storage, http)
+                .unwrap()
                 .with_clock(move || clock.load(Ordering::SeqCst)),
         );
         let authenticator = Arc::new(TokenAuthenticator::new(manager, config));

@@ -20,8 +20,8 @@ use mailgate_proxy::authorization::{InteractiveAuthorizer, RedirectMode, query_p
 use mailgate_proxy::{Protocol, TokenAuthenticator};
 use mailgate_test_support::MockOAuthServer;
 use mailgate_token::config::ProxyConfig;
-use mailgate_token::login::{EncryptedLoginStore, LoginManager};
-use mailgate_token::store::{IniFileStorage, TokenVault};
+use mailgate_token::login::LoginManager;
+use mailgate_token::store::IniFileStorage;
 use mailgate_token::transport::{HttpClient, HttpClientConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -107,14 +107,13 @@ async fn waiting_login() -> Waiting {
     )
     .unwrap();
     let config = Arc::new(ProxyConfig::load(&config_path).unwrap());
-    let vault = TokenVault::new(*config.global()).unwrap();
     let storage = Arc::new(IniFileStorage::config_file(&config_path));
-    let store = Arc::new(EncryptedLoginStore::new(config.clone(), vault, storage));
     let http = HttpClient::new(HttpClientConfig::default()).unwrap();
     let authorizer = InteractiveAuthorizer::new(RedirectMode::LocalServer, Duration::from_secs(60));
     authorizer.set_config(config.clone());
     let manager = Arc::new(
-        LoginManager::new(config.clone(), store, http)
+        LoginManager::new(config.clone(), storage, http)
+            .unwrap()
             .with_authorizer(Arc::new(authorizer.clone())),
     );
     let authenticator = Arc::new(TokenAuthenticator::new(manager, config));

@@ -29,8 +29,8 @@ use mailgate_proxy::authorization::{InteractiveAuthorizer, RedirectMode};
 use mailgate_proxy::{Protocol, Proxy, TokenAuthenticator};
 use mailgate_test_support::{MockOAuthServer, MockReply};
 use mailgate_token::config::ProxyConfig;
-use mailgate_token::login::{EncryptedLoginStore, LoginManager, LoginStore};
-use mailgate_token::store::{IniFileStorage, TokenVault};
+use mailgate_token::login::LoginManager;
+use mailgate_token::store::IniFileStorage;
 use mailgate_token::transport::{HttpClient, HttpClientConfig};
 use secret_scan::*;
 use tokio::net::TcpStream;
@@ -243,18 +243,16 @@ async fn start(
     upstream: &Arc<UpstreamState>,
 ) -> (Proxy, [SocketAddr; 3], InteractiveAuthorizer) {
     let config = Arc::new(ProxyConfig::load(config_path).unwrap());
-    let vault = TokenVault::new(*config.global()).unwrap();
     let storage = Arc::new(IniFileStorage::config_file(config_path));
-    let store = Arc::new(EncryptedLoginStore::new(config.clone(), vault, storage));
-    let login_store: Arc<dyn LoginStore> = store.clone();
     let http = HttpClient::new(HttpClientConfig::default()).unwrap();
     let authorizer = InteractiveAuthorizer::new(RedirectMode::LocalServer, Duration::from_secs(60));
     authorizer.set_config(config.clone());
     let manager = Arc::new(
-        LoginManager::new(config.clone(), store, http)
+        LoginManager::new(config.clone(), storage, http)
+            .unwrap()
             .with_authorizer(Arc::new(authorizer.clone())),
     );
-    let authenticator = Arc::new(TokenAuthenticator::new(manager, config).with_store(login_store));
+    let authenticator = Arc::new(TokenAuthenticator::new(manager, config));
     let specs = vec![
         pki.spec(Protocol::Imap, imap_upstream(pki, upstream.clone()).await),
         pki.spec(Protocol::Pop, pop3_upstream(pki, upstream.clone()).await),

@@ -15,8 +15,8 @@ use mailgate_proxy::authorization::{InteractiveAuthorizer, RedirectMode};
 use mailgate_proxy::{Protocol, TokenAuthenticator};
 use mailgate_test_support::MockOAuthServer;
 use mailgate_token::config::ProxyConfig;
-use mailgate_token::login::{EncryptedLoginStore, LoginManager};
-use mailgate_token::store::{IniFileStorage, TokenVault};
+use mailgate_token::login::LoginManager;
+use mailgate_token::store::IniFileStorage;
 use mailgate_token::transport::{HttpClient, HttpClientConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -70,18 +70,16 @@ async fn setup(
     accepted: &'static [u32],
 ) -> (mailgate_proxy::Proxy, SocketAddr, InteractiveAuthorizer) {
     let config = Arc::new(ProxyConfig::load(config_path).unwrap());
-    let vault = TokenVault::new(*config.global()).unwrap();
     let storage = Arc::new(IniFileStorage::config_file(config_path));
-    let store = Arc::new(EncryptedLoginStore::new(config.clone(), vault, storage));
-    let login_store: Arc<dyn mailgate_token::login::LoginStore> = store.clone();
     let http = HttpClient::new(HttpClientConfig::default()).unwrap();
     let authorizer = InteractiveAuthorizer::new(mode, std::time::Duration::from_secs(60));
     authorizer.set_config(config.clone());
     let manager = Arc::new(
-        LoginManager::new(config.clone(), store, http)
+        LoginManager::new(config.clone(), storage, http)
+            .unwrap()
             .with_authorizer(Arc::new(authorizer.clone())),
     );
-    let authenticator = Arc::new(TokenAuthenticator::new(manager, config).with_store(login_store));
+    let authenticator = Arc::new(TokenAuthenticator::new(manager, config));
     let server = upstream(pki, accepted).await;
     let (proxy, address) = start_proxy(pki.spec(Protocol::Imap, server), authenticator).await;
     (proxy, address, authorizer)

@@ -27,6 +27,14 @@ fn aws_store_child() {
     let Ok(command) = std::env::var(CHILD_ENV) else {
         return;
     };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(child(&command));
+}
+
+async fn child(command: &str) {
     let words: Vec<&str> = command.split(' ').collect();
     let store = AwsSecretStorage::open(None, words[1]).unwrap();
     let store: &dyn TokenStorage = &store;
@@ -34,7 +42,7 @@ fn aws_store_child() {
         "write" => {
             let account = words[2];
             // Ready (the client set up), then all writers start at once.
-            store.load().unwrap();
+            store.load().await.unwrap();
             if let Ok(barrier) = std::env::var(BARRIER_ENV) {
                 let barrier = std::path::Path::new(&barrier);
                 std::fs::write(barrier.join(format!("ready-{account}")), "").unwrap();
@@ -42,7 +50,7 @@ fn aws_store_child() {
                     if barrier.join("go").exists() {
                         break;
                     }
-                    std::thread::sleep(Duration::from_millis(10));
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             }
             for round in 0..ROUNDS {
@@ -53,15 +61,15 @@ fn aws_store_child() {
                         CacheKey::AccessTokenExpiry,
                         (1_900_000_000 + round).to_string(),
                     );
-                store.apply(account, &changes).unwrap();
+                store.apply(account, &changes).await.unwrap();
             }
-            let snapshot = store.load().unwrap();
+            let snapshot = store.load().await.unwrap();
             println!("@@ {}", snapshot.accounts.len());
         }
         "missing" => {
             let mut changes = CacheChanges::new();
             changes.set(CacheKey::AccessToken, "gAAAAA-x");
-            match store.apply("alice@example.com", &changes) {
+            match store.apply("alice@example.com", &changes).await {
                 Ok(()) => println!("@@ written"),
                 Err(error) => println!("@@ error {error}"),
             }

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use mailgate_test_support::MockOAuthServer;
 use mailgate_token::SecretString;
 use mailgate_token::config::ProxyConfig;
-use mailgate_token::login::{EncryptedLoginStore, LoginManager};
-use mailgate_token::store::{IniFileStorage, MemoryStorage, TokenStorage, TokenVault};
+use mailgate_token::login::LoginManager;
+use mailgate_token::store::{IniFileStorage, MemoryStorage, TokenStorage};
 use mailgate_token::transport::HttpClient;
 
 const USER: &str = "notify@example.com";
@@ -30,14 +30,13 @@ fn config_text(section: &str, token_url: &str, delete_on_error: bool) -> String 
 
 fn manager(config: &str, storage: Arc<dyn TokenStorage>) -> LoginManager {
     let config = Arc::new(ProxyConfig::parse(config).unwrap());
-    let vault = TokenVault::new(*config.global()).unwrap();
-    let store = Arc::new(EncryptedLoginStore::new(
-        Arc::clone(&config),
-        vault,
+    LoginManager::new(
+        config,
         storage,
-    ));
-    LoginManager::new(config, store, HttpClient::new(Default::default()).unwrap())
-        .with_clock(|| NOW)
+        HttpClient::new(Default::default()).unwrap(),
+    )
+    .unwrap()
+    .with_clock(|| NOW)
 }
 
 /// Three logins of a user the configuration has no section for, then a wrong password and the
@@ -61,7 +60,7 @@ async fn logins_share_one_token(section: &str, delete_on_error: bool, file: bool
         });
         assert_eq!(login.access_token.expose(), "mock-access-1");
     }
-    let stored = storage.load().unwrap();
+    let stored = storage.load().await.unwrap();
     let own = &stored.accounts[USER];
     assert!(own.contains_key("token_salt"), "{own:?}");
     assert!(own["access_token"].starts_with("gAAAAA"), "{own:?}");
@@ -71,7 +70,7 @@ async fn logins_share_one_token(section: &str, delete_on_error: bool, file: bool
         .login(USER, &SecretString::from("not the password"))
         .await
         .unwrap_err();
-    assert_eq!(&storage.load().unwrap().accounts[USER], own);
+    assert_eq!(&storage.load().await.unwrap().accounts[USER], own);
     let login = manager.login(USER, &password).await.unwrap();
     assert_eq!(login.access_token.expose(), "mock-access-1");
     assert_eq!(server.token_requests(), 1);

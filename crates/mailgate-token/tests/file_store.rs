@@ -6,7 +6,31 @@ use std::process::Command;
 use std::time::Duration;
 
 use mailgate_token::config::{CacheChanges, CacheKey, IniDocument, ProxyConfig};
-use mailgate_token::store::{IniFileStorage, TokenStorage};
+use mailgate_token::store::{CacheSnapshot, IniFileStorage, StoreError, TokenStorage};
+
+/// The store's methods run to completion on a runtime of their own: these tests drive the
+/// store from plain threads and child processes.
+trait Blocking {
+    fn load_now(&self) -> Result<CacheSnapshot, StoreError>;
+    fn apply_now(&self, account: &str, changes: &CacheChanges) -> Result<(), StoreError>;
+}
+
+fn run<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+impl Blocking for IniFileStorage {
+    fn load_now(&self) -> Result<CacheSnapshot, StoreError> {
+        run(self.load())
+    }
+
+    fn apply_now(&self, account: &str, changes: &CacheChanges) -> Result<(), StoreError> {
+        run(self.apply(account, changes))
+    }
+}
 
 const SAMPLE: &str = include_str!("data/reference-sample.config");
 const ACCOUNT: &str = "your.office365.or.outlook.address@example.com";
@@ -50,7 +74,7 @@ fn token_write_keeps_every_line_of_the_reference_sample() {
     let path = copy_sample(dir.path());
     let storage = IniFileStorage::config_file(&path);
     storage
-        .apply(ACCOUNT, &token_changes("gAAAA-token"))
+        .apply_now(ACCOUNT, &token_changes("gAAAA-token"))
         .unwrap();
 
     let written = std::fs::read_to_string(&path).unwrap();
@@ -91,12 +115,14 @@ fn token_write_keeps_every_line_of_the_reference_sample() {
     }
 
     // Updating changes values in place; removing restores the original bytes exactly.
-    storage.apply(ACCOUNT, &token_changes("second")).unwrap();
+    storage
+        .apply_now(ACCOUNT, &token_changes("second"))
+        .unwrap();
     assert_eq!(
         std::fs::read_to_string(&path).unwrap().len(),
         written.len() - "gAAAA-token".len() * 2 + 12
     );
-    storage.apply(ACCOUNT, &remove_tokens()).unwrap();
+    storage.apply_now(ACCOUNT, &remove_tokens()).unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), SAMPLE);
 }
 
@@ -108,12 +134,12 @@ fn edits_made_while_running_are_merged_not_lost() {
     // The user edits the file after the proxy loaded it.
     let edited = SAMPLE.replace("server_port = 993\n", "server_port = 993\n# my note\n");
     std::fs::write(&path, &edited).unwrap();
-    storage.apply(ACCOUNT, &token_changes("t")).unwrap();
+    storage.apply_now(ACCOUNT, &token_changes("t")).unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("# my note"));
     // A broken file is never overwritten.
     std::fs::write(&path, "[broken\n").unwrap();
-    assert!(storage.apply(ACCOUNT, &token_changes("t2")).is_err());
+    assert!(storage.apply_now(ACCOUNT, &token_changes("t2")).is_err());
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "[broken\n");
 }
 
@@ -124,7 +150,7 @@ fn separate_cache_store() {
     let cache_path = dir.path().join("tokens.cache");
     let storage = IniFileStorage::cache_store(&cache_path);
     assert!(
-        storage.load().unwrap().accounts.is_empty(),
+        storage.load_now().unwrap().accounts.is_empty(),
         "a missing cache store is empty"
     );
 
@@ -132,7 +158,7 @@ fn separate_cache_store() {
     changes
         .remove(CacheKey::ClientSecret)
         .set(CacheKey::ClientSecretEncrypted, "gAAAA-secret");
-    storage.apply(ACCOUNT, &changes).unwrap();
+    storage.apply_now(ACCOUNT, &changes).unwrap();
     assert_eq!(
         std::fs::read_to_string(&config_path).unwrap(),
         SAMPLE,
@@ -143,7 +169,7 @@ fn separate_cache_store() {
     assert_eq!(cache_document.sections().collect::<Vec<_>>(), vec![ACCOUNT]);
     assert!(!cache_text.contains("client_secret ="));
 
-    let snapshot = storage.load().unwrap();
+    let snapshot = storage.load_now().unwrap();
     let mut config = ProxyConfig::load(&config_path).unwrap();
     config.merge_cache_snapshot(&snapshot);
     let cache = config.account_cache(ACCOUNT);
@@ -155,10 +181,10 @@ fn separate_cache_store() {
 
     // Without catch-all accounts, cached sections unknown to the configuration are ignored.
     storage
-        .apply("stranger@example.com", &token_changes("x"))
+        .apply_now("stranger@example.com", &token_changes("x"))
         .unwrap();
     let mut config = ProxyConfig::load(&config_path).unwrap();
-    config.merge_cache_snapshot(&storage.load().unwrap());
+    config.merge_cache_snapshot(&storage.load_now().unwrap());
     assert!(!config.accounts().any(|a| a == "stranger@example.com"));
     assert!(
         config
@@ -178,7 +204,7 @@ fn symlinked_config_keeps_its_link() {
     #[cfg(not(unix))]
     std::fs::copy(&real, &link).unwrap();
     IniFileStorage::config_file(&link)
-        .apply(ACCOUNT, &token_changes("via-link"))
+        .apply_now(ACCOUNT, &token_changes("via-link"))
         .unwrap();
     #[cfg(unix)]
     {
@@ -208,7 +234,7 @@ fn planted_symlinks_for_lock_files_are_refused() {
     symlink(&victim, dir.path().join("emailproxy.config.lock")).unwrap();
     let storage = IniFileStorage::config_file(&path);
     let error = storage
-        .apply(ACCOUNT, &token_changes("never-written"))
+        .apply_now(ACCOUNT, &token_changes("never-written"))
         .unwrap_err()
         .to_string();
     assert!(error.contains("emailproxy.config.lock"), "{error}");
@@ -218,15 +244,17 @@ fn planted_symlinks_for_lock_files_are_refused() {
 
     // The refresh-lock directory `<file>.locks`, pointing at another directory.
     symlink(elsewhere.path(), dir.path().join("emailproxy.config.locks")).unwrap();
-    let error = storage.lock_account(ACCOUNT).unwrap_err().to_string();
+    let error = run(storage.lock_account(ACCOUNT)).unwrap_err().to_string();
     assert!(error.contains("emailproxy.config.locks"), "{error}");
     assert!(error.contains("not a directory"), "{error}");
     assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
     std::fs::remove_file(dir.path().join("emailproxy.config.locks")).unwrap();
 
     // Without the links, both work.
-    storage.apply(ACCOUNT, &token_changes("written")).unwrap();
-    drop(storage.lock_account(ACCOUNT).unwrap());
+    storage
+        .apply_now(ACCOUNT, &token_changes("written"))
+        .unwrap();
+    drop(run(storage.lock_account(ACCOUNT)).unwrap());
     assert!(std::fs::read_to_string(&path).unwrap().contains("written"));
 }
 
@@ -243,7 +271,7 @@ fn child_writer() {
         "loop" => {
             for i in 0u64.. {
                 storage
-                    .apply(ACCOUNT, &token_changes(&format!("value-{i}")))
+                    .apply_now(ACCOUNT, &token_changes(&format!("value-{i}")))
                     .unwrap();
             }
         }
@@ -251,7 +279,7 @@ fn child_writer() {
             for i in 0..WRITES {
                 let account = format!("{sections}-{i}@example.com");
                 storage
-                    .apply(&account, &token_changes(&format!("{sections}-{i}")))
+                    .apply_now(&account, &token_changes(&format!("{sections}-{i}")))
                     .unwrap();
             }
         }
@@ -325,7 +353,7 @@ fn crash_safety_under_sigkill() {
     assert!(checked_new > 0, "the child wrote at least once");
     // The next write clears the temporary files the killed writers left behind.
     IniFileStorage::config_file(&path)
-        .apply(ACCOUNT, &token_changes("final"))
+        .apply_now(ACCOUNT, &token_changes("final"))
         .unwrap();
     let mut names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -353,7 +381,7 @@ fn writers_never_lose_updates() {
             std::thread::spawn(move || {
                 for i in 0..WRITES {
                     storage
-                        .apply(
+                        .apply_now(
                             &format!("{n}-{i}@example.com"),
                             &token_changes(&format!("{n}-{i}")),
                         )
@@ -394,7 +422,7 @@ fn catch_all_login_of_the_user_guide_config_adds_the_users_section() {
     std::fs::write(&path, GUIDE).unwrap();
     let user = "notify@customer.example";
     IniFileStorage::config_file(&path)
-        .apply(user, &token_changes("guide-token"))
+        .apply_now(user, &token_changes("guide-token"))
         .unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.starts_with(GUIDE), "the guide's lines are untouched");
@@ -417,14 +445,14 @@ fn loads_are_cached_until_the_file_changes_by_any_means() {
     let dir = tempfile::tempdir().unwrap();
     let path = copy_sample(dir.path());
     let storage = IniFileStorage::config_file(&path);
-    let first = storage.load().unwrap();
-    assert_eq!(storage.load().unwrap(), first);
+    let first = storage.load_now().unwrap();
+    assert_eq!(storage.load_now().unwrap(), first);
 
     // A write through another storage on the same file (another process, in effect).
     IniFileStorage::config_file(&path)
-        .apply(ACCOUNT, &token_changes("one"))
+        .apply_now(ACCOUNT, &token_changes("one"))
         .unwrap();
-    let after_write = storage.load().unwrap();
+    let after_write = storage.load_now().unwrap();
     assert_eq!(after_write.accounts[ACCOUNT]["access_token"], "one");
 
     // An edit in place that keeps the length: the change time still differs.
@@ -435,7 +463,7 @@ fn loads_are_cached_until_the_file_changes_by_any_means() {
     )
     .unwrap();
     assert_eq!(
-        storage.load().unwrap().accounts[ACCOUNT]["access_token"],
+        storage.load_now().unwrap().accounts[ACCOUNT]["access_token"],
         "two"
     );
 
@@ -443,5 +471,5 @@ fn loads_are_cached_until_the_file_changes_by_any_means() {
     let replacement = dir.path().join("replacement");
     std::fs::write(&replacement, SAMPLE).unwrap();
     std::fs::rename(&replacement, &path).unwrap();
-    assert_eq!(storage.load().unwrap(), first);
+    assert_eq!(storage.load_now().unwrap(), first);
 }

@@ -8,28 +8,26 @@ use mailgate_test_support::{MockOAuthServer, MockReply};
 use mailgate_token::SecretString;
 use mailgate_token::config::ProxyConfig;
 use mailgate_token::login::{
-    AuthorizationFuture, AuthorizationPrompt, Authorizer, EncryptedLoginStore, LoginError,
-    LoginManager,
+    AuthorizationFuture, AuthorizationPrompt, Authorizer, LoginError, LoginManager,
 };
-use mailgate_token::store::{CacheSnapshot, MemoryStorage, TokenStorage, TokenVault};
+use mailgate_token::store::{CacheSnapshot, MemoryStorage, TokenStorage};
 use mailgate_token::transport::HttpClient;
 
 const NOW: u64 = 1_800_000_000;
 
 fn manager(config: &str, storage: Arc<MemoryStorage>) -> LoginManager {
     let config = Arc::new(ProxyConfig::parse(config).unwrap());
-    let vault = TokenVault::new(*config.global()).unwrap();
-    let store = Arc::new(EncryptedLoginStore::new(
-        Arc::clone(&config),
-        vault,
+    LoginManager::new(
+        config,
         storage,
-    ));
-    LoginManager::new(config, store, HttpClient::new(Default::default()).unwrap())
-        .with_clock(|| NOW)
+        HttpClient::new(Default::default()).unwrap(),
+    )
+    .unwrap()
+    .with_clock(|| NOW)
 }
 
-fn snapshot(storage: &MemoryStorage) -> CacheSnapshot {
-    storage.load().unwrap()
+async fn snapshot(storage: &MemoryStorage) -> CacheSnapshot {
+    storage.load().await.unwrap()
 }
 
 #[tokio::test]
@@ -54,7 +52,7 @@ async fn reference_tokens_are_used_without_a_request() {
             mailgate_token::config::CacheKey::AccessTokenExpiry,
             (NOW + 3600).to_string(),
         );
-    storage.apply("user@example.com", &changes).unwrap();
+    storage.apply("user@example.com", &changes).await.unwrap();
     let manager = manager(&config, Arc::clone(&storage));
     let login = manager
         .login("user@example.com", &SecretString::from("pw1"))
@@ -65,7 +63,7 @@ async fn reference_tokens_are_used_without_a_request() {
     // A wrong password on an interactive account starts a new authorisation (trust on first
     // use; without an authoriser the login asks for one), but deletes nothing: the stored
     // tokens stay, and the right password keeps working without a request.
-    let before = snapshot(&storage).accounts["user@example.com"].clone();
+    let before = snapshot(&storage).await.accounts["user@example.com"].clone();
     let e = manager
         .login("user@example.com", &SecretString::from("wrong"))
         .await
@@ -74,7 +72,10 @@ async fn reference_tokens_are_used_without_a_request() {
         matches!(e, LoginError::AuthorizationRequired { .. }),
         "{e:?}"
     );
-    assert_eq!(snapshot(&storage).accounts["user@example.com"], before);
+    assert_eq!(
+        snapshot(&storage).await.accounts["user@example.com"],
+        before
+    );
     let login = manager
         .login("user@example.com", &SecretString::from("pw1"))
         .await
@@ -96,7 +97,7 @@ async fn new_tokens_are_stored_encrypted_and_reused() {
     let password = SecretString::from("login-pw");
     let first = manager.login("ccg@example.com", &password).await.unwrap();
     assert_eq!(first.access_token.expose(), "mock-access-1");
-    let values = snapshot(&storage).accounts["ccg@example.com"].clone();
+    let values = snapshot(&storage).await.accounts["ccg@example.com"].clone();
     assert!(values["access_token"].starts_with("gAAAAA"), "{values:?}");
     assert_eq!(values["token_iterations"], "1200000");
     assert_eq!(values["access_token_expiry"], (NOW + 3600).to_string());
@@ -109,7 +110,7 @@ async fn new_tokens_are_stored_encrypted_and_reused() {
         .await
         .unwrap_err();
     assert!(matches!(e, LoginError::WrongPassword { .. }), "{e:?}");
-    assert!(snapshot(&storage).accounts["ccg@example.com"].contains_key("access_token"));
+    assert!(snapshot(&storage).await.accounts["ccg@example.com"].contains_key("access_token"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -196,7 +197,7 @@ oauth2_scope = s
         .await
         .unwrap();
     assert_eq!(first.access_token.expose(), "mock-access-1");
-    let old = snapshot(&storage).accounts["user@example.com"].clone();
+    let old = snapshot(&storage).await.accounts["user@example.com"].clone();
     assert!(old.contains_key("refresh_token"), "{old:?}");
 
     server.push_token_reply(MockReply::token_without_refresh());
@@ -210,7 +211,7 @@ oauth2_scope = s
         server.requests()[1].param("grant_type"),
         Some("authorization_code")
     );
-    let new = snapshot(&storage).accounts["user@example.com"].clone();
+    let new = snapshot(&storage).await.accounts["user@example.com"].clone();
     assert_ne!(new["access_token"], old["access_token"]);
     assert!(!new.contains_key("refresh_token"), "{new:?}");
     // The new password now unlocks them without a request.

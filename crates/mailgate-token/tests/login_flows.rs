@@ -11,16 +11,19 @@ use mailgate_token::SecretString;
 use mailgate_token::config::ProxyConfig;
 use mailgate_token::login::{
     AuthorizationFuture, AuthorizationPrompt, Authorizer, LoginError, LoginManager,
-    MemoryLoginStore, StoredTokens,
 };
+use mailgate_token::store::MemoryStorage;
 use mailgate_token::transport::{HttpClient, HttpClientConfig};
+
+mod support;
+use support::Plain;
 
 const USER: &str = "user@example.com";
 const NOW: u64 = 1_800_000_000;
 
 struct Harness {
     server: MockOAuthServer,
-    vault: Arc<MemoryLoginStore>,
+    storage: Arc<MemoryStorage>,
     manager: Arc<LoginManager>,
     clock: Arc<AtomicU64>,
 }
@@ -32,15 +35,16 @@ async fn harness(account_lines: &str, global_lines: &str) -> Harness {
         server.token_url()
     );
     let config = Arc::new(ProxyConfig::parse(&text).unwrap());
-    let vault = Arc::new(MemoryLoginStore::new(*config.global()));
+    let storage = Arc::new(MemoryStorage::new());
     let clock = Arc::new(AtomicU64::new(NOW));
     let tick = Arc::clone(&clock);
     let http = HttpClient::new(HttpClientConfig::default()).unwrap();
-    let manager = LoginManager::new(config, vault.clone(), http)
+    let manager = LoginManager::new(config, storage.clone(), http)
+        .unwrap()
         .with_clock(move || tick.load(Ordering::SeqCst));
     Harness {
         server,
-        vault,
+        storage,
         manager: Arc::new(manager),
         clock,
     }
@@ -50,14 +54,20 @@ fn pw(p: &str) -> SecretString {
     SecretString::from(p)
 }
 
-fn tokens(access: Option<(&str, u64)>, refresh: Option<&str>) -> StoredTokens {
-    let mut t = StoredTokens::default();
-    if let Some((token, expiry)) = access {
-        t.access_token = Some(token.into());
-        t.access_token_expiry = Some(expiry);
+fn tokens(access: Option<(&str, u64)>, refresh: Option<&str>) -> Plain {
+    Plain::new(access, refresh)
+}
+
+impl Harness {
+    /// Stores `tokens` encrypted with `password`, as an earlier login would have.
+    async fn insert(&self, password: &str, tokens: Plain) {
+        support::seed(self.storage.as_ref(), USER, password, &tokens).await;
     }
-    t.refresh_token = refresh.map(SecretString::from);
-    t
+
+    /// The stored tokens, decrypted with `pw`.
+    async fn peek(&self) -> Option<Plain> {
+        support::peek(self.storage.as_ref(), USER, "pw").await
+    }
 }
 
 const CCG: &str = "oauth2_flow = client_credentials\nclient_secret = s";
@@ -85,29 +95,29 @@ async fn first_login_then_reuse_then_refresh_after_expiry() {
     assert_eq!(r.param("grant_type"), Some("refresh_token"));
     assert_eq!(r.param("refresh_token"), Some("mock-refresh-1"));
     // Rotation: the new refresh token replaced the old one.
-    let stored = h.vault.peek(USER).unwrap();
-    assert_eq!(stored.refresh_token.unwrap().expose(), "mock-refresh-2");
+    let stored = h.peek().await.unwrap();
+    assert_eq!(stored.refresh.as_deref().unwrap(), "mock-refresh-2");
 }
 
 #[tokio::test]
 async fn refresh_without_rotation_keeps_old_refresh_token() {
     let h = harness(AUTH_CODE, "").await;
-    h.vault
-        .insert(USER, "pw", tokens(Some(("old", NOW + 10)), Some("RT-old")));
+    h.insert("pw", tokens(Some(("old", NOW + 10)), Some("RT-old")))
+        .await;
     h.server
         .push_token_reply(MockReply::token_without_refresh());
     let login = h.manager.login(USER, &pw("pw")).await.unwrap();
     assert_eq!(login.access_token.expose(), "mock-access-1");
-    let stored = h.vault.peek(USER).unwrap();
-    assert_eq!(stored.refresh_token.unwrap().expose(), "RT-old");
-    assert_eq!(stored.access_token_expiry, Some(NOW + 3600));
+    let stored = h.peek().await.unwrap();
+    assert_eq!(stored.refresh.as_deref().unwrap(), "RT-old");
+    assert_eq!(stored.access_token_expiry(), Some(NOW + 3600));
 }
 
 #[tokio::test]
 async fn two_strike_reset_on_invalid_grant() {
     let h = harness(CCG, "").await;
-    h.vault
-        .insert(USER, "pw", tokens(Some(("old", NOW - 1)), Some("RT-old")));
+    h.insert("pw", tokens(Some(("old", NOW - 1)), Some("RT-old")))
+        .await;
     h.server
         .push_token_reply(MockReply::error(400, "invalid_grant"));
     h.server
@@ -129,7 +139,7 @@ async fn two_strike_reset_on_invalid_grant() {
 #[tokio::test]
 async fn refused_refresh_without_access_token_resets_at_once() {
     let h = harness(AUTH_CODE, "").await;
-    h.vault.insert(USER, "pw", tokens(None, Some("RT-old")));
+    h.insert("pw", tokens(None, Some("RT-old"))).await;
     h.server
         .push_token_reply(MockReply::error(400, "invalid_grant"));
     let e = h.manager.login(USER, &pw("pw")).await.unwrap_err();
@@ -143,15 +153,15 @@ async fn refused_refresh_without_access_token_resets_at_once() {
             .contains("https://login.invalid/authorize?client_id=cid"),
         "{e}"
     );
-    assert!(h.vault.peek(USER).is_none());
+    assert!(h.peek().await.is_none());
     assert_eq!(h.server.token_requests(), 1);
 }
 
 #[tokio::test]
 async fn other_errors_keep_tokens_and_are_retryable() {
     let h = harness(AUTH_CODE, "").await;
-    h.vault
-        .insert(USER, "pw", tokens(Some(("old", NOW - 1)), Some("RT-old")));
+    h.insert("pw", tokens(Some(("old", NOW - 1)), Some("RT-old")))
+        .await;
     h.server.push_token_reply(MockReply::Raw {
         status: 503,
         body: "down".into(),
@@ -159,23 +169,23 @@ async fn other_errors_keep_tokens_and_are_retryable() {
     let e = h.manager.login(USER, &pw("pw")).await.unwrap_err();
     assert!(e.is_retryable(), "{e:?}");
     assert!(e.to_string().contains(USER), "{e}");
-    let stored = h.vault.peek(USER).unwrap();
-    assert_eq!(stored.refresh_token.unwrap().expose(), "RT-old");
-    assert!(stored.access_token.is_some());
+    let stored = h.peek().await.unwrap();
+    assert_eq!(stored.refresh.as_deref().unwrap(), "RT-old");
+    assert!(stored.access.is_some());
 }
 
 #[tokio::test]
 async fn wrong_password_authorises_anew_and_keeps_the_tokens() {
     let h = harness(AUTH_CODE, "").await;
-    h.vault
-        .insert(USER, "pw", tokens(Some(("AT", NOW + 3600)), Some("RT")));
+    h.insert("pw", tokens(Some(("AT", NOW + 3600)), Some("RT")))
+        .await;
     let e = h.manager.login(USER, &pw("wrong")).await.unwrap_err();
     assert!(
         matches!(e, LoginError::AuthorizationRequired { .. }),
         "{e:?}"
     );
     // Nothing is deleted: the right password still logs in.
-    assert!(h.vault.peek(USER).is_some());
+    assert!(h.peek().await.is_some());
     assert_eq!(
         h.manager
             .login(USER, &pw("pw"))
@@ -200,8 +210,8 @@ impl Authorizer for AbandonedBrowser {
 #[tokio::test]
 async fn a_pending_authorisation_of_a_wrong_password_never_holds_up_the_right_one() {
     let h = harness(AUTH_CODE, "").await;
-    h.vault
-        .insert(USER, "pw", tokens(Some(("AT", NOW + 3600)), Some("RT")));
+    h.insert("pw", tokens(Some(("AT", NOW + 3600)), Some("RT")))
+        .await;
     let manager = Arc::new(
         Arc::into_inner(h.manager)
             .unwrap()
@@ -226,11 +236,11 @@ async fn a_pending_authorisation_of_a_wrong_password_never_holds_up_the_right_on
 #[tokio::test]
 async fn wrong_password_keeps_tokens_when_policy_says_so() {
     let h = harness(AUTH_CODE, "delete_account_token_on_password_error = False").await;
-    h.vault
-        .insert(USER, "pw", tokens(Some(("AT", NOW + 3600)), Some("RT")));
+    h.insert("pw", tokens(Some(("AT", NOW + 3600)), Some("RT")))
+        .await;
     let e = h.manager.login(USER, &pw("wrong")).await.unwrap_err();
     assert!(matches!(e, LoginError::WrongPassword { .. }), "{e:?}");
-    assert!(h.vault.peek(USER).is_some());
+    assert!(h.peek().await.is_some());
     assert_eq!(
         h.manager
             .login(USER, &pw("pw"))
@@ -245,8 +255,7 @@ async fn wrong_password_keeps_tokens_when_policy_says_so() {
 #[tokio::test]
 async fn wrong_password_never_resets_client_credentials_accounts() {
     let h = harness(CCG, "").await;
-    h.vault
-        .insert(USER, "pw", tokens(Some(("AT", NOW + 3600)), None));
+    h.insert("pw", tokens(Some(("AT", NOW + 3600)), None)).await;
     let e = h.manager.login(USER, &pw("wrong")).await.unwrap_err();
     assert!(matches!(e, LoginError::WrongPassword { .. }), "{e:?}");
     assert!(
@@ -356,11 +365,8 @@ async fn a_slow_account_does_not_block_another() {
     );
     let config = Arc::new(ProxyConfig::parse(&text).unwrap());
     let http = HttpClient::new(HttpClientConfig::default()).unwrap();
-    let manager = Arc::new(LoginManager::new(
-        config,
-        Arc::new(MemoryLoginStore::new(Default::default())),
-        http,
-    ));
+    let manager =
+        Arc::new(LoginManager::new(config, Arc::new(MemoryStorage::new()), http).unwrap());
     let m = Arc::clone(&manager);
     let slow_login = tokio::spawn(async move { m.login("slow@example.com", &pw("p")).await });
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -402,9 +408,10 @@ async fn device_flow_through_the_manager() {
     let shown = Arc::new(std::sync::Mutex::new(Vec::new()));
     let manager = LoginManager::new(
         config,
-        Arc::new(MemoryLoginStore::new(Default::default())),
+        Arc::new(MemoryStorage::new()),
         HttpClient::new(HttpClientConfig::default()).unwrap(),
     )
+    .unwrap()
     .with_authorizer(Arc::new(DeviceScreen(Arc::clone(&shown))));
     server.push_token_reply(MockReply::error(400, "authorization_pending"));
     let login = manager.login(USER, &pw("pw")).await.unwrap();
@@ -442,9 +449,10 @@ async fn service_account_through_the_manager() {
     let config = Arc::new(ProxyConfig::parse(&text).unwrap());
     let manager = LoginManager::new(
         config,
-        Arc::new(MemoryLoginStore::new(Default::default())),
+        Arc::new(MemoryStorage::new()),
         HttpClient::new(HttpClientConfig::default()).unwrap(),
-    );
+    )
+    .unwrap();
     let login = manager.login(USER, &pw("pw")).await.unwrap();
     assert_eq!(login.access_token.expose(), "mock-access-1");
     let r = &server.requests()[0];
@@ -459,9 +467,10 @@ async fn service_account_through_the_manager() {
         let config = Arc::new(ProxyConfig::parse(&text).unwrap());
         LoginManager::new(
             config,
-            Arc::new(MemoryLoginStore::new(Default::default())),
+            Arc::new(MemoryStorage::new()),
             HttpClient::new(HttpClientConfig::default()).unwrap(),
         )
+        .unwrap()
         .login(USER, &pw("pw"))
         .await
         .unwrap_err()
@@ -501,16 +510,16 @@ async fn certificate_credentials_through_the_manager() {
 #[tokio::test]
 async fn refresh_refused_for_another_reason_keeps_tokens() {
     let h = harness(AUTH_CODE, "").await;
-    h.vault
-        .insert(USER, "pw", tokens(Some(("old", NOW - 1)), Some("RT-old")));
+    h.insert("pw", tokens(Some(("old", NOW - 1)), Some("RT-old")))
+        .await;
     h.server
         .push_token_reply(MockReply::error(400, "invalid_client"));
     let e = h.manager.login(USER, &pw("pw")).await.unwrap_err();
     assert!(matches!(e, LoginError::TokenRequest { .. }), "{e:?}");
     assert!(e.to_string().contains("check client_id"), "{e}");
     assert_eq!(h.server.token_requests(), 1);
-    let stored = h.vault.peek(USER).unwrap();
-    assert_eq!(stored.refresh_token.unwrap().expose(), "RT-old");
+    let stored = h.peek().await.unwrap();
+    assert_eq!(stored.refresh.as_deref().unwrap(), "RT-old");
 }
 
 /// Counts the authorisations it is asked for and never completes one.
@@ -530,14 +539,14 @@ impl Authorizer for CountingBrowser {
 #[tokio::test]
 async fn a_proactive_refresh_never_starts_an_authorisation() {
     let h = harness(AUTH_CODE, "").await;
+    h.insert("pw", tokens(Some(("AT", NOW + 3600)), Some("RT")))
+        .await;
     let browser = CountingBrowser::default();
     let manager = Arc::new(
         Arc::into_inner(h.manager)
             .unwrap()
             .with_authorizer(Arc::new(browser.clone())),
     );
-    h.vault
-        .insert(USER, "pw", tokens(Some(("AT", NOW + 3600)), Some("RT")));
     manager.login(USER, &pw("pw")).await.unwrap();
     h.clock.store(NOW + 3001, Ordering::SeqCst);
     assert_eq!(manager.due(NOW + 3001), vec![USER.to_owned()]);
@@ -558,9 +567,9 @@ async fn a_proactive_refresh_never_starts_an_authorisation() {
     );
     assert_eq!(browser.0.load(Ordering::SeqCst), 0);
     assert_eq!(h.server.token_requests(), 1);
-    let stored = h.vault.peek(USER).unwrap();
-    assert_eq!(stored.access_token.unwrap().expose(), "AT");
-    assert_eq!(stored.refresh_token.unwrap().expose(), "RT");
+    let stored = support::peek(h.storage.as_ref(), USER, "pw").await.unwrap();
+    assert_eq!(stored.access_token(), Some("AT"));
+    assert_eq!(stored.refresh.as_deref().unwrap(), "RT");
     assert!(manager.due(NOW + 3001).is_empty());
     // The next client login decides (here the provider accepts the refresh token again), and
     // the account is back on the deadlines.
@@ -577,8 +586,8 @@ async fn a_proactive_refresh_never_starts_an_authorisation() {
 #[tokio::test]
 async fn a_proactive_refresh_that_fails_transiently_stays_due() {
     let h = harness(AUTH_CODE, "").await;
-    h.vault
-        .insert(USER, "pw", tokens(Some(("AT", NOW + 3600)), Some("RT")));
+    h.insert("pw", tokens(Some(("AT", NOW + 3600)), Some("RT")))
+        .await;
     h.manager.login(USER, &pw("pw")).await.unwrap();
     h.clock.store(NOW + 3001, Ordering::SeqCst);
     h.server

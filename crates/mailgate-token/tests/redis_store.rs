@@ -122,8 +122,8 @@ impl Drop for Server {
 }
 
 /// The store through the interface the login manager uses.
-fn open(url: &str) -> Box<dyn TokenStorage> {
-    Box::new(RedisStorage::open(url).unwrap())
+fn open(url: &str) -> Arc<dyn TokenStorage> {
+    Arc::new(RedisStorage::open(url).unwrap())
 }
 
 fn tokens(access: &str, expiry: i64) -> CacheChanges {
@@ -137,28 +137,30 @@ fn tokens(access: &str, expiry: i64) -> CacheChanges {
     changes
 }
 
-#[test]
-fn values_are_stored_exactly_one_hash_per_account() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn values_are_stored_exactly_one_hash_per_account() {
     let Some(server) = Server::start() else {
         return;
     };
     let store = open(&server.url());
     store
         .apply("alice@example.com", &tokens("gAAAAA-alice", 100))
+        .await
         .unwrap();
     store
         .apply("bob@example.com", &tokens("gAAAAA-bob", 200))
+        .await
         .unwrap();
     let mut plain = CacheChanges::new();
     plain.set(CacheKey::ClientSecret, "not-cached");
-    store.apply("alice@example.com", &plain).unwrap();
+    store.apply("alice@example.com", &plain).await.unwrap();
     let mut removal = CacheChanges::new();
     removal.remove(CacheKey::RefreshToken);
-    store.apply("bob@example.com", &removal).unwrap();
+    store.apply("bob@example.com", &removal).await.unwrap();
 
     // Another instance reads what the first wrote.
     let other = open(&server.url());
-    let snapshot = other.load().unwrap();
+    let snapshot = other.load().await.unwrap();
     let alice = &snapshot.accounts["alice@example.com"];
     assert_eq!(alice["access_token"], "gAAAAA-alice");
     assert_eq!(alice["access_token_expiry"], "100");
@@ -180,20 +182,20 @@ fn values_are_stored_exactly_one_hash_per_account() {
     );
 
     assert!(matches!(
-        store.apply("not-an-account", &tokens("x", 1)),
+        store.apply("not-an-account", &tokens("x", 1)).await,
         Err(StoreError::NotAnAccount { .. })
     ));
 }
 
-#[test]
-fn concurrent_writers_of_different_accounts_lose_nothing() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_of_different_accounts_lose_nothing() {
     let Some(server) = Server::start() else {
         return;
     };
     let writers: Vec<_> = (0..8)
         .map(|i| {
             let url = server.url();
-            std::thread::spawn(move || {
+            tokio::spawn(async move {
                 let store = open(&url);
                 for round in 0..10 {
                     store
@@ -201,23 +203,24 @@ fn concurrent_writers_of_different_accounts_lose_nothing() {
                             &format!("user{i}@example.com"),
                             &tokens(&format!("t{round}"), round),
                         )
+                        .await
                         .unwrap();
                 }
             })
         })
         .collect();
     for writer in writers {
-        writer.join().unwrap();
+        writer.await.unwrap();
     }
-    let snapshot = open(&server.url()).load().unwrap();
+    let snapshot = open(&server.url()).load().await.unwrap();
     assert_eq!(snapshot.accounts.len(), 8);
     for values in snapshot.accounts.values() {
         assert_eq!(values["access_token"], "t9");
     }
 }
 
-#[test]
-fn the_refresh_lock_excludes_other_instances_until_released() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_refresh_lock_excludes_other_instances_until_released() {
     let Some(server) = Server::start() else {
         return;
     };
@@ -228,13 +231,13 @@ fn the_refresh_lock_excludes_other_instances_until_released() {
             let url = server.url();
             let holders = Arc::clone(&holders);
             let most = Arc::clone(&most);
-            std::thread::spawn(move || {
+            tokio::spawn(async move {
                 let store = open(&url);
                 for _ in 0..5 {
-                    let lock = store.lock_account("alice@example.com").unwrap();
+                    let lock = store.lock_account("alice@example.com").await.unwrap();
                     let now = holders.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(now, Ordering::SeqCst);
-                    std::thread::sleep(Duration::from_millis(5));
+                    tokio::time::sleep(Duration::from_millis(5)).await;
                     holders.fetch_sub(1, Ordering::SeqCst);
                     drop(lock);
                 }
@@ -242,17 +245,17 @@ fn the_refresh_lock_excludes_other_instances_until_released() {
         })
         .collect();
     for worker in workers {
-        worker.join().unwrap();
+        worker.await.unwrap();
     }
     assert_eq!(most.load(Ordering::SeqCst), 1, "one holder at a time");
     // Another account's lock never waits for this one.
     let store = open(&server.url());
-    let _alice = store.lock_account("alice@example.com").unwrap();
-    let _bob = store.lock_account("bob@example.com").unwrap();
+    let _alice = store.lock_account("alice@example.com").await.unwrap();
+    let _bob = store.lock_account("bob@example.com").await.unwrap();
 }
 
-#[test]
-fn a_dead_holders_lock_ends_with_its_lease_and_is_released_only_by_its_owner() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dead_holders_lock_ends_with_its_lease_and_is_released_only_by_its_owner() {
     let Some(server) = Server::start() else {
         return;
     };
@@ -263,42 +266,57 @@ fn a_dead_holders_lock_ends_with_its_lease_and_is_released_only_by_its_owner() {
         "OK"
     );
     let store = open(&format!("{}?lock_lease=2", server.url()));
-    let lock = store.lock_account("alice@example.com").unwrap();
+    let lock = store.lock_account("alice@example.com").await.unwrap();
     let owner = server.cli(&["GET", key]);
     assert_ne!(owner, "dead-owner");
     assert_eq!(owner.len(), 32, "a random owner token: {owner:?}");
 
     // Held past several leases: the renewal keeps it.
-    std::thread::sleep(Duration::from_secs(5));
+    tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(server.cli(&["GET", key]), owner, "renewed while held");
 
     // Someone else's lock (ours expired meanwhile) is not released by our drop.
     assert_eq!(server.cli(&["SET", key, "other-owner"]), "OK");
     drop(lock);
-    // The release runs on the store's runtime: a later call on the same store runs after it.
-    store.load().unwrap();
+    // The release runs in a task of its own: give it time to run (it must not delete).
+    tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(server.cli(&["GET", key]), "other-owner");
 
-    // Our own lock is released on drop.
+    // Our own lock is released on drop (bounded wait for the release task).
     server.cli(&["DEL", key]);
-    drop(store.lock_account("alice@example.com").unwrap());
-    store.load().unwrap();
-    assert_eq!(server.cli(&["EXISTS", key]), "0");
+    drop(store.lock_account("alice@example.com").await.unwrap());
+    let mut released = false;
+    for _ in 0..500 {
+        if server.cli(&["EXISTS", key]) == "0" {
+            released = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(released, "the lock was released");
 }
 
-#[test]
-fn an_unreachable_store_answers_from_what_was_read_and_refuses_writes_temporarily() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unreachable_store_answers_from_what_was_read_and_refuses_writes_temporarily() {
     let Some(mut server) = Server::start() else {
         return;
     };
     let store = open(&server.url());
     store
         .apply("alice@example.com", &tokens("gAAAAA-alice", 100))
+        .await
         .unwrap();
-    let before = store.load().unwrap();
+    let before = store.load().await.unwrap();
     server.stop();
-    assert_eq!(store.load().unwrap(), before, "the last snapshot read");
-    match store.apply("alice@example.com", &tokens("gAAAAA-new", 200)) {
+    assert_eq!(
+        store.load().await.unwrap(),
+        before,
+        "the last snapshot read"
+    );
+    match store
+        .apply("alice@example.com", &tokens("gAAAAA-new", 200))
+        .await
+    {
         Err(StoreError::Backend {
             temporary: true,
             store: described,
@@ -309,7 +327,7 @@ fn an_unreachable_store_answers_from_what_was_read_and_refuses_writes_temporaril
     // A store that was never read has nothing to answer from.
     let fresh = open(&server.url());
     assert!(matches!(
-        fresh.load(),
+        fresh.load().await,
         Err(StoreError::Backend {
             temporary: true,
             ..
@@ -317,8 +335,8 @@ fn an_unreachable_store_answers_from_what_was_read_and_refuses_writes_temporaril
     ));
 }
 
-#[test]
-fn a_store_that_lost_its_data_gets_back_the_newest_tokens_each_instance_holds() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_that_lost_its_data_gets_back_the_newest_tokens_each_instance_holds() {
     let Some(mut server) = Server::start() else {
         return;
     };
@@ -326,12 +344,17 @@ fn a_store_that_lost_its_data_gets_back_the_newest_tokens_each_instance_holds() 
     let second = open(&server.url());
     first
         .apply("alice@example.com", &tokens("old-alice", 100))
+        .await
         .unwrap();
-    first.apply("bob@example.com", &tokens("bob", 100)).unwrap();
-    second.load().unwrap();
+    first
+        .apply("bob@example.com", &tokens("bob", 100))
+        .await
+        .unwrap();
+    second.load().await.unwrap();
     // The first instance refreshes alice after the second read the store.
     first
         .apply("alice@example.com", &tokens("new-alice", 200))
+        .await
         .unwrap();
 
     server.restart();
@@ -343,23 +366,24 @@ fn a_store_that_lost_its_data_gets_back_the_newest_tokens_each_instance_holds() 
 
     // The second instance, holding the older alice, reconnects first; the first one's newer
     // tokens still win.
-    second.load().unwrap();
-    let snapshot = first.load().unwrap();
+    second.load().await.unwrap();
+    let snapshot = first.load().await.unwrap();
     assert_eq!(
         snapshot.accounts["alice@example.com"]["access_token"],
         "new-alice"
     );
     assert_eq!(snapshot.accounts["bob@example.com"]["access_token"], "bob");
-    let fresh = open(&server.url()).load().unwrap();
+    let fresh = open(&server.url()).load().await.unwrap();
     assert_eq!(fresh, snapshot);
 }
 
-#[test]
-fn the_password_never_shows() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_password_never_shows() {
     let store = RedisStorage::open("redis://mailgate:hunter2@127.0.0.1:1/0").unwrap();
     assert!(!store.describe().contains("hunter2"));
+    assert!(!TokenStorage::describe(&store).contains("hunter2"));
     assert!(!format!("{store:?}").contains("hunter2"));
-    let error = TokenStorage::load(&store).unwrap_err();
+    let error = TokenStorage::load(&store).await.unwrap_err();
     assert!(!error.to_string().contains("hunter2"), "{error}");
     assert!(!format!("{error:?}").contains("hunter2"), "{error:?}");
     match RedisStorage::open("redis://user:hunter2@[bad/0") {
@@ -376,8 +400,7 @@ async fn three_instances_refresh_an_expired_token_once() {
     use mailgate_test_support::{MockOAuthServer, MockReply};
     use mailgate_token::SecretString;
     use mailgate_token::config::ProxyConfig;
-    use mailgate_token::login::{EncryptedLoginStore, LoginManager, LoginStore};
-    use mailgate_token::store::TokenVault;
+    use mailgate_token::login::LoginManager;
     use mailgate_token::transport::HttpClient;
 
     let Some(server) = Server::start() else {
@@ -404,18 +427,15 @@ async fn three_instances_refresh_an_expired_token_once() {
     .unwrap();
     let manager = |url: String| {
         let config = Arc::new(ProxyConfig::load(&path).unwrap());
-        let vault = TokenVault::new(*config.global()).unwrap();
         let storage = Arc::new(RedisStorage::open(&url).unwrap());
-        let store = Arc::new(EncryptedLoginStore::new(
-            Arc::clone(&config),
-            vault,
-            storage,
-        ));
-        Arc::new(LoginManager::new(
-            config,
-            store as Arc<dyn LoginStore>,
-            HttpClient::new(Default::default()).unwrap(),
-        ))
+        Arc::new(
+            LoginManager::new(
+                config,
+                storage,
+                HttpClient::new(Default::default()).unwrap(),
+            )
+            .unwrap(),
+        )
     };
     let password = SecretString::from("local password");
     let instances: Vec<Arc<LoginManager>> = (0..3).map(|_| manager(server.url())).collect();

@@ -10,10 +10,16 @@ use std::time::Duration;
 
 use mailgate_test_support::{MockOAuthServer, MockReply};
 use mailgate_token::SecretString;
+use mailgate_token::config::CacheChanges;
 use mailgate_token::config::ProxyConfig;
-use mailgate_token::login::{EncryptedLoginStore, LoginManager, LoginStore};
-use mailgate_token::store::{IniFileStorage, TokenVault};
+use mailgate_token::login::LoginManager;
+use mailgate_token::store::{
+    AccountLock, CacheSnapshot, IniFileStorage, MemoryStorage, StoreFuture, TokenStorage,
+};
 use mailgate_token::transport::HttpClient;
+
+mod support;
+use support::Plain;
 
 const USER: &str = "notify@example.com";
 const PASSWORD: &str = "local password";
@@ -30,20 +36,14 @@ fn rounds() -> usize {
         .unwrap_or(ROUNDS)
 }
 
-fn manager(path: &Path) -> (LoginManager, Arc<EncryptedLoginStore>) {
+fn manager(path: &Path) -> LoginManager {
     let config = Arc::new(ProxyConfig::load(path).unwrap());
-    let vault = TokenVault::new(*config.global()).unwrap();
-    let store = Arc::new(EncryptedLoginStore::new(
-        Arc::clone(&config),
-        vault,
-        Arc::new(IniFileStorage::config_file(path)),
-    ));
-    let manager = LoginManager::new(
+    LoginManager::new(
         config,
-        Arc::clone(&store) as Arc<dyn LoginStore>,
+        Arc::new(IniFileStorage::config_file(path)),
         HttpClient::new(Default::default()).unwrap(),
-    );
-    (manager, store)
+    )
+    .unwrap()
 }
 
 /// Child process body for the test below (run only when it spawns it): one login, then
@@ -60,7 +60,7 @@ fn refreshing_child() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let (manager, _store) = manager(Path::new(&path));
+        let manager = manager(Path::new(&path));
         let password = SecretString::from(PASSWORD);
         // The first login derives the key, so that the rounds race at full speed.
         let first = manager.login(USER, &password).await;
@@ -162,7 +162,7 @@ async fn two_processes_never_lose_a_rotated_refresh_token() {
     );
     std::fs::write(&path, &original).unwrap();
     // The first tokens, from the client credentials grant.
-    let (seed, _) = manager(&path);
+    let seed = manager(&path);
     seed.login(USER, &SecretString::from(PASSWORD))
         .await
         .unwrap();
@@ -234,34 +234,26 @@ async fn two_processes_never_lose_a_rotated_refresh_token() {
     // The file holds the last refresh token issued, and every line it had.
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.starts_with(&original), "{text}");
-    let (reader, store) = manager(&path);
-    drop(reader);
-    let config = ProxyConfig::load(&path).unwrap();
-    let account = config.resolve_account(USER).unwrap();
-    let tokens = store
-        .load(&account, &SecretString::from(PASSWORD), 0)
+    let tokens = support::peek(&IniFileStorage::config_file(&path), USER, PASSWORD)
+        .await
         .unwrap();
-    assert_eq!(
-        tokens.refresh_token.map(|t| t.expose().clone()),
-        server.current_refresh_token()
-    );
+    assert_eq!(tokens.refresh, server.current_refresh_token());
     println!(
         "{} refreshes by {PROCESSES} processes on one file, none refused (token numbers per process: {ranges:?})",
         requests.len() - 1
     );
 }
 
-#[test]
-fn refresh_locks_are_per_account_private_and_exclusive() {
-    use mailgate_token::store::TokenStorage as _;
+#[tokio::test]
+async fn refresh_locks_are_per_account_private_and_exclusive() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("emailproxy.config");
     std::fs::write(&path, "[a@example.com]\n").unwrap();
     let first = IniFileStorage::config_file(&path);
     let second = IniFileStorage::config_file(&path);
-    let held = first.lock_account("a@example.com").unwrap();
+    let held = first.lock_account("a@example.com").await.unwrap();
     // Another account's lock is another file: taken at once, whatever its name holds.
-    let other = second.lock_account("../../b/@example.com").unwrap();
+    let other = second.lock_account("../../b/@example.com").await.unwrap();
     let locks = dir.path().join("emailproxy.config.locks");
     let mut names: Vec<String> = std::fs::read_dir(&locks)
         .unwrap()
@@ -300,60 +292,51 @@ fn refresh_locks_are_per_account_private_and_exclusive() {
     assert_eq!(try_each(), 1, "only a@example.com's lock is held");
     drop(held);
     assert_eq!(try_each(), 0);
-    let again = second.lock_account("a@example.com").unwrap();
+    let again = second.lock_account("a@example.com").await.unwrap();
     assert_eq!(try_each(), 1);
     drop(again);
 }
 
 /// A store on which "another process" refreshes the account while this one waits for the
 /// refresh lock: taking the lock installs that process's tokens.
+#[derive(Debug)]
 struct RefreshedMeanwhile {
-    inner: mailgate_token::login::MemoryLoginStore,
-    other: std::sync::Mutex<Option<mailgate_token::login::StoredTokens>>,
+    inner: MemoryStorage,
+    other: std::sync::Mutex<Option<CacheChanges>>,
 }
 
-impl LoginStore for RefreshedMeanwhile {
-    fn load(
-        &self,
-        account: &mailgate_token::config::AccountConfig,
-        password: &SecretString,
-        now: u64,
-    ) -> Result<mailgate_token::login::StoredTokens, mailgate_token::login::LoginStoreError> {
-        self.inner.load(account, password, now)
+impl TokenStorage for RefreshedMeanwhile {
+    fn load(&self) -> StoreFuture<'_, CacheSnapshot> {
+        self.inner.load()
     }
 
-    fn save(
-        &self,
-        account: &mailgate_token::config::AccountConfig,
-        password: &SecretString,
-        update: &mailgate_token::login::TokenUpdate,
-        now: u64,
-    ) -> Result<(), mailgate_token::login::LoginStoreError> {
-        self.inner.save(account, password, update, now)
+    fn apply<'a>(&'a self, account: &'a str, changes: &'a CacheChanges) -> StoreFuture<'a, ()> {
+        self.inner.apply(account, changes)
     }
 
-    fn lock_account(
-        &self,
-        account: &mailgate_token::config::AccountConfig,
-    ) -> Result<mailgate_token::store::AccountLock, mailgate_token::login::LoginStoreError> {
-        if let Some(tokens) = self.other.lock().unwrap().take() {
-            self.inner.insert(&account.username, PASSWORD, tokens);
-        }
-        Ok(mailgate_token::store::AccountLock::unshared())
+    fn lock_account<'a>(&'a self, account: &'a str) -> StoreFuture<'a, AccountLock> {
+        Box::pin(async move {
+            let other = self.other.lock().unwrap().take();
+            if let Some(changes) = other {
+                self.inner.apply(account, &changes).await?;
+            }
+            Ok(AccountLock::unshared())
+        })
+    }
+
+    fn describe(&self) -> String {
+        "refreshed meanwhile".to_owned()
     }
 }
 
-fn tokens(access: &str, expiry: u64, refresh: &str) -> mailgate_token::login::StoredTokens {
-    let mut tokens = mailgate_token::login::StoredTokens::default();
-    tokens.access_token = Some(access.into());
-    tokens.access_token_expiry = Some(expiry);
-    tokens.refresh_token = Some(refresh.into());
-    tokens
+fn tokens(access: &str, expiry: u64, refresh: &str) -> Plain {
+    Plain::new(Some((access, expiry)), Some(refresh))
 }
 
 #[tokio::test]
 async fn a_refresh_reads_the_stored_tokens_again_under_the_lock() {
     const NOW: u64 = 1_800_000_000;
+    let clock = Arc::new(std::sync::atomic::AtomicU64::new(NOW));
     let server = MockOAuthServer::start().await.unwrap();
     server.enable_refresh_token_rotation();
     let config = Arc::new(
@@ -365,30 +348,48 @@ async fn a_refresh_reads_the_stored_tokens_again_under_the_lock() {
         .unwrap(),
     );
     let store = Arc::new(RefreshedMeanwhile {
-        inner: mailgate_token::login::MemoryLoginStore::new(*config.global()),
+        inner: MemoryStorage::new(),
         other: std::sync::Mutex::new(None),
     });
     let manager = LoginManager::new(
         Arc::clone(&config),
-        Arc::clone(&store) as Arc<dyn LoginStore>,
+        Arc::clone(&store) as Arc<dyn TokenStorage>,
         HttpClient::new(Default::default()).unwrap(),
     )
-    .with_clock(|| NOW);
+    .unwrap()
+    .with_clock({
+        let clock = Arc::clone(&clock);
+        move || clock.load(std::sync::atomic::Ordering::Relaxed)
+    });
     let password = SecretString::from(PASSWORD);
 
     // The other process's access token is fresh: it is used, with no token request.
-    store
-        .inner
-        .insert(USER, PASSWORD, tokens("AT-old", NOW, "RT-old"));
-    *store.other.lock().unwrap() = Some(tokens("AT-other", NOW + 3600, "RT-other"));
+    support::seed(
+        &store.inner,
+        USER,
+        PASSWORD,
+        &tokens("AT-old", NOW, "RT-old"),
+    )
+    .await;
+    *store.other.lock().unwrap() = Some(support::encrypted(
+        USER,
+        PASSWORD,
+        &tokens("AT-other", NOW + 3600, "RT-other"),
+    ));
     let login = manager.login(USER, &password).await.unwrap();
     assert_eq!(login.access_token.expose(), "AT-other");
     assert_eq!(server.token_requests(), 0);
 
-    // Its access token is about to expire too: its refresh token is the one refreshed.
-    store
-        .inner
-        .insert(USER, PASSWORD, tokens("AT-old", NOW, "RT-old"));
+    // A minute later (the manager reads the store again), its access token is about to
+    // expire too: its refresh token is the one refreshed.
+    clock.store(NOW + 61, std::sync::atomic::Ordering::Relaxed);
+    support::seed(
+        &store.inner,
+        USER,
+        PASSWORD,
+        &tokens("AT-old", NOW, "RT-old"),
+    )
+    .await;
     // The other process refreshed at the provider, which now accepts only its refresh token.
     let endpoint = mailgate_token::oauth::TokenEndpoint::new(
         &server.token_url(),
@@ -411,7 +412,11 @@ async fn a_refresh_reads_the_stored_tokens_again_under_the_lock() {
         server.current_refresh_token().as_deref(),
         Some(other_refresh.as_str())
     );
-    *store.other.lock().unwrap() = Some(tokens("AT-other", NOW + 10, &other_refresh));
+    *store.other.lock().unwrap() = Some(support::encrypted(
+        USER,
+        PASSWORD,
+        &tokens("AT-other", NOW + 10, &other_refresh),
+    ));
     let login = manager.login(USER, &password).await.unwrap();
     assert_eq!(login.access_token.expose(), "mock-access-2");
     let requests = server.requests();

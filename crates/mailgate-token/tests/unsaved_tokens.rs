@@ -7,18 +7,19 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use mailgate_test_support::{MockOAuthServer, MockReply};
 use mailgate_token::SecretString;
-use mailgate_token::config::{CacheChanges, CacheKey, ProxyConfig};
-use mailgate_token::login::{EncryptedLoginStore, LoginManager, LoginStore as _};
+use mailgate_token::config::{CacheChanges, ProxyConfig};
+use mailgate_token::login::LoginManager;
 use mailgate_token::store::{
-    CacheSnapshot, IniFileStorage, MemoryStorage, RetryingStorage, StoreError, TokenStorage,
-    TokenVault,
+    CacheSnapshot, IniFileStorage, MemoryStorage, StoreError, StoreFuture, TokenStorage,
 };
 use mailgate_token::transport::HttpClient;
+
+mod support;
 
 const USER: &str = "notify@example.com";
 const PASSWORD: &str = "local password";
@@ -48,23 +49,27 @@ impl FullDisk {
 }
 
 impl TokenStorage for FullDisk {
-    fn load(&self) -> Result<CacheSnapshot, StoreError> {
+    fn load(&self) -> StoreFuture<'_, CacheSnapshot> {
         self.inner.load()
     }
 
-    fn apply(&self, account: &str, changes: &CacheChanges) -> Result<(), StoreError> {
+    fn apply<'a>(&'a self, account: &'a str, changes: &'a CacheChanges) -> StoreFuture<'a, ()> {
         self.attempts.fetch_add(1, Ordering::SeqCst);
         let failing = self
             .failures_left
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
         if failing {
-            return Err(StoreError::Io {
+            return Box::pin(std::future::ready(Err(StoreError::Io {
                 path: "/mnt/full/emailproxy.config".into(),
                 source: std::io::Error::from_raw_os_error(28), // ENOSPC
-            });
+            })));
         }
         self.inner.apply(account, changes)
+    }
+
+    fn describe(&self) -> String {
+        "/mnt/full/emailproxy.config".to_owned()
     }
 }
 
@@ -79,41 +84,25 @@ fn login_setup(
     token_url: &str,
     storage: Arc<dyn TokenStorage>,
     clock: Arc<AtomicUsize>,
-) -> (LoginManager, Arc<EncryptedLoginStore>) {
+) -> LoginManager {
     let config = Arc::new(ProxyConfig::parse(&config_text(token_url)).unwrap());
-    let vault = TokenVault::new(*config.global()).unwrap();
-    let store = Arc::new(EncryptedLoginStore::new(
-        Arc::clone(&config),
-        vault,
-        storage,
-    ));
-    let manager = LoginManager::new(
+    LoginManager::new(
         config,
-        Arc::clone(&store) as Arc<dyn mailgate_token::login::LoginStore>,
+        storage,
         HttpClient::new(Default::default()).unwrap(),
     )
-    .with_clock(move || clock.load(Ordering::SeqCst) as u64);
-    (manager, store)
+    .unwrap()
+    .with_clock(move || clock.load(Ordering::SeqCst) as u64)
 }
 
-/// The tokens a fresh store decrypts from `storage` with the password.
-fn saved_tokens(token_url: &str, storage: Arc<dyn TokenStorage>) -> (String, String) {
-    let config = Arc::new(ProxyConfig::parse(&config_text(token_url)).unwrap());
-    let vault = TokenVault::new(*config.global()).unwrap();
-    let store = EncryptedLoginStore::new(Arc::clone(&config), vault, storage);
-    let account = config.resolve_account(USER).unwrap();
-    let tokens = store
-        .load(&account, &SecretString::from(PASSWORD), NOW)
-        .unwrap();
+/// The tokens `storage` holds, decrypted with the password.
+async fn saved_tokens(storage: Arc<dyn TokenStorage>) -> (String, String) {
+    let tokens = support::peek(storage.as_ref(), USER, PASSWORD)
+        .await
+        .unwrap_or_default();
     (
-        tokens
-            .access_token
-            .map(|t| t.expose().clone())
-            .unwrap_or_default(),
-        tokens
-            .refresh_token
-            .map(|t| t.expose().clone())
-            .unwrap_or_default(),
+        tokens.access_token().unwrap_or_default().to_owned(),
+        tokens.refresh.unwrap_or_default(),
     )
 }
 
@@ -122,34 +111,40 @@ async fn failed_write_keeps_the_token_in_memory_until_a_retry_saves_it() {
     let server = MockOAuthServer::start().await.unwrap();
     let disk = FullDisk::failing(2);
     let clock = Arc::new(AtomicUsize::new(NOW as usize));
-    let (manager, store) = login_setup(&server.token_url(), disk.clone(), Arc::clone(&clock));
+    let manager = login_setup(&server.token_url(), disk.clone(), Arc::clone(&clock));
     let password = SecretString::from(PASSWORD);
 
     // The write fails: the login still succeeds with the new token, which stays in memory.
     let login = manager.login(USER, &password).await.unwrap();
     assert_eq!(login.access_token.expose(), "mock-access-1");
     assert_eq!(disk.attempts(), 1);
-    assert_eq!(store.unsaved_accounts(), vec![USER.to_owned()]);
+    assert_eq!(manager.unsaved_accounts().await, vec![USER.to_owned()]);
     assert!(
-        disk.inner.load().unwrap().accounts.is_empty(),
+        disk.inner.load().await.unwrap().accounts.is_empty(),
         "nothing reached the disk"
     );
 
-    // The next login retries the write (it fails again) and reuses the token from memory.
+    // A login within the minute reuses the result without touching the store.
+    manager.login(USER, &password).await.unwrap();
+    assert_eq!(disk.attempts(), 1);
+
+    // The next login that reads the store (a minute on) retries the write (it fails again)
+    // and reuses the token from memory.
+    clock.fetch_add(60, Ordering::SeqCst);
     let again = manager.login(USER, &password).await.unwrap();
     assert_eq!(again.access_token.expose(), "mock-access-1");
     assert_eq!(server.token_requests(), 1, "no new token was needed");
     assert_eq!(disk.attempts(), 2);
-    assert_eq!(store.unsaved_accounts(), vec![USER.to_owned()]);
+    assert_eq!(manager.unsaved_accounts().await, vec![USER.to_owned()]);
 
     // The timer's retry succeeds: the disk holds the token, nothing is left unsaved.
     assert_eq!(manager.retry_unsaved().await, 0);
     assert_eq!(disk.attempts(), 3);
-    assert!(store.unsaved_accounts().is_empty());
+    assert!(manager.unsaved_accounts().await.is_empty());
     assert_eq!(manager.retry_unsaved().await, 0);
     assert_eq!(disk.attempts(), 3, "nothing left to write");
     assert_eq!(
-        saved_tokens(&server.token_url(), disk),
+        saved_tokens(disk).await,
         ("mock-access-1".to_owned(), "mock-refresh-1".to_owned())
     );
 }
@@ -167,7 +162,7 @@ async fn rotated_refresh_tokens_are_used_from_memory_while_the_disk_is_full() {
     // accepts one only in the fourth login.
     let disk = FullDisk::failing(10);
     let clock = Arc::new(AtomicUsize::new(NOW as usize));
-    let (manager, store) = login_setup(&server.token_url(), disk.clone(), Arc::clone(&clock));
+    let manager = login_setup(&server.token_url(), disk.clone(), Arc::clone(&clock));
     let password = SecretString::from(PASSWORD);
     for round in 1..=6 {
         clock.fetch_add(5, Ordering::SeqCst);
@@ -188,114 +183,11 @@ async fn rotated_refresh_tokens_are_used_from_memory_while_the_disk_is_full() {
     assert_eq!(grants.len(), 6);
     assert_eq!(server.rejected_refresh_tokens(), 0);
     assert!(disk.attempts() > 10, "the disk accepted a write in the end");
-    assert!(store.unsaved_accounts().is_empty());
+    assert!(manager.unsaved_accounts().await.is_empty());
     assert_eq!(
-        saved_tokens(&server.token_url(), disk).1,
+        saved_tokens(disk).await.1,
         server.current_refresh_token().unwrap()
     );
-}
-
-/// A `tracing` subscriber that keeps every event's level and fields as text.
-#[derive(Default)]
-struct Capture {
-    events: Mutex<Vec<String>>,
-}
-
-struct Fields<'a>(&'a mut String);
-
-impl tracing::field::Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.0.push_str(&format!(" {}={value:?}", field.name()));
-    }
-}
-
-impl tracing::Subscriber for Capture {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        let mut text = event.metadata().level().to_string();
-        event.record(&mut Fields(&mut text));
-        self.events.lock().unwrap().push(text);
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
-#[test]
-fn the_error_names_the_account_and_the_cause_and_no_secret() {
-    let disk = FullDisk::failing(1);
-    let storage = RetryingStorage::new(disk.clone());
-    let mut changes = CacheChanges::new();
-    changes
-        .set(CacheKey::AccessToken, "gAAAA-encrypted-access")
-        .set(CacheKey::RefreshToken, "gAAAA-encrypted-refresh");
-    let capture = Arc::new(Capture::default());
-    tracing::subscriber::with_default(Arc::clone(&capture), || {
-        storage.apply(USER, &changes).unwrap();
-        let snapshot = storage.load().unwrap();
-        assert_eq!(
-            snapshot.accounts[USER]["access_token"], "gAAAA-encrypted-access",
-            "the retry in load saved it"
-        );
-    });
-    assert!(storage.unsaved_accounts().is_empty());
-    assert_eq!(disk.inner.load().unwrap().accounts[USER].len(), 2);
-    let events = capture.events.lock().unwrap();
-    let error = events
-        .iter()
-        .find(|e| e.starts_with("ERROR"))
-        .expect("an error is logged");
-    assert!(error.contains(USER), "{error}");
-    assert!(error.contains("No space left on device"), "{error}");
-    assert!(error.contains("/mnt/full/emailproxy.config"), "{error}");
-    assert!(
-        events
-            .iter()
-            .any(|e| e.starts_with("INFO") && e.contains(USER)),
-        "the later save is logged: {events:?}"
-    );
-    assert!(
-        events.iter().all(|e| !e.contains("gAAAA")),
-        "no token value in any log line: {events:?}"
-    );
-}
-
-#[test]
-fn later_writes_merge_into_the_unsaved_one_and_bugs_are_not_retried() {
-    let disk = FullDisk::failing(2);
-    let storage = RetryingStorage::new(disk.clone());
-    let mut first = CacheChanges::new();
-    first
-        .set(CacheKey::AccessToken, "a1")
-        .set(CacheKey::RefreshToken, "r1");
-    storage.apply(USER, &first).unwrap();
-    let mut second = CacheChanges::new();
-    second.set(CacheKey::AccessToken, "a2");
-    storage.apply(USER, &second).unwrap();
-    let values = &storage.load().unwrap().accounts[USER];
-    assert_eq!(
-        (
-            values["access_token"].as_str(),
-            values["refresh_token"].as_str()
-        ),
-        ("a2", "r1")
-    );
-    assert!(storage.unsaved_accounts().is_empty());
-    assert_eq!(disk.attempts(), 3);
-    assert_eq!(&disk.inner.load().unwrap().accounts[USER], values);
-
-    // A write that can never succeed is an error, not kept for retrying.
-    assert!(matches!(
-        storage.apply("not-an-account", &second),
-        Err(StoreError::NotAnAccount { .. })
-    ));
-    assert!(storage.unsaved_accounts().is_empty());
 }
 
 // A real file on a "full disk": the child's file size limit (RLIMIT_FSIZE, set by `prlimit`,
@@ -315,17 +207,12 @@ fn full_disk_child() {
         .unwrap();
     runtime.block_on(async {
         let config = Arc::new(ProxyConfig::load(Path::new(&path)).unwrap());
-        let vault = TokenVault::new(*config.global()).unwrap();
-        let store = Arc::new(EncryptedLoginStore::new(
-            Arc::clone(&config),
-            vault,
-            Arc::new(IniFileStorage::config_file(&path)),
-        ));
         let manager = LoginManager::new(
             config,
-            Arc::clone(&store) as Arc<dyn mailgate_token::login::LoginStore>,
+            Arc::new(IniFileStorage::config_file(&path)),
             HttpClient::new(Default::default()).unwrap(),
-        );
+        )
+        .unwrap();
         println!("@@ ready");
         for line in std::io::stdin().lines() {
             match line.unwrap().as_str() {
@@ -333,7 +220,7 @@ fn full_disk_child() {
                     Ok(login) => println!(
                         "@@ login {} {}",
                         login.access_token.expose(),
-                        store.unsaved_accounts().len()
+                        manager.unsaved_accounts().await.len()
                     ),
                     Err(error) => println!("@@ error {error}"),
                 },
@@ -468,7 +355,7 @@ async fn full_disk_on_a_real_file_keeps_the_old_file_and_saves_later() {
     assert!(names.is_empty(), "no temporary file left: {names:?}");
     let storage: Arc<dyn TokenStorage> = Arc::new(IniFileStorage::config_file(&path));
     assert_eq!(
-        saved_tokens(&server.token_url(), storage),
+        saved_tokens(storage).await,
         ("mock-access-1".to_owned(), "mock-refresh-1".to_owned())
     );
 }

@@ -50,7 +50,10 @@ impl OAuthFlow {
     /// Whether the flow involves no user, so any password could otherwise mint tokens
     /// (the Python email-oauth2-proxy never deletes tokens of such accounts on a wrong password).
     pub fn is_unattended(self) -> bool {
-        matches!(self, Self::ClientCredentials | Self::ServiceAccount)
+        match self {
+            Self::ClientCredentials | Self::ServiceAccount => true,
+            Self::AuthorizationCode | Self::Device | Self::Password => false,
+        }
     }
 
     /// Whether a new token needs a person: to visit a URL (authorization code) or enter a
@@ -64,7 +67,10 @@ impl OAuthFlow {
     /// assert!(!OAuthFlow::Password.is_interactive());
     /// ```
     pub fn is_interactive(self) -> bool {
-        matches!(self, Self::AuthorizationCode | Self::Device)
+        match self {
+            Self::AuthorizationCode | Self::Device => true,
+            Self::ClientCredentials | Self::Password | Self::ServiceAccount => false,
+        }
     }
 }
 

@@ -141,7 +141,7 @@ pub struct AccountCache {
     /// The encrypted access token (Fernet text).
     pub access_token: Option<String>,
     /// Unix time the access token expires.
-    pub access_token_expiry: Option<i64>,
+    pub access_token_expiry: Option<u64>,
     /// The encrypted refresh token (Fernet text).
     pub refresh_token: Option<String>,
     /// Base64 PBKDF2 salt.
@@ -151,7 +151,7 @@ pub struct AccountCache {
     /// The encrypted client secret (Fernet text).
     pub client_secret_encrypted: Option<String>,
     /// Unix time of the last authenticated activity.
-    pub last_activity: Option<i64>,
+    pub last_activity: Option<u64>,
 }
 
 impl AccountCache {

@@ -354,16 +354,16 @@ pub(super) fn lint_account(
     // The flow selection rule, explained where the file contradicts it.
     let permission_url = document.get(name, "permission_url");
     let flow = document.get(name, "oauth2_flow").and_then(OAuthFlow::parse);
+    let ignored_grant = |flow: OAuthFlow| match flow {
+        OAuthFlow::ClientCredentials => Some("the client credentials grant"),
+        OAuthFlow::Password => Some("the password grant"),
+        OAuthFlow::ServiceAccount => Some("the service account flow"),
+        // Flows that use permission_url themselves.
+        OAuthFlow::AuthorizationCode | OAuthFlow::Device => None,
+    };
     if let (Some(_), Some(flow)) = (permission_url, flow)
-        && !matches!(flow, OAuthFlow::AuthorizationCode | OAuthFlow::Device)
+        && let Some(grant) = ignored_grant(flow)
     {
-        let grant = match flow {
-            OAuthFlow::ClientCredentials => "the client credentials grant",
-            OAuthFlow::Password => "the password grant",
-            OAuthFlow::ServiceAccount => "the service account flow",
-            // Not reached: these two are excluded above.
-            OAuthFlow::AuthorizationCode | OAuthFlow::Device => "the authorization code flow",
-        };
         warn(
             warnings,
             name,

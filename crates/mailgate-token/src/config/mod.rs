@@ -22,4 +22,5 @@ pub use error::{AccountError, ConfigError, ConfigWarning, ParseError, ParseError
 pub use global::{DEFAULT_TOKEN_REQUEST_TIMEOUT, GLOBAL_SECTION, GlobalOptions};
 pub use proxy::{ProxyConfig, is_account_section};
 pub use server::{Protocol, ServerConfig};
+pub(crate) use values::parse_unix_time;
 pub use values::{parse_bool, parse_int};

@@ -11,7 +11,7 @@ use super::global::{
 };
 use super::lint::{lint_account, read_bool, read_seconds, read_server, warn};
 use super::server::{ServerConfig, match_server_section};
-use super::values::{parse_bool, parse_int};
+use super::values::{parse_bool, parse_int, parse_unix_time};
 use super::{AccountConfig, OAuthFlow, UpstreamSasl};
 use crate::SecretString;
 use crate::store::CacheSnapshot;
@@ -308,7 +308,18 @@ impl ProxyConfig {
         let configured = get("oauth2_flow").and_then(|f| OAuthFlow::parse(&f));
         let flow = match (&permission_url, configured) {
             (Some(_), Some(OAuthFlow::Device)) => OAuthFlow::Device,
-            (Some(_), _) => OAuthFlow::AuthorizationCode,
+            // permission_url selects the authorization code flow whatever else oauth2_flow
+            // names (the Python email-oauth2-proxy's rule; linting warns about it).
+            (
+                Some(_),
+                None
+                | Some(
+                    OAuthFlow::AuthorizationCode
+                    | OAuthFlow::ClientCredentials
+                    | OAuthFlow::Password
+                    | OAuthFlow::ServiceAccount,
+                ),
+            ) => OAuthFlow::AuthorizationCode,
             (None, None) => {
                 return Err(AccountError::NoFlow {
                     username: username.to_owned(),
@@ -327,7 +338,14 @@ impl ProxyConfig {
                     "the device flow needs the provider's device authorization endpoint as permission_url",
                 ));
             }
-            (None, Some(flow)) => flow,
+            (
+                None,
+                Some(
+                    flow @ (OAuthFlow::ClientCredentials
+                    | OAuthFlow::Password
+                    | OAuthFlow::ServiceAccount),
+                ),
+            ) => flow,
         };
         let token_url = get("token_url")
             .ok_or_else(|| missing("token_url", "add the provider's token endpoint"))?;
@@ -379,12 +397,12 @@ impl ProxyConfig {
         };
         AccountCache {
             access_token: own(CacheKey::AccessToken).map(str::to_owned),
-            access_token_expiry: own(CacheKey::AccessTokenExpiry).and_then(parse_int),
+            access_token_expiry: own(CacheKey::AccessTokenExpiry).and_then(parse_unix_time),
             refresh_token: own(CacheKey::RefreshToken).map(str::to_owned),
             token_salt: chained(CacheKey::TokenSalt).map(str::to_owned),
             token_iterations: chained(CacheKey::TokenIterations).and_then(parse_int),
             client_secret_encrypted: chained(CacheKey::ClientSecretEncrypted).map(str::to_owned),
-            last_activity: own(CacheKey::LastActivity).and_then(parse_int),
+            last_activity: own(CacheKey::LastActivity).and_then(parse_unix_time),
         }
     }
 

@@ -57,6 +57,12 @@ pub fn parse_int(value: &str) -> Option<i64> {
     Some(if negative { -number } else { number })
 }
 
+/// A Unix time in seconds as the cache stores it (`access_token_expiry`, `last_activity`):
+/// an integer as [`parse_int`] reads it; a negative one is no time.
+pub(crate) fn parse_unix_time(value: &str) -> Option<u64> {
+    parse_int(value).and_then(|n| u64::try_from(n).ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use crate::oauth::{
 use crate::transport::HttpClient;
 
 use super::error::LoginError;
-use super::login_store::StoredTokens;
+use super::tokens::StoredTokens;
 
 /// An interactive step the user must complete.
 #[derive(Debug, Clone)]

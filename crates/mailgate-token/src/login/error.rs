@@ -1,11 +1,11 @@
 //! Why a login could not produce an access token.
 
+use crate::Fault;
 use crate::config::AccountError;
 use crate::oauth::{
     DeviceFlowError, RandomError, RedirectError, ServiceAccountError, TokenRequestError,
 };
-
-use super::login_store::LoginStoreError;
+use crate::store::StoreError;
 
 /// Why a login failed. Every variant names the account and says what to do next.
 #[derive(Debug, thiserror::Error)]
@@ -90,14 +90,15 @@ pub enum LoginError {
         #[source]
         source: ServiceAccountError,
     },
-    /// The token store failed.
+    /// The token store failed to read the tokens (a refused write is kept in memory and
+    /// retried instead, unless it can never succeed).
     #[error("token store for account {account}: {source}")]
     Store {
         /// The login username.
         account: String,
         /// The failure.
         #[source]
-        source: LoginStoreError,
+        source: StoreError,
     },
     /// A proactive refresh ([`super::LoginManager::refresh`]) found that the account needs a new
     /// interactive authorisation (its refresh token was refused or it has none). The refresh
@@ -134,10 +135,43 @@ impl LoginError {
     pub fn is_retryable(&self) -> bool {
         match self {
             LoginError::TokenRequest { source, .. } => source.is_transient(),
-            LoginError::Backoff { .. } | LoginError::Store { .. } | LoginError::Internal { .. } => {
-                true
-            }
+            LoginError::Store { source, .. } => source.is_temporary(),
+            LoginError::Backoff { .. } | LoginError::Internal { .. } => true,
             _ => false,
+        }
+    }
+
+    /// Whose fault the failure is: the user's (a wrong password, an authorisation not
+    /// completed), the configuration's (an unknown account, unusable credentials files), the
+    /// token storage's, the provider's (unreachable, failing or refusing) or the system's.
+    ///
+    /// ```
+    /// use mailgate_token::Fault;
+    /// use mailgate_token::login::LoginError;
+    ///
+    /// let error = LoginError::WrongPassword { account: "alice@example.com".into() };
+    /// assert_eq!(error.fault(), Fault::User);
+    /// ```
+    pub fn fault(&self) -> Fault {
+        match self {
+            LoginError::NoPassword { .. }
+            | LoginError::WrongPassword { .. }
+            | LoginError::Backoff { .. }
+            | LoginError::AuthorizationRequired { .. }
+            | LoginError::AuthorizationAborted { .. }
+            | LoginError::Redirect(_)
+            | LoginError::AuthorizationNeededAtNextLogin { .. }
+            | LoginError::NotLoggedIn { .. } => Fault::User,
+            LoginError::Device { source, .. } => match source {
+                DeviceFlowError::Expired | DeviceFlowError::Denied => Fault::User,
+                DeviceFlowError::Request(_) => Fault::Provider,
+            },
+            LoginError::Config(_)
+            | LoginError::ClientAssertion { .. }
+            | LoginError::ServiceAccount { .. } => Fault::Configuration,
+            LoginError::TokenRequest { .. } => Fault::Provider,
+            LoginError::Store { source, .. } => source.fault(),
+            LoginError::Internal { .. } => Fault::System,
         }
     }
 

@@ -6,9 +6,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::SecretString;
 use crate::config::{AccountConfig, ProxyConfig};
+use crate::crypto::RandomnessUnavailable;
 use crate::keyed::KeyedLocks;
 use crate::oauth::{TokenRequestError, TokenResponse};
-use crate::store::AccountLock;
+use crate::store::{AccountLock, TokenStorage};
 use crate::transport::HttpClient;
 
 use super::acquire::{Acquire, Authorizer, NoAuthorizer};
@@ -16,7 +17,8 @@ use super::error::LoginError;
 use super::lifecycle::{
     NextStep, RefusedRefresh, TOKEN_EXPIRY_MARGIN_SECS, next_step, on_refused_refresh,
 };
-use super::login_store::{LoginStore, LoginStoreError, StoredTokens, TokenUpdate};
+use super::tokens::{AccountTokens, StoredTokens, TokenUpdate, TokensError};
+use super::vault::TokenVault;
 
 /// A successful login: the access token to send upstream.
 #[derive(Debug, Clone)]
@@ -36,6 +38,34 @@ type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 /// request can take (connect and request timeouts).
 const REFRESH_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(150);
 
+/// How long a login's result is reused for the same username and password without reading
+/// the store again. It bounds how long a change made elsewhere (another process sharing the
+/// store authorising the account anew with another password, an operator deleting the
+/// tokens) takes to be seen; within it, a burst of logins costs no store read, no key
+/// derivation and no decryption.
+pub(crate) const LOGIN_RECHECK_SECS: u64 = 60;
+
+/// An account's last successful login in this process (see [`LOGIN_RECHECK_SECS`]).
+struct RecentLogin {
+    password: SecretString,
+    success: LoginSuccess,
+    checked_at: u64,
+}
+
+impl RecentLogin {
+    /// The kept result, if `password` is the one that logged in, the store was read less
+    /// than [`LOGIN_RECHECK_SECS`] ago and the access token is not about to expire.
+    fn reuse(&self, password: &SecretString, now: u64) -> Option<LoginSuccess> {
+        let same = mailgate_sasl::constant_time_eq(
+            self.password.expose().as_bytes(),
+            password.expose().as_bytes(),
+        );
+        let recent = now >= self.checked_at && now - self.checked_at < LOGIN_RECHECK_SECS;
+        let fresh = self.success.expires_at.saturating_sub(now) >= TOKEN_EXPIRY_MARGIN_SECS;
+        (same && recent && fresh).then(|| self.success.clone())
+    }
+}
+
 /// The single-flight key of a login: the username and a digest of the password (which stays
 /// out of the map).
 type FlightKey = (String, [u8; 32]);
@@ -53,20 +83,26 @@ fn flight_key(username: &str, password: &SecretString) -> FlightKey {
 ///   account's flow when there is no refresh token.
 /// * A refused refresh follows the Python email-oauth2-proxy's two-strike reset; other failures keep the tokens
 ///   and return a retryable error.
-/// * The [`LoginStore`] applies the wrong-password policy (a new authorisation for
-///   interactive accounts, never for client-credentials or service-account accounts) and
-///   back-off.
+/// * **Encrypted at rest**: tokens are stored Fernet-encrypted with a key derived from the
+///   login password (PBKDF2 on tokio's blocking pool, the derived key cached so only an
+///   account's first login pays it), in the Python email-oauth2-proxy's format; values of an
+///   older iteration count are re-encrypted.
+/// * **Wrong passwords**: a wrong password starts a new authorisation for interactive
+///   accounts with `delete_account_token_on_password_error` (the stored tokens stay until it
+///   succeeds), never for client-credentials or service-account accounts; repeated failures
+///   are refused without key derivation for a growing time.
 /// * **Single flight**: logins of one account with one password run one at a time, so
 ///   concurrent logins make at most one token request (and one key derivation); the others
 ///   then find the fresh token. Accounts never wait for each other, and neither do the
 ///   passwords of one account: a new authorisation that a wrong password started never holds
 ///   up the logins with the right one.
-/// * **One refresh across processes**: a refresh runs under the account's refresh lock from
-///   the [`LoginStore`] and re-reads the stored tokens under it, so processes sharing a config
-///   file never present a refresh token another one has already rotated.
-/// * **Writes survive a failing disk**: with [`EncryptedLoginStore`](super::EncryptedLoginStore),
-///   tokens the disk refuses are kept in memory and used, and the write is retried at each
-///   login and by [`LoginManager::retry_unsaved`].
+/// * **One refresh across processes**: a refresh runs under the account's refresh lock
+///   ([`TokenStorage::lock_account`]) and re-reads the stored tokens under it, so processes
+///   sharing a store never present a refresh token another one has already rotated.
+/// * **Writes survive a failing store**: tokens the store refuses (a full or read-only disk, a
+///   file being edited, a shared store unreachable) are kept in memory and used, an error
+///   names the account and the cause, and the write is retried at each login and by
+///   [`LoginManager::retry_unsaved`]. Nothing is lost unless the process ends first.
 /// * [`LoginManager::next_deadline`] tells the proxy when a token needs a proactive refresh,
 ///   which [`LoginManager::refresh`] performs with the password of the last successful login
 ///   (kept in memory, zeroized, like the derived key the store caches anyway).
@@ -74,9 +110,10 @@ fn flight_key(username: &str, password: &SecretString) -> FlightKey {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use std::sync::Arc;
-/// use mailgate_token::config::{GlobalOptions, ProxyConfig};
+/// use mailgate_token::config::ProxyConfig;
 /// use mailgate_token::transport::HttpClient;
-/// use mailgate_token::login::{LoginManager, MemoryLoginStore};
+/// use mailgate_token::login::LoginManager;
+/// use mailgate_token::store::{MemoryStorage, TokenStorage};
 /// use mailgate_test_support::MockOAuthServer;
 ///
 /// let provider = MockOAuthServer::start().await.unwrap();
@@ -85,21 +122,29 @@ fn flight_key(username: &str, password: &SecretString) -> FlightKey {
 ///      client_secret = s\noauth2_scope = https://outlook.office365.com/.default\n",
 ///     provider.token_url()
 /// )).unwrap();
-/// let store = Arc::new(MemoryLoginStore::new(GlobalOptions::default()));
+/// let storage = Arc::new(MemoryStorage::new());
 /// let http = HttpClient::new(Default::default()).unwrap();
-/// let manager = LoginManager::new(Arc::new(config), store, http);
+/// let manager = LoginManager::new(Arc::new(config), storage.clone(), http).unwrap();
 /// let login = manager.login("user@example.com", &"password".into()).await.unwrap();
 /// assert_eq!(login.access_token.expose(), "mock-access-1");
+///
+/// // The store holds the tokens encrypted with the login password; the next login reuses them.
+/// let snapshot = storage.load().await.unwrap();
+/// assert!(snapshot.accounts["user@example.com"]["access_token"].starts_with("gAAAAA"));
+/// let again = manager.login("user@example.com", &"password".into()).await.unwrap();
+/// assert_eq!(again.access_token.expose(), "mock-access-1");
+/// assert_eq!(provider.token_requests(), 1);
 /// # }
 /// ```
 pub struct LoginManager {
     config: RwLock<Arc<ProxyConfig>>,
-    store: Arc<dyn LoginStore>,
+    tokens: AccountTokens,
     http: HttpClient,
     authorizer: Arc<dyn Authorizer>,
     flights: KeyedLocks<FlightKey, tokio::sync::Mutex<()>>,
     expiries: Mutex<HashMap<String, u64>>,
     passwords: Mutex<HashMap<String, SecretString>>,
+    recent: Mutex<HashMap<String, RecentLogin>>,
     clock: Clock,
 }
 
@@ -149,18 +194,29 @@ fn refused(error: &TokenRequestError) -> bool {
 }
 
 impl LoginManager {
-    /// A manager over `config`, keeping tokens in `store`, using `http` for token requests.
-    pub fn new(config: Arc<ProxyConfig>, store: Arc<dyn LoginStore>, http: HttpClient) -> Self {
-        LoginManager {
-            config: RwLock::new(config),
-            store,
+    /// A manager over `config`, keeping tokens encrypted in `storage`, using `http` for token
+    /// requests. The global options of `config` (the wrong-password policy,
+    /// `encrypt_client_secret_on_first_use`, ...) apply for the manager's lifetime.
+    ///
+    /// Fails only if the system's random generator does (the derived-key cache is keyed with
+    /// a random per-process key).
+    pub fn new(
+        config: Arc<ProxyConfig>,
+        storage: Arc<dyn TokenStorage>,
+        http: HttpClient,
+    ) -> Result<Self, RandomnessUnavailable> {
+        let vault = TokenVault::new(*config.global())?;
+        Ok(LoginManager {
+            config: RwLock::new(Arc::clone(&config)),
+            tokens: AccountTokens::new(config, vault, storage),
             http,
             authorizer: Arc::new(NoAuthorizer),
             flights: KeyedLocks::new(),
             expiries: Mutex::new(HashMap::new()),
             passwords: Mutex::new(HashMap::new()),
+            recent: Mutex::new(HashMap::new()),
             clock: Arc::new(system_now),
-        }
+        })
     }
 
     /// Uses `authorizer` for interactive flows.
@@ -177,10 +233,17 @@ impl LoginManager {
 
     /// Replaces the configuration (after a reload).
     pub fn set_config(&self, config: Arc<ProxyConfig>) {
+        guard(&self.recent).clear();
+        self.tokens.set_config(Arc::clone(&config));
         *self
             .config
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = config;
+    }
+
+    /// The store the tokens persist in.
+    pub fn storage(&self) -> &Arc<dyn TokenStorage> {
+        self.tokens.storage()
     }
 
     fn config(&self) -> Arc<ProxyConfig> {
@@ -261,6 +324,15 @@ impl LoginManager {
                 account: username.to_owned(),
             });
         }
+        if attended == Attended::Yes {
+            let now = (self.clock)();
+            let kept = guard(&self.recent)
+                .get(username)
+                .and_then(|recent| recent.reuse(password, now));
+            if let Some(success) = kept {
+                return Ok(success);
+            }
+        }
         let config = self.config();
         let account = Arc::new(config.resolve_account(username)?);
         warn_example_values(&account);
@@ -269,8 +341,19 @@ impl LoginManager {
         let result = self.obtain(&account, password, attended).await;
         drop(turn);
         drop(flight);
-        if result.is_ok() {
-            guard(&self.passwords).insert(username.to_owned(), password.clone());
+        match &result {
+            Ok(success) => {
+                guard(&self.passwords).insert(username.to_owned(), password.clone());
+                let recent = RecentLogin {
+                    password: password.clone(),
+                    success: success.clone(),
+                    checked_at: (self.clock)(),
+                };
+                guard(&self.recent).insert(username.to_owned(), recent);
+            }
+            Err(_) => {
+                guard(&self.recent).remove(username);
+            }
         }
         result
     }
@@ -285,69 +368,62 @@ impl LoginManager {
         }
     }
 
-    /// Runs a store load (`update` = None) or save on the blocking pool.
+    /// Loads the account's tokens (`update` = None) or saves a change.
     async fn store_call(
         &self,
         account: &Arc<AccountConfig>,
         password: &SecretString,
         update: Option<TokenUpdate>,
     ) -> Result<StoredTokens, LoginError> {
-        let store = Arc::clone(&self.store);
-        let task_account = Arc::clone(account);
-        let password = password.clone();
         let now = (self.clock)();
-        let joined = tokio::task::spawn_blocking(move || match update {
-            None => store.load(&task_account, &password, now),
-            Some(update) => store
-                .save(&task_account, &password, &update, now)
+        let result = match update {
+            None => self.tokens.load(account, password, now).await,
+            Some(update) => self
+                .tokens
+                .save(account, password, &update, now)
+                .await
                 .map(|()| StoredTokens::default()),
-        })
-        .await;
+        };
         let name = || account.username.clone();
-        match joined {
-            Ok(Ok(tokens)) => Ok(tokens),
-            Ok(Err(LoginStoreError::WrongPassword)) => {
-                Err(LoginError::WrongPassword { account: name() })
-            }
-            Ok(Err(LoginStoreError::Backoff { retry_after_secs })) => Err(LoginError::Backoff {
+        result.map_err(|error| match error {
+            TokensError::WrongPassword => LoginError::WrongPassword { account: name() },
+            TokensError::Backoff { retry_after_secs } => LoginError::Backoff {
                 account: name(),
                 retry_after_secs,
-            }),
-            Ok(Err(source)) => Err(LoginError::Store {
+            },
+            TokensError::Storage(source) => LoginError::Store {
                 account: name(),
                 source,
-            }),
-            Err(e) => Err(LoginError::Internal {
+            },
+            TokensError::Randomness(error) => LoginError::Internal {
                 account: name(),
-                reason: e.to_string(),
-            }),
-        }
+                reason: error.to_string(),
+            },
+            TokensError::Worker(reason) => LoginError::Internal {
+                account: name(),
+                reason,
+            },
+        })
     }
 
-    /// Takes the account's cross-process refresh lock on the blocking pool. A lock that cannot
-    /// be had (an error, or another process holding it longer than a token request can take)
-    /// is logged and the refresh goes on without it.
+    /// Takes the account's cross-process refresh lock. A lock that cannot be had (an error,
+    /// or another process holding it longer than a token request can take) is logged and the
+    /// refresh goes on without it.
     async fn lock_account(&self, account: &Arc<AccountConfig>) -> Option<AccountLock> {
-        let store = Arc::clone(&self.store);
-        let task_account = Arc::clone(account);
-        let locking = tokio::task::spawn_blocking(move || store.lock_account(&task_account));
-        // If the wait times out, the blocking task keeps waiting and drops the lock as soon as
-        // it gets it.
-        match tokio::time::timeout(REFRESH_LOCK_WAIT, locking).await {
-            Ok(Ok(Ok(lock))) => Some(lock),
-            Ok(Ok(Err(error))) => {
-                tracing::warn!(
-                    account = %account.username,
-                    %error,
-                    "unable to take the account's refresh lock; refreshing without it (another process sharing the token store may refresh at the same time)"
-                );
-                None
-            }
+        // If the wait times out, a store waiting on a blocking thread (the file store) keeps
+        // waiting there and drops the lock as soon as it gets it.
+        match tokio::time::timeout(
+            REFRESH_LOCK_WAIT,
+            self.tokens.lock_account(&account.username),
+        )
+        .await
+        {
+            Ok(Ok(lock)) => Some(lock),
             Ok(Err(error)) => {
                 tracing::warn!(
                     account = %account.username,
                     %error,
-                    "unable to take the account's refresh lock; refreshing without it"
+                    "unable to take the account's refresh lock; refreshing without it (another process sharing the token store may refresh at the same time)"
                 );
                 None
             }
@@ -362,13 +438,32 @@ impl LoginManager {
         }
     }
 
-    /// Retries the token writes the disk refused earlier (call it on a timer, e.g. with the
+    /// Retries the token writes the store refused earlier (call it on a timer, e.g. with the
     /// proactive refreshes); returns how many accounts' tokens are still unsaved.
     pub async fn retry_unsaved(&self) -> usize {
-        let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || store.retry_unsaved())
+        self.tokens.retry_unsaved().await
+    }
+
+    /// The accounts whose latest tokens the store has not accepted yet (they are kept in
+    /// memory and used meanwhile).
+    pub async fn unsaved_accounts(&self) -> Vec<String> {
+        self.tokens.unsaved_accounts().await
+    }
+
+    /// Drops `username`'s stored access token because the upstream server refused it, so that
+    /// the account's next login refreshes the token instead of reusing it until it expires.
+    /// Call it only after a login of `username` succeeded (the proxy does when the server
+    /// refuses the token that login returned); the refresh token stays.
+    pub async fn drop_access_token(
+        &self,
+        username: &str,
+        password: &SecretString,
+    ) -> Result<(), LoginError> {
+        guard(&self.recent).remove(username);
+        let account = Arc::new(self.config().resolve_account(username)?);
+        self.store_call(&account, password, Some(TokenUpdate::DropAccessToken))
             .await
-            .unwrap_or(0)
+            .map(drop)
     }
 
     /// Holding the account's flight lock: reuse, refresh (two strikes) or authorise.
@@ -426,7 +521,9 @@ impl LoginManager {
                                 RefusedRefresh::DropAccessTokenAndRetry => {
                                     (1, TokenUpdate::DropAccessToken)
                                 }
-                                _ => (2, TokenUpdate::DropAllTokens),
+                                RefusedRefresh::DropAllAndReauthorise => {
+                                    (2, TokenUpdate::DropAllTokens)
+                                }
                             };
                             tracing::info!(
                                 account = name,

@@ -32,8 +32,7 @@ use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use serde_json::{Map, Value};
 
-use super::bridge::Bridge;
-use super::storage::{AccountLock, CacheSnapshot, StoreError, TokenStorage};
+use super::storage::{AccountLock, CacheSnapshot, StoreError, StoreFuture, TokenStorage};
 use crate::config::{CacheChange, CacheChanges, CacheKey, MAX_DOCUMENT_BYTES, is_account_section};
 
 /// How many times a write starts again after another writer changed the secret.
@@ -79,7 +78,7 @@ pub enum AwsStoreError {
         /// The section.
         section: String,
     },
-    /// The store's runtime could not be started.
+    /// The system's random generator failed (no version token for the write).
     #[error("{0}")]
     Runtime(String),
 }
@@ -149,7 +148,6 @@ struct Inner {
     /// The last snapshot read, with this process's writes since: answered while AWS cannot be
     /// reached.
     last_read: Mutex<Option<CacheSnapshot>>,
-    bridge: Bridge,
 }
 
 impl std::fmt::Debug for AwsSecretStorage {
@@ -275,8 +273,6 @@ impl AwsSecretStorage {
             Some(profile) => format!("aws:{profile}||{secret}"),
             None => format!("aws:{secret}"),
         };
-        let bridge =
-            Bridge::start("mailgate-aws").map_err(|e| AwsStoreError::Runtime(e.to_string()))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 secret: secret.to_owned(),
@@ -284,7 +280,6 @@ impl AwsSecretStorage {
                 described,
                 client: tokio::sync::OnceCell::new(),
                 last_read: Mutex::new(None),
-                bridge,
             }),
         })
     }
@@ -313,26 +308,17 @@ impl AwsSecretStorage {
         Ok(AccountLock::unshared())
     }
 
-    fn blocking<T, F>(&self, call: impl FnOnce(Arc<Inner>) -> F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: std::future::Future<Output = Result<T, AwsStoreError>> + Send + 'static,
-    {
+    fn store_error(&self, error: AwsStoreError) -> StoreError {
         let store = self.inner.described.clone();
-        self.inner
-            .bridge
-            .run(call(Arc::clone(&self.inner)))
-            .map_err(|error| AwsStoreError::Runtime(error.to_string()))
-            .and_then(|result| result)
-            .map_err(|error| match error {
-                AwsStoreError::NotAnAccount { section } => StoreError::NotAnAccount { section },
-                AwsStoreError::Conflict => StoreError::Conflict { store },
-                other => StoreError::Backend {
-                    store,
-                    temporary: other.is_temporary(),
-                    source: Box::new(other),
-                },
-            })
+        match error {
+            AwsStoreError::NotAnAccount { section } => StoreError::NotAnAccount { section },
+            AwsStoreError::Conflict => StoreError::Conflict { store },
+            other => StoreError::Backend {
+                store,
+                temporary: other.is_temporary(),
+                source: Box::new(other),
+            },
+        }
     }
 }
 
@@ -560,14 +546,21 @@ impl Inner {
 }
 
 impl TokenStorage for AwsSecretStorage {
-    fn load(&self) -> Result<CacheSnapshot, StoreError> {
-        self.blocking(|inner| async move { inner.load().await })
+    fn load(&self) -> StoreFuture<'_, CacheSnapshot> {
+        Box::pin(async move { self.inner.load().await.map_err(|e| self.store_error(e)) })
     }
 
-    fn apply(&self, account: &str, changes: &CacheChanges) -> Result<(), StoreError> {
-        let account = account.to_owned();
-        let changes = changes.clone();
-        self.blocking(|inner| async move { inner.apply(&account, &changes).await })
+    fn apply<'a>(&'a self, account: &'a str, changes: &'a CacheChanges) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.inner
+                .apply(account, changes)
+                .await
+                .map_err(|e| self.store_error(e))
+        })
+    }
+
+    fn describe(&self) -> String {
+        self.inner.described.clone()
     }
 }
 

@@ -9,24 +9,25 @@ use crate::config::{CacheChanges, CacheKey};
 /// left as they are. Returns the accounts copied.
 ///
 /// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), mailgate_token::store::StoreError> {
 /// use mailgate_token::config::{CacheChanges, CacheKey};
 /// use mailgate_token::store::{MemoryStorage, TokenStorage, copy_accounts};
 ///
 /// let from = MemoryStorage::new();
 /// let mut changes = CacheChanges::new();
 /// changes.set(CacheKey::AccessToken, "gAAAAABencrypted");
-/// from.apply("alice@example.com", &changes)?;
+/// from.apply("alice@example.com", &changes).await?;
 /// let to = MemoryStorage::new();
-/// assert_eq!(copy_accounts(&from, &to)?, vec!["alice@example.com".to_owned()]);
-/// assert_eq!(to.load()?, from.load()?);
-/// # Ok::<(), mailgate_token::store::StoreError>(())
+/// assert_eq!(copy_accounts(&from, &to).await?, vec!["alice@example.com".to_owned()]);
+/// assert_eq!(to.load().await?, from.load().await?);
+/// # Ok(()) }
 /// ```
-pub fn copy_accounts(
+pub async fn copy_accounts(
     from: &dyn TokenStorage,
     to: &dyn TokenStorage,
 ) -> Result<Vec<String>, StoreError> {
-    let source = from.load()?;
-    let target = to.load()?;
+    let source = from.load().await?;
+    let target = to.load().await?;
     let mut copied = Vec::new();
     for (account, values) in &source.accounts {
         let mut changes = CacheChanges::new();
@@ -42,7 +43,7 @@ pub fn copy_accounts(
                 }
             }
         }
-        to.apply(account, &changes)?;
+        to.apply(account, &changes).await?;
         copied.push(account.clone());
     }
     Ok(copied)

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use super::storage::{AccountLock, CacheSnapshot, StoreError, TokenStorage};
+use super::storage::{AccountLock, CacheSnapshot, StoreError, StoreFuture, TokenStorage};
 use crate::config::{
     CacheChange, CacheChanges, IniDocument, MAX_DOCUMENT_BYTES, is_account_section,
 };
@@ -30,6 +30,9 @@ pub enum FileRole {
 }
 
 /// [`TokenStorage`] in an INI file.
+///
+/// Reads, writes and locks run on tokio's blocking pool (they wait for the disk and for other
+/// processes' locks), so the methods need a tokio runtime.
 ///
 /// Loads are cached: while the file's identity, size and change times stay the same, the
 /// last snapshot is reused instead of reading and parsing the file again (every login loads
@@ -305,8 +308,8 @@ fn remove_stale_temporaries(directory: &Path, name: &str) {
     }
 }
 
-impl TokenStorage for IniFileStorage {
-    fn load(&self) -> Result<CacheSnapshot, StoreError> {
+impl IniFileStorage {
+    fn load_blocking(&self) -> Result<CacheSnapshot, StoreError> {
         let before = FileStamp::of(&self.path).ok();
         if let Some(stamp) = before
             && let Ok(loaded) = self.loaded.lock()
@@ -331,7 +334,7 @@ impl TokenStorage for IniFileStorage {
     /// An exclusive `flock` on `<file>.locks/<hash of the account>.lock` (mode 0600, in a
     /// directory of mode 0700): one file per account, so accounts never wait for each
     /// other, and separate from the write lock, so the holder can write.
-    fn lock_account(&self, account: &str) -> Result<AccountLock, StoreError> {
+    fn lock_account_blocking(&self, account: &str) -> Result<AccountLock, StoreError> {
         let path = Self::account_lock_path(&self.target(), account);
         let io_error = |source| StoreError::Io {
             path: path.clone(),
@@ -346,7 +349,7 @@ impl TokenStorage for IniFileStorage {
         Ok(AccountLock::new(file))
     }
 
-    fn apply(&self, account: &str, changes: &CacheChanges) -> Result<(), StoreError> {
+    fn apply_blocking(&self, account: &str, changes: &CacheChanges) -> Result<(), StoreError> {
         if !is_account_section(account) {
             return Err(StoreError::NotAnAccount {
                 section: account.to_owned(),
@@ -389,5 +392,44 @@ impl TokenStorage for IniFileStorage {
             }
             Ok(())
         })
+    }
+}
+
+impl IniFileStorage {
+    /// Runs `f` with a clone of this store on tokio's blocking pool.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&IniFileStorage) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || f(&this))
+            .await
+            .map_err(|error| StoreError::Io {
+                path: self.path.clone(),
+                source: io::Error::other(error),
+            })?
+    }
+}
+
+impl TokenStorage for IniFileStorage {
+    fn load(&self) -> StoreFuture<'_, CacheSnapshot> {
+        Box::pin(self.blocking(IniFileStorage::load_blocking))
+    }
+
+    fn apply<'a>(&'a self, account: &'a str, changes: &'a CacheChanges) -> StoreFuture<'a, ()> {
+        let account = account.to_owned();
+        let changes = changes.clone();
+        Box::pin(self.blocking(move |this| this.apply_blocking(&account, &changes)))
+    }
+
+    /// An exclusive `flock` on `<file>.locks/<hash of the account>.lock` (mode 0600, in a
+    /// directory of mode 0700): one file per account, so accounts never wait for each other.
+    fn lock_account<'a>(&'a self, account: &'a str) -> StoreFuture<'a, AccountLock> {
+        let account = account.to_owned();
+        Box::pin(self.blocking(move |this| this.lock_account_blocking(&account)))
+    }
+
+    fn describe(&self) -> String {
+        self.path.display().to_string()
     }
 }

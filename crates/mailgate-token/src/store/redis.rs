@@ -30,8 +30,8 @@
 //!
 //! A load that fails answers from the last snapshot this instance read (and the writes it
 //! made since), so logins whose tokens are known keep working; a write that fails is a
-//! [`StoreError::Backend`], which [`RetryingStorage`](super::RetryingStorage) keeps in memory
-//! and retries. After a store lost its data, each instance writes back the accounts it holds,
+//! [`StoreError::Backend`], which the [`LoginManager`](crate::login::LoginManager) keeps in
+//! memory and retries. After a store lost its data, each instance writes back the accounts it holds,
 //! the newest access token expiry winning.
 
 use std::collections::BTreeMap;
@@ -41,8 +41,7 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, RedisError, Script};
 
-use super::bridge::Bridge;
-use super::storage::{AccountLock, CacheSnapshot, StoreError, TokenStorage};
+use super::storage::{AccountLock, CacheSnapshot, StoreError, StoreFuture, TokenStorage};
 use crate::config::{CacheChange, CacheChanges, CacheKey, MAX_DOCUMENT_BYTES, is_account_section};
 
 /// The key prefix unless the URL sets `key_prefix`.
@@ -103,7 +102,7 @@ pub enum RedisStoreError {
         /// The section.
         section: String,
     },
-    /// The store's runtime thread could not be started.
+    /// The system's random generator failed (no owner token for the lock).
     #[error("{0}")]
     Runtime(String),
 }
@@ -200,9 +199,6 @@ struct Inner {
     held: Mutex<Held>,
     /// The value of `<prefix>store` when this instance last connected.
     seen_epoch: Mutex<Option<String>>,
-    /// The runtime of the synchronous interface and of the locks' renewals and releases.
-    /// Held here, so that it runs until the last lock's release is done.
-    bridge: Bridge,
 }
 
 impl std::fmt::Debug for RedisStorage {
@@ -308,8 +304,6 @@ impl RedisStorage {
                 reason: format!("{:?} ({})", error.kind(), described),
             }
         })?;
-        let bridge =
-            Bridge::start("mailgate-redis").map_err(|e| RedisStoreError::Runtime(e.to_string()))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
@@ -319,7 +313,6 @@ impl RedisStorage {
                 connection: tokio::sync::Mutex::new(None),
                 held: Mutex::new(Held::default()),
                 seen_epoch: Mutex::new(None),
-                bridge,
             }),
         })
     }
@@ -355,20 +348,6 @@ impl RedisStorage {
     /// releases it. Call it from within a tokio runtime.
     pub async fn lock_account(&self, account: &str) -> Result<AccountLock, RedisStoreError> {
         Inner::lock_account(&self.inner, account).await
-    }
-
-    /// Runs a call on the store's own runtime, blocking the calling thread (the synchronous
-    /// [`TokenStorage`] interface).
-    fn blocking<T, F>(&self, call: impl FnOnce(Arc<Inner>) -> F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: std::future::Future<Output = Result<T, RedisStoreError>> + Send + 'static,
-    {
-        self.inner
-            .bridge
-            .run(call(Arc::clone(&self.inner)))
-            .map_err(|error| StoreError::from(RedisStoreError::Runtime(error.to_string())))?
-            .map_err(StoreError::from)
     }
 }
 
@@ -749,19 +728,29 @@ impl Drop for HeldLock {
 }
 
 impl TokenStorage for RedisStorage {
-    fn load(&self) -> Result<CacheSnapshot, StoreError> {
-        self.blocking(|inner| async move { inner.load().await })
+    fn load(&self) -> StoreFuture<'_, CacheSnapshot> {
+        Box::pin(async move { self.inner.load().await.map_err(StoreError::from) })
     }
 
-    fn apply(&self, account: &str, changes: &CacheChanges) -> Result<(), StoreError> {
-        let account = account.to_owned();
-        let changes = changes.clone();
-        self.blocking(|inner| async move { inner.apply(&account, &changes).await })
+    fn apply<'a>(&'a self, account: &'a str, changes: &'a CacheChanges) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.inner
+                .apply(account, changes)
+                .await
+                .map_err(StoreError::from)
+        })
     }
 
-    fn lock_account(&self, account: &str) -> Result<AccountLock, StoreError> {
-        let account = account.to_owned();
-        self.blocking(|inner| async move { Inner::lock_account(&inner, &account).await })
+    fn lock_account<'a>(&'a self, account: &'a str) -> StoreFuture<'a, AccountLock> {
+        Box::pin(async move {
+            Inner::lock_account(&self.inner, account)
+                .await
+                .map_err(StoreError::from)
+        })
+    }
+
+    fn describe(&self) -> String {
+        self.inner.described.clone()
     }
 }
 

@@ -1,8 +1,12 @@
 //! The storage trait behind which cached tokens are persisted.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::{Mutex, PoisonError};
+
+use crate::Fault;
 
 use crate::config::{
     CacheChange, CacheChanges, CacheKey, EditError, IniDocument, ParseError, is_account_section,
@@ -94,50 +98,127 @@ pub enum StoreError {
         /// The section.
         section: String,
     },
-    /// A shared store (Redis, AWS Secrets Manager) refused or could not be reached.
-    #[error("{store}: {source}")]
+    /// A shared store is unreachable or refuses the request (connection refused, timed out,
+    /// authentication or permission denied).
+    #[error("{store}: {source}{}", if *temporary { "; retrying later may succeed" } else { "; check the store's address, credentials and permissions" })]
     Backend {
-        /// The store, as [`describe`](crate::store::RedisStorage) names it (never a secret).
+        /// The store, as [`TokenStorage::describe`] names it (no secrets).
         store: String,
-        /// Whether retrying later may succeed (the store is unreachable or busy), rather than
-        /// a refusal that needs the operator (wrong credentials, missing permission).
+        /// Whether retrying may help without anyone acting (a timeout, a refused connection).
         temporary: bool,
         /// The store client's error.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// Other processes kept changing the shared store while this one wrote to it; the write
-    /// was retried and gave up.
-    #[error("{store}: other processes kept writing at the same time; the write is retried later")]
+    /// Another writer changed the account in the store between this write's read and its
+    /// write, every time it was retried.
+    #[error(
+        "{store}: another process kept changing the account's tokens; the write is retried later"
+    )]
     Conflict {
-        /// The store (never a secret).
+        /// The store, as [`TokenStorage::describe`] names it.
         store: String,
     },
 }
 
-/// Where cached tokens persist: the configuration file, a cache store file, or (later)
-/// a shared remote store.
+impl StoreError {
+    /// Whose fault the error is: the storage's (the disk, the file, a shared store), the
+    /// configuration's (a store refusing the configured credentials), or the system's (a bug
+    /// in the caller).
+    ///
+    /// ```
+    /// use mailgate_token::Fault;
+    /// use mailgate_token::store::StoreError;
+    ///
+    /// let error = StoreError::Conflict { store: "redis://127.0.0.1:6379/0".into() };
+    /// assert_eq!(error.fault(), Fault::Storage);
+    /// assert!(error.is_temporary());
+    /// ```
+    pub fn fault(&self) -> Fault {
+        match self {
+            StoreError::Io { .. }
+            | StoreError::Parse { .. }
+            | StoreError::NotUtf8 { .. }
+            | StoreError::TooLarge { .. }
+            | StoreError::Conflict { .. } => Fault::Storage,
+            StoreError::Backend { temporary, .. } => {
+                if *temporary {
+                    Fault::Storage
+                } else {
+                    Fault::Configuration
+                }
+            }
+            StoreError::Edit { .. } | StoreError::NotAnAccount { .. } => Fault::System,
+        }
+    }
+
+    /// Whether writing again later may succeed once the disk, the file or the store is
+    /// fixed or reachable again; a write refused for such a reason is kept in memory and
+    /// retried. Errors of the caller (a value that cannot be written, a section that is not
+    /// an account) never succeed and are not retried.
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            StoreError::Io { .. }
+            | StoreError::Parse { .. }
+            | StoreError::NotUtf8 { .. }
+            | StoreError::TooLarge { .. }
+            | StoreError::Backend { .. }
+            | StoreError::Conflict { .. } => true,
+            StoreError::Edit { .. } | StoreError::NotAnAccount { .. } => false,
+        }
+    }
+}
+
+/// The future a [`TokenStorage`] method returns.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Where cached tokens persist: the configuration file, a cache store file, or a store
+/// shared by several hosts.
 ///
-/// Implementations are synchronous and may block (file I/O, locks): async callers run
-/// them on a blocking thread.
-pub trait TokenStorage: Send + Sync + core::fmt::Debug {
+/// The [`LoginManager`](crate::login::LoginManager) reads a fresh snapshot at each login and
+/// writes one account's changes at a time; everything else (encryption, the wrong-password
+/// policy, keeping writes a store refuses in memory and retrying them) happens above this
+/// trait, so a store only moves text. Implementations must not block the async threads: the
+/// file store runs its I/O and locks on tokio's blocking pool.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), mailgate_token::store::StoreError> {
+/// use mailgate_token::config::{CacheChanges, CacheKey};
+/// use mailgate_token::store::{MemoryStorage, TokenStorage};
+///
+/// let storage = MemoryStorage::new();
+/// let mut changes = CacheChanges::new();
+/// changes.set(CacheKey::AccessToken, "gAAAAB-encrypted");
+/// storage.apply("alice@example.com", &changes).await?;
+/// let snapshot = storage.load().await?;
+/// assert_eq!(snapshot.accounts["alice@example.com"]["access_token"], "gAAAAB-encrypted");
+/// let _lock = storage.lock_account("alice@example.com").await?; // no other process shares it
+/// assert_eq!(storage.describe(), "memory");
+/// # Ok(()) }
+/// ```
+pub trait TokenStorage: Send + Sync + core::fmt::Debug + 'static {
     /// Reads the cached keys of every account the store holds, fresh from the store.
-    fn load(&self) -> Result<CacheSnapshot, StoreError>;
+    fn load(&self) -> StoreFuture<'_, CacheSnapshot>;
 
-    /// Applies this process's changes to one account's cached keys, leaving every other
-    /// key, account and line of the store as it currently is.
-    fn apply(&self, account: &str, changes: &CacheChanges) -> Result<(), StoreError>;
+    /// Applies this process's changes to one account's cached keys atomically, leaving every
+    /// other key/account as it currently is in the store.
+    fn apply<'a>(&'a self, account: &'a str, changes: &'a CacheChanges) -> StoreFuture<'a, ()>;
 
-    /// Takes the account's refresh lock, waiting while another process holds it.
+    /// Takes the account's cross-process refresh lock (default: an unshared no-op lock),
+    /// waiting while another process holds it.
     ///
     /// Held from re-reading the stored refresh token until the refreshed tokens are
     /// written, it keeps processes sharing the store from refreshing one account at the
     /// same time: with a provider that rotates refresh tokens, the second refresh would
     /// present a token the first one invalidated. Stores that no other process shares
     /// need no lock (the default).
-    fn lock_account(&self, account: &str) -> Result<AccountLock, StoreError> {
+    fn lock_account<'a>(&'a self, account: &'a str) -> StoreFuture<'a, AccountLock> {
         let _ = account;
-        Ok(AccountLock::unshared())
+        Box::pin(std::future::ready(Ok(AccountLock::unshared())))
     }
+
+    /// A short description for logs and errors, no secrets (e.g. the file path,
+    /// `redis://host:port/db`).
+    fn describe(&self) -> String;
 }
 
 /// An account's refresh lock (see [`TokenStorage::lock_account`]); released when dropped.
@@ -180,16 +261,15 @@ impl MemoryStorage {
     }
 }
 
-impl TokenStorage for MemoryStorage {
-    fn load(&self) -> Result<CacheSnapshot, StoreError> {
-        Ok(self
-            .snapshot
+impl MemoryStorage {
+    fn load_now(&self) -> CacheSnapshot {
+        self.snapshot
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone())
+            .clone()
     }
 
-    fn apply(&self, account: &str, changes: &CacheChanges) -> Result<(), StoreError> {
+    fn apply_now(&self, account: &str, changes: &CacheChanges) -> Result<(), StoreError> {
         if !is_account_section(account) {
             return Err(StoreError::NotAnAccount {
                 section: account.to_owned(),
@@ -200,5 +280,19 @@ impl TokenStorage for MemoryStorage {
             .unwrap_or_else(PoisonError::into_inner)
             .apply(account, changes);
         Ok(())
+    }
+}
+
+impl TokenStorage for MemoryStorage {
+    fn load(&self) -> StoreFuture<'_, CacheSnapshot> {
+        Box::pin(std::future::ready(Ok(self.load_now())))
+    }
+
+    fn apply<'a>(&'a self, account: &'a str, changes: &'a CacheChanges) -> StoreFuture<'a, ()> {
+        Box::pin(std::future::ready(self.apply_now(account, changes)))
+    }
+
+    fn describe(&self) -> String {
+        "memory".to_owned()
     }
 }

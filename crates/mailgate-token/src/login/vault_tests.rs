@@ -1,15 +1,15 @@
-//! Unlocking cached tokens at login: rotation, the wrong-password policy of the
-//! reference, client secret handling and the failure back-off.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+//! Unlocking cached tokens at login: rotation, the wrong-password policy of the Python
+//! email-oauth2-proxy, client secret handling and the failure back-off.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 
-use mailgate_token::config::{AccountCache, AccountConfig, CacheKey, ProxyConfig};
-use mailgate_token::crypto::{AccountCipher, DerivedKeyCache};
-use mailgate_token::store::{
-    ClientSecretSource, Denied, RESET_COOLDOWN_SECS, TokenVault, Unlock, UnlockedAccount,
-    refresh_rejected_changes,
+use super::backoff::RESET_COOLDOWN_SECS;
+use super::vault::{
+    ClientSecretSource, Denied, TokenVault, Unlock, UnlockedAccount, refresh_rejected_changes,
 };
+use crate::config::{AccountCache, AccountConfig, CacheKey, ProxyConfig};
+use crate::crypto::{AccountCipher, DerivedKeyCache};
 
 const NOW: u64 = 1_800_000_000;
 const SALT_B: &str = "AAECAwQFBgcICQoLDA0ODw==";
@@ -40,13 +40,14 @@ fn cache_with_tokens(password: &[u8]) -> AccountCache {
         Arc::new(DerivedKeyCache::new(4).unwrap()),
     )
     .unwrap();
-    let mut cache = AccountCache::default();
-    cache.access_token = Some(cipher.encrypt("AT", NOW).unwrap());
-    cache.access_token_expiry = Some(NOW as i64 + 3600);
-    cache.refresh_token = Some(cipher.encrypt("RT", NOW).unwrap());
-    cache.token_salt = Some(cipher.salt());
-    cache.token_iterations = Some(i64::from(cipher.iterations().get()));
-    cache
+    AccountCache {
+        access_token: Some(cipher.encrypt("AT", NOW).unwrap()),
+        access_token_expiry: Some(NOW + 3600),
+        refresh_token: Some(cipher.encrypt("RT", NOW).unwrap()),
+        token_salt: Some(cipher.salt()),
+        token_iterations: Some(i64::from(cipher.iterations().get())),
+        ..AccountCache::default()
+    }
 }
 
 fn unlocked(outcome: Unlock) -> UnlockedAccount {
@@ -59,7 +60,7 @@ fn unlocked(outcome: Unlock) -> UnlockedAccount {
 #[test]
 fn legacy_entries_are_rotated_and_later_logins_skip_the_kdf() {
     let mut config = config("", "permission_url = https://p.example/auth\n");
-    let mut changes = mailgate_token::config::CacheChanges::new();
+    let mut changes = crate::config::CacheChanges::new();
     changes
         .set(CacheKey::TokenSalt, SALT_B)
         .set(CacheKey::RefreshToken, TOKEN_B);
@@ -141,7 +142,7 @@ fn wrong_password_resets_tokens_once_then_backs_off() {
     let mut config2 = config.clone();
     config2.apply_cache_changes("user@example.com", &stored);
     let fresh_cache = config2.account_cache("user@example.com");
-    assert_eq!(fresh_cache.access_token_expiry, Some(NOW as i64 + 3599));
+    assert_eq!(fresh_cache.access_token_expiry, Some(NOW + 3599));
 
     // A second wrong password within the cool-down keeps the (old) tokens.
     assert!(matches!(
@@ -213,7 +214,7 @@ fn client_secret_handling() {
     );
     assert!(changes.iter().any(|c| matches!(
         c,
-        mailgate_token::config::CacheChange::Remove(CacheKey::ClientSecret)
+        crate::config::CacheChange::Remove(CacheKey::ClientSecret)
     )));
     let mut config2 = config.clone();
     config2.apply_cache_changes("user@example.com", &changes);

@@ -4,17 +4,17 @@
 use std::collections::HashMap;
 
 /// How many accounts the back-off remembers by default.
-pub const DEFAULT_BACKOFF_CAPACITY: usize = 4096;
+pub(crate) const DEFAULT_BACKOFF_CAPACITY: usize = 4096;
 
 /// The longest wait imposed after repeated failures, in seconds.
-pub const MAX_BACKOFF_SECS: u64 = 300;
+pub(crate) const MAX_BACKOFF_SECS: u64 = 300;
 
 /// After this long without a failure an account's count starts afresh, in seconds.
-pub const FAILURE_MEMORY_SECS: u64 = 3600;
+pub(crate) const FAILURE_MEMORY_SECS: u64 = 3600;
 
 /// The least time between two new authorisations started by wrong passwords for one account,
 /// in seconds (the Python email-oauth2-proxy's authentication timeout: long enough for the first to finish).
-pub const RESET_COOLDOWN_SECS: u64 = 600;
+pub(crate) const RESET_COOLDOWN_SECS: u64 = 600;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct FailureState {
@@ -30,14 +30,14 @@ struct FailureState {
 /// [`MAX_BACKOFF_SECS`] seconds. A wrong password starts a new authorisation at most once
 /// per [`RESET_COOLDOWN_SECS`].
 #[derive(Debug)]
-pub struct FailureBackoff {
+pub(crate) struct FailureBackoff {
     capacity: usize,
     accounts: HashMap<String, FailureState>,
 }
 
 impl FailureBackoff {
     /// Remembers at most `capacity` accounts (the least recently failed are forgotten).
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         Self {
             capacity: capacity.max(1),
             accounts: HashMap::new(),
@@ -45,13 +45,13 @@ impl FailureBackoff {
     }
 
     /// Seconds until `account` may try again, or `None` if it may try now.
-    pub fn retry_after(&self, account: &str, now: u64) -> Option<u64> {
+    pub(crate) fn retry_after(&self, account: &str, now: u64) -> Option<u64> {
         let state = self.accounts.get(account)?;
         (state.blocked_until > now).then(|| state.blocked_until - now)
     }
 
     /// Records a wrong password.
-    pub fn record_failure(&mut self, account: &str, now: u64) {
+    pub(crate) fn record_failure(&mut self, account: &str, now: u64) {
         if !self.accounts.contains_key(account) && self.accounts.len() >= self.capacity {
             let oldest = self
                 .accounts
@@ -80,7 +80,7 @@ impl FailureBackoff {
 
     /// Records a correct password: the failure count is cleared (a recent reset is
     /// still remembered).
-    pub fn record_success(&mut self, account: &str) {
+    pub(crate) fn record_success(&mut self, account: &str) {
         if let Some(state) = self.accounts.get_mut(account) {
             state.failures = 0;
             state.blocked_until = 0;
@@ -91,19 +91,20 @@ impl FailureBackoff {
     }
 
     /// Whether the account's tokens may be reset now.
-    pub fn may_reset(&self, account: &str, now: u64) -> bool {
+    #[cfg(test)]
+    pub(crate) fn may_reset(&self, account: &str, now: u64) -> bool {
         self.reset_retry_after(account, now).is_none()
     }
 
     /// Seconds until a wrong password may start a new authorisation again, or `None` if now.
-    pub fn reset_retry_after(&self, account: &str, now: u64) -> Option<u64> {
+    pub(crate) fn reset_retry_after(&self, account: &str, now: u64) -> Option<u64> {
         let at = self.accounts.get(account)?.last_reset?;
         let elapsed = now.saturating_sub(at);
         (elapsed < RESET_COOLDOWN_SECS).then(|| RESET_COOLDOWN_SECS - elapsed)
     }
 
     /// Records that a wrong password started a new authorisation of the account.
-    pub fn record_reset(&mut self, account: &str, now: u64) {
+    pub(crate) fn record_reset(&mut self, account: &str, now: u64) {
         self.accounts
             .entry(account.to_owned())
             .or_default()

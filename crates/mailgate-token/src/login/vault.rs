@@ -1,10 +1,11 @@
 //! The login-time decisions about an account's encrypted cache: decrypt, rotate, and
 //! what a wrong password does. Sans-I/O: time is passed in and the changes to persist
-//! are returned; the caller writes them through a [`TokenStorage`](super::TokenStorage).
+//! are returned; the caller writes them through a [`TokenStorage`](crate::store::TokenStorage).
 
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::backoff::{DEFAULT_BACKOFF_CAPACITY, FailureBackoff};
+use super::lifecycle::TOKEN_EXPIRY_MARGIN_SECS;
 use crate::SecretString;
 use crate::config::{
     AccountCache, AccountConfig, CacheChanges, CacheKey, GlobalOptions, OAuthFlow,
@@ -13,18 +14,12 @@ use crate::crypto::{
     AccountCipher, DEFAULT_KEY_CACHE_CAPACITY, DerivedKeyCache, RandomnessUnavailable,
 };
 use crate::keyed::KeyedLocks;
-use crate::login::TOKEN_EXPIRY_MARGIN_SECS;
 use crate::oauth::DEFAULT_TOKEN_LIFETIME_SECS;
-
-/// [`TOKEN_EXPIRY_MARGIN_SECS`] in this store's signed time.
-const EXPIRY_MARGIN: i64 = TOKEN_EXPIRY_MARGIN_SECS as i64;
-/// [`DEFAULT_TOKEN_LIFETIME_SECS`] in this store's signed time.
-const DEFAULT_LIFETIME: i64 = DEFAULT_TOKEN_LIFETIME_SECS as i64;
 
 /// Where the client secret of an unlocked account comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ClientSecretSource {
+pub(crate) enum ClientSecretSource {
     /// No client secret (public client, or a JWT client assertion).
     None,
     /// `client_secret` in the configuration.
@@ -38,7 +33,7 @@ pub enum ClientSecretSource {
 /// Why a login was refused without obtaining tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum Denied {
+pub(crate) enum Denied {
     /// The password does not decrypt the cached tokens and they are kept
     /// (`delete_account_token_on_password_error = False`, or a client-credentials or
     /// service-account account, whose tokens are never reset by a login).
@@ -61,7 +56,7 @@ pub enum Denied {
 /// The outcome of [`TokenVault::unlock`].
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum Unlock {
+pub(crate) enum Unlock {
     /// The password is right, or nothing is encrypted yet. Persist
     /// [`UnlockedAccount::take_pending_changes`] (rotation) first.
     Unlocked(UnlockedAccount),
@@ -84,11 +79,10 @@ pub enum Unlock {
 
 /// An account whose cached values were decrypted with the login password.
 #[derive(Debug)]
-pub struct UnlockedAccount {
-    username: String,
+pub(crate) struct UnlockedAccount {
     cipher: AccountCipher,
     access_token: Option<SecretString>,
-    access_token_expiry: Option<i64>,
+    access_token_expiry: Option<u64>,
     refresh_token: Option<SecretString>,
     client_secret: Option<SecretString>,
     client_secret_source: ClientSecretSource,
@@ -99,54 +93,51 @@ pub struct UnlockedAccount {
 }
 
 impl UnlockedAccount {
-    /// The login username.
-    pub fn username(&self) -> &str {
-        &self.username
-    }
-
     /// The cached access token, whatever its expiry.
-    pub fn access_token(&self) -> Option<&SecretString> {
+    pub(crate) fn access_token(&self) -> Option<&SecretString> {
         self.access_token.as_ref()
     }
 
     /// Unix time the cached access token expires.
-    pub fn access_token_expiry(&self) -> Option<i64> {
+    pub(crate) fn access_token_expiry(&self) -> Option<u64> {
         self.access_token_expiry
     }
 
     /// The cached access token if it has more than [`TOKEN_EXPIRY_MARGIN_SECS`] left
     /// at `now` (a missing expiry counts as expired, as in the Python email-oauth2-proxy).
-    pub fn usable_access_token(&self, now: u64) -> Option<&SecretString> {
-        let now = i64::try_from(now).unwrap_or(i64::MAX);
+    #[cfg(test)]
+    pub(crate) fn usable_access_token(&self, now: u64) -> Option<&SecretString> {
         let expiry = self.access_token_expiry.unwrap_or(now);
-        (expiry.saturating_sub(now) >= EXPIRY_MARGIN)
+        (expiry.saturating_sub(now) >= TOKEN_EXPIRY_MARGIN_SECS)
             .then_some(self.access_token.as_ref())
             .flatten()
     }
 
     /// The cached refresh token.
-    pub fn refresh_token(&self) -> Option<&SecretString> {
+    pub(crate) fn refresh_token(&self) -> Option<&SecretString> {
         self.refresh_token.as_ref()
     }
 
     /// The client secret to send in token requests.
-    pub fn client_secret(&self) -> Option<&SecretString> {
+    pub(crate) fn client_secret(&self) -> Option<&SecretString> {
         self.client_secret.as_ref()
     }
 
     /// Where [`UnlockedAccount::client_secret`] comes from.
-    pub fn client_secret_source(&self) -> ClientSecretSource {
+    #[cfg(test)]
+    pub(crate) fn client_secret_source(&self) -> ClientSecretSource {
         self.client_secret_source
     }
 
     /// The account's cipher, e.g. to count key derivations.
-    pub fn cipher(&self) -> &AccountCipher {
+    #[cfg(test)]
+    pub(crate) fn cipher(&self) -> &AccountCipher {
         &self.cipher
     }
 
     /// Changes decided at unlock (rotation to the current iteration count); persist them
     /// before anything else.
-    pub fn take_pending_changes(&mut self) -> CacheChanges {
+    pub(crate) fn take_pending_changes(&mut self) -> CacheChanges {
         core::mem::take(&mut self.pending)
     }
 
@@ -156,10 +147,10 @@ impl UnlockedAccount {
     /// count, and with `encrypt_client_secret_on_first_use` the client secret moved to
     /// `client_secret_encrypted`. A response without a refresh token keeps the old one,
     /// unless the account came from [`Unlock::Reset`]: then the old one goes.
-    pub fn store_tokens(
+    pub(crate) fn store_tokens(
         &mut self,
         access_token: &str,
-        expires_in: Option<i64>,
+        expires_in: Option<u64>,
         refresh_token: Option<&str>,
         now: u64,
     ) -> Result<CacheChanges, RandomnessUnavailable> {
@@ -176,9 +167,7 @@ impl UnlockedAccount {
                 .set(CacheKey::ClientSecretEncrypted, encrypted)
                 .remove(CacheKey::ClientSecret);
         }
-        let expiry = i64::try_from(now)
-            .unwrap_or(i64::MAX)
-            .saturating_add(expires_in.unwrap_or(DEFAULT_LIFETIME));
+        let expiry = now.saturating_add(expires_in.unwrap_or(DEFAULT_TOKEN_LIFETIME_SECS));
         changes
             .set(CacheKey::TokenSalt, self.cipher.salt())
             .set(
@@ -207,7 +196,7 @@ impl UnlockedAccount {
 /// email-oauth2-proxy's two strikes: the access token always goes; if there was none (a
 /// second failure), the refresh token, salt and iteration count go too, forcing a new
 /// authorisation.
-pub fn refresh_rejected_changes(had_access_token: bool) -> CacheChanges {
+pub(crate) fn refresh_rejected_changes(had_access_token: bool) -> CacheChanges {
     let mut changes = CacheChanges::new();
     changes
         .remove(CacheKey::AccessToken)
@@ -238,7 +227,7 @@ enum Purpose {
 /// time (other accounts never wait), so a parallel burst of wrong passwords meets the
 /// back-off its first attempt records instead of being derived all at once.
 #[derive(Debug)]
-pub struct TokenVault {
+pub(crate) struct TokenVault {
     options: GlobalOptions,
     keys: Arc<DerivedKeyCache>,
     backoff: Mutex<FailureBackoff>,
@@ -247,7 +236,7 @@ pub struct TokenVault {
 
 impl TokenVault {
     /// A vault with default cache sizes.
-    pub fn new(options: GlobalOptions) -> Result<Self, RandomnessUnavailable> {
+    pub(crate) fn new(options: GlobalOptions) -> Result<Self, RandomnessUnavailable> {
         Self::with_capacity(
             options,
             DEFAULT_KEY_CACHE_CAPACITY,
@@ -256,7 +245,7 @@ impl TokenVault {
     }
 
     /// A vault keeping at most `keys` derived keys and `accounts` failure records.
-    pub fn with_capacity(
+    pub(crate) fn with_capacity(
         options: GlobalOptions,
         keys: usize,
         accounts: usize,
@@ -269,16 +258,6 @@ impl TokenVault {
         })
     }
 
-    /// Replaces the global options (after the configuration was reloaded).
-    pub fn set_options(&mut self, options: GlobalOptions) {
-        self.options = options;
-    }
-
-    /// The shared derived-key cache.
-    pub fn key_cache(&self) -> &Arc<DerivedKeyCache> {
-        &self.keys
-    }
-
     fn backoff(&self) -> std::sync::MutexGuard<'_, FailureBackoff> {
         self.backoff.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -288,7 +267,7 @@ impl TokenVault {
     /// older iteration count, the client secret, then the token the Python email-oauth2-proxy would
     /// decrypt (the access token while it has more than
     /// [`TOKEN_EXPIRY_MARGIN_SECS`] left, else the refresh token).
-    pub fn unlock(
+    pub(crate) fn unlock(
         &self,
         account: &AccountConfig,
         cache: &AccountCache,
@@ -306,7 +285,7 @@ impl TokenVault {
     /// decrypt the stored values is neither throttled nor counted as a failure: under the
     /// same policy it yields [`Unlock::Reset`], whose [`UnlockedAccount::store_tokens`]
     /// replaces every stored token.
-    pub fn unlock_for_new_tokens(
+    pub(crate) fn unlock_for_new_tokens(
         &self,
         account: &AccountConfig,
         cache: &AccountCache,
@@ -402,13 +381,9 @@ impl TokenVault {
         };
 
         // The token the Python email-oauth2-proxy decrypts decides whether the password is right.
-        let now_signed = i64::try_from(now).unwrap_or(i64::MAX);
         let access_fresh = cache.access_token.is_some()
-            && cache
-                .access_token_expiry
-                .unwrap_or(now_signed)
-                .saturating_sub(now_signed)
-                >= EXPIRY_MARGIN;
+            && cache.access_token_expiry.unwrap_or(now).saturating_sub(now)
+                >= TOKEN_EXPIRY_MARGIN_SECS;
         let checked = if access_fresh || refresh.is_none() {
             &access
         } else {
@@ -419,7 +394,6 @@ impl TokenVault {
             matches!(checked, Some(Ok(_))) || client_secret_source == ClientSecretSource::Encrypted;
 
         let mut unlocked = UnlockedAccount {
-            username: username.to_owned(),
             cipher,
             access_token: None,
             access_token_expiry: None,
