@@ -216,10 +216,15 @@ class ProxySharedStoreTest(unittest.TestCase):
             self.assertEqual(self.login(port, account), "OK/OK")
         self.redis.start()
         self.assertEqual(self.redis.cli("EXISTS", key), "0", "the restart lost the store's data")
+        # Each instance checks the store every 5 s and writes back what it holds.
+        deadline = time.monotonic() + TIMEOUT
+        while self.redis.cli("HGET", key, "access_token") != stored:
+            self.assertLess(time.monotonic(), deadline,
+                            "the instances never wrote back the tokens they hold")
+            time.sleep(0.1)
         for _, port in proxies:
             self.assertEqual(self.login(port, account), "OK/OK")
-        self.assertEqual(self.redis.cli("HGET", key, "access_token"), stored,
-                         "the instances wrote back the tokens they hold")
+        self.assertEqual(self.redis.cli("HGET", key, "access_token"), stored)
         self.assertEqual(grants.new(), 0, "no token was lost, so none was requested")
 
 

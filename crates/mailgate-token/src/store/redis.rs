@@ -59,6 +59,9 @@ const LOCK_WAIT: Duration = Duration::from_secs(180);
 /// The shortest and longest pause between two attempts to take a held lock.
 const LOCK_RETRY_MIN: Duration = Duration::from_millis(20);
 const LOCK_RETRY_MAX: Duration = Duration::from_millis(500);
+/// How often an instance checks that Redis still holds the store (and writes back what it
+/// holds after Redis lost its data), whether or not logins read it meanwhile.
+const WATCH_INTERVAL: Duration = Duration::from_secs(5);
 /// The most accounts a store may list (a bound on what a hostile store can make us read).
 const MAX_ACCOUNTS: usize = 100_000;
 
@@ -199,6 +202,8 @@ struct Inner {
     held: Mutex<Held>,
     /// The value of `<prefix>store` when this instance last connected.
     seen_epoch: Mutex<Option<String>>,
+    /// Whether the task that watches the store runs.
+    watching: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for RedisStorage {
@@ -313,6 +318,7 @@ impl RedisStorage {
                 connection: tokio::sync::Mutex::new(None),
                 held: Mutex::new(Held::default()),
                 seen_epoch: Mutex::new(None),
+                watching: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -330,6 +336,7 @@ impl RedisStorage {
     /// Reads every account's cached keys, fresh from Redis; while Redis cannot be reached,
     /// the last snapshot this instance read (with its writes since), if it read one.
     pub async fn load(&self) -> Result<CacheSnapshot, RedisStoreError> {
+        Inner::watch(&self.inner);
         self.inner.load().await
     }
 
@@ -352,6 +359,38 @@ impl RedisStorage {
 }
 
 impl Inner {
+    /// Starts (once, on the caller's runtime) the task that reads the store's marker every
+    /// [`WATCH_INTERVAL`]: a Redis that restarted without its data is noticed, and the accounts
+    /// this instance holds are written back, even while no login reads the store. The task
+    /// ends with the store.
+    fn watch(this: &Arc<Self>) {
+        if this
+            .watching
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            this.watching
+                .store(false, std::sync::atomic::Ordering::Release);
+            return;
+        };
+        let weak = Arc::downgrade(this);
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(WATCH_INTERVAL).await;
+                let Some(inner) = weak.upgrade() else {
+                    return;
+                };
+                let mut get = redis::cmd("GET");
+                get.arg(inner.epoch_key());
+                if let Err(error) = inner.query::<Option<String>>(&Request::Cmd(&get)).await {
+                    tracing::debug!(store = %inner.described, %error, "the token store cannot be reached");
+                }
+            }
+        });
+    }
+
     fn account_key(&self, account: &str) -> String {
         format!("{}account:{account}", self.prefix)
     }
@@ -729,7 +768,10 @@ impl Drop for HeldLock {
 
 impl TokenStorage for RedisStorage {
     fn load(&self) -> StoreFuture<'_, CacheSnapshot> {
-        Box::pin(async move { self.inner.load().await.map_err(StoreError::from) })
+        Box::pin(async move {
+            Inner::watch(&self.inner);
+            self.inner.load().await.map_err(StoreError::from)
+        })
     }
 
     fn apply<'a>(&'a self, account: &'a str, changes: &'a CacheChanges) -> StoreFuture<'a, ()> {
