@@ -20,6 +20,7 @@ fn text(output: &Output) -> String {
     )
 }
 
+#[cfg(feature = "redis")]
 const CACHE: &str = "[alice@example.com]\naccess_token = gAAAAAB-alice-access\n\
 access_token_expiry = 1900000000\nrefresh_token = gAAAAAB-alice-refresh\n\
 token_iterations = 1200000\ntoken_salt = c2FsdHNhbHQ=\n\n\
