@@ -13,7 +13,7 @@ use mailgate_proxy::authorization::{
 };
 use mailgate_token::config::ProxyConfig;
 use mailgate_token::login::{LoginError, LoginManager, LoginSuccess};
-use mailgate_token::store::{IniFileStorage, TokenStorage};
+use mailgate_token::store::{CacheStoreLocation, IniFileStorage, TokenStorage};
 use mailgate_token::transport::{HttpClient, HttpClientConfig, ProxySettings};
 
 use crate::cli::Cli;
@@ -66,9 +66,18 @@ impl TokenRuntime {
         notify: NotifySettings,
     ) -> Result<Self, String> {
         let config = Arc::new(config);
-        let storage: Arc<dyn TokenStorage> = match cli.cache_store.as_deref() {
-            Some(cache) if cache != config_file => Arc::new(IniFileStorage::cache_store(cache)),
-            _ => Arc::new(IniFileStorage::config_file(config_file)),
+        let storage: Arc<dyn TokenStorage> = match &cli.cache_store {
+            Some(CacheStoreLocation::File(cache)) if cache == config_file => {
+                Arc::new(IniFileStorage::config_file(config_file))
+            }
+            Some(location) => {
+                let storage = location.open().map_err(|error| error.to_string())?;
+                if location.is_shared() {
+                    tracing::info!("Tokens are kept in {}", location.describe());
+                }
+                storage
+            }
+            None => Arc::new(IniFileStorage::config_file(config_file)),
         };
         let http = token_http_client(&config)?;
         let mode = if cli.local_server_auth {

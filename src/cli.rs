@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crate::logging::LogFormat;
 use clap::{Args, Parser, Subcommand};
+use mailgate_token::store::CacheStoreLocation;
 
 /// mailgate: an email OAuth 2.0 proxy. Password IMAP/POP3/SMTP logins from local clients in;
 /// XOAUTH2/OAUTHBEARER logins upstream. Reads and writes the configuration file of the Python
@@ -18,9 +19,11 @@ pub(crate) struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     pub(crate) config_file: Option<PathBuf>,
 
-    /// A separate file to cache tokens in (default: the configuration file).
-    #[arg(long, global = true, value_name = "PATH")]
-    pub(crate) cache_store: Option<PathBuf>,
+    /// Where to cache tokens instead of the configuration file: a file, a Redis store shared by
+    /// several instances (`redis://[user:password@]host:port/db`, `rediss://` for TLS), or a
+    /// secret in AWS Secrets Manager (`aws:<secret name or ARN>`, `aws:<profile>||<name>`).
+    #[arg(long, global = true, value_name = "STORE", value_parser = parse_cache_store)]
+    pub(crate) cache_store: Option<CacheStoreLocation>,
 
     /// Append the log to this file instead of standard error.
     #[arg(long, global = true, value_name = "PATH")]
@@ -61,6 +64,13 @@ fn parse_log_format(value: &str) -> Result<LogFormat, String> {
     value.parse()
 }
 
+fn parse_cache_store(value: &str) -> Result<CacheStoreLocation, String> {
+    if value.is_empty() {
+        return Err("an empty store".to_owned());
+    }
+    Ok(CacheStoreLocation::parse(value))
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
@@ -76,9 +86,32 @@ pub(crate) enum Command {
     /// well, 1 when an account needs authorising or its refresh is failing, 2 when the proxy
     /// cannot be reached.
     Status(StatusArgs),
+    /// Manage token stores: `mailgate store copy --from STORE --to STORE`.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Write the man pages and shell completions into a directory (for packagers).
     #[command(hide = true)]
     GenerateAssets(crate::assets::GenerateAssetsArgs),
+}
+
+/// `mailgate store`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum StoreCommand {
+    /// Copy every account's cached tokens from one store to another (a file, `redis://...`,
+    /// `aws:...`), exactly as stored: nothing is decrypted. Accounts only the target has are
+    /// kept.
+    Copy(StoreCopyArgs),
+}
+
+/// `mailgate store copy`.
+#[derive(Debug, Args)]
+pub(crate) struct StoreCopyArgs {
+    /// The store to read.
+    #[arg(long, value_name = "STORE", value_parser = parse_cache_store)]
+    pub(crate) from: CacheStoreLocation,
+    /// The store to write.
+    #[arg(long, value_name = "STORE", value_parser = parse_cache_store)]
+    pub(crate) to: CacheStoreLocation,
 }
 
 /// `mailgate check`.

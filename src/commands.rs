@@ -6,28 +6,109 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use mailgate_proxy::settings;
 use mailgate_token::config::{IniDocument, ProxyConfig};
-use mailgate_token::store::CacheSnapshot;
+use mailgate_token::store::{CacheSnapshot, CacheStoreLocation, copy_accounts};
 
-use crate::cli::{AuthorizeArgs, CheckArgs, Cli};
+use crate::cli::{AuthorizeArgs, CheckArgs, Cli, StoreCommand};
 use crate::config_path::ConfigPath;
 use crate::exit;
 
-/// Loads the configuration (and the cache store, when separate) as the proxy does.
-pub(crate) fn load(cli: &Cli, config_file: &Path) -> Result<(ProxyConfig, IniDocument), String> {
+/// Loads the configuration (and the cache store, when separate) as the proxy does. A shared
+/// store (Redis, AWS) that cannot be read is an error, unless `unreachable` is
+/// [`Unreachable::Warn`] (the proxy starts anyway and reads it at each login).
+pub(crate) fn load(
+    cli: &Cli,
+    config_file: &Path,
+    unreachable: Unreachable,
+) -> Result<(ProxyConfig, IniDocument), String> {
     let text = std::fs::read_to_string(config_file)
         .map_err(|error| format!("unable to read {}: {error}", config_file.display()))?;
     let document =
         IniDocument::parse(&text).map_err(|error| format!("{}: {error}", config_file.display()))?;
     let mut config = ProxyConfig::from_document(&document)
         .map_err(|error| format!("{}: {error}", config_file.display()))?;
-    if let Some(cache) = cli.cache_store.as_deref().filter(|c| *c != config_file)
-        && let Ok(cache_text) = std::fs::read_to_string(cache)
-    {
-        let cache_document = IniDocument::parse(&cache_text)
-            .map_err(|error| format!("{}: {error}", cache.display()))?;
-        config.merge_cache_snapshot(&CacheSnapshot::from_document(&cache_document));
+    match &cli.cache_store {
+        Some(CacheStoreLocation::File(cache)) if cache != config_file => {
+            if let Ok(cache_text) = std::fs::read_to_string(cache) {
+                let cache_document = IniDocument::parse(&cache_text)
+                    .map_err(|error| format!("{}: {error}", cache.display()))?;
+                config.merge_cache_snapshot(&CacheSnapshot::from_document(&cache_document));
+            }
+        }
+        Some(location) if location.is_shared() => {
+            let storage = location.open().map_err(|error| error.to_string())?;
+            match on_own_runtime(async move { storage.load().await }) {
+                Ok(snapshot) => config.merge_cache_snapshot(&snapshot),
+                Err(error) if unreachable == Unreachable::Warn => tracing::warn!(
+                    "Unable to read the token store {}: {error}; starting anyway (each login reads it again)",
+                    location.describe()
+                ),
+                Err(error) => return Err(format!("unable to read the token store: {error}")),
+            }
+        }
+        _ => {}
     }
     Ok((config, document))
+}
+
+/// Runs `future` to completion on a runtime of its own, on a thread of its own: callable from
+/// synchronous code and from a task of another runtime alike (the caller waits).
+fn on_own_runtime<T: Send + 'static>(
+    future: impl std::future::Future<Output = Result<T, mailgate_token::store::StoreError>>
+    + Send
+    + 'static,
+) -> Result<T, String> {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| error.to_string())?
+            .block_on(future)
+            .map_err(|error| error.to_string())
+    })
+    .join()
+    .map_err(|_| "the token store's thread failed".to_owned())?
+}
+
+/// What [`load`] does when a shared token store cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unreachable {
+    /// Fail.
+    Fail,
+    /// Log a warning and go on.
+    Warn,
+}
+
+/// `mailgate store copy`: every account's cached tokens from one store to another, exactly as
+/// stored.
+pub(crate) fn store(command: &StoreCommand) -> ExitCode {
+    let StoreCommand::Copy(args) = command;
+    let open = |location: &CacheStoreLocation| {
+        location.open().map_err(|error| {
+            eprintln!("error: {error}");
+            exit::config_error()
+        })
+    };
+    let (from, to) = match (open(&args.from), open(&args.to)) {
+        (Ok(from), Ok(to)) => (from, to),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
+    match on_own_runtime(async move { copy_accounts(from.as_ref(), to.as_ref()).await }) {
+        Ok(accounts) => {
+            println!(
+                "Copied {} account(s) from {} to {}{}{}",
+                accounts.len(),
+                args.from.describe(),
+                args.to.describe(),
+                if accounts.is_empty() { "" } else { ": " },
+                accounts.join(", ")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}; nothing more was copied");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `mailgate check`: exit 0 when every server section can start, 78 (`EX_CONFIG`) otherwise;
@@ -39,7 +120,7 @@ pub(crate) fn check(cli: &Cli, chosen: &ConfigPath, args: &CheckArgs) -> ExitCod
         config_file.display(),
         chosen.reason()
     );
-    let (config, document) = match load(cli, config_file) {
+    let (config, document) = match load(cli, config_file, Unreachable::Fail) {
         Ok(loaded) => loaded,
         Err(error) => {
             eprintln!("error: {error}");
@@ -150,7 +231,7 @@ fn relative(unix: u64, now: u64) -> String {
 
 /// `mailgate accounts`.
 pub(crate) fn accounts(cli: &Cli, config_file: &Path) -> ExitCode {
-    let (config, _) = match load(cli, config_file) {
+    let (config, _) = match load(cli, config_file, Unreachable::Fail) {
         Ok(loaded) => loaded,
         Err(error) => {
             eprintln!("error: {error}");

@@ -51,6 +51,7 @@ fn main() -> ExitCode {
         Some(Command::Accounts) => commands::accounts(&cli, &config.path),
         Some(Command::Authorize(args)) => commands::authorize(&cli, &config.path, args),
         Some(Command::Status(args)) => commands::status(&config.path, args),
+        Some(Command::Store(command)) => commands::store(command),
         Some(Command::GenerateAssets(args)) => assets::generate(args),
         None => serve::serve(&cli, config),
     }

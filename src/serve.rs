@@ -105,7 +105,7 @@ struct Loaded {
 
 /// Loads the configuration and the listener specs, logging every warning.
 fn load_specs(cli: &Cli, config_file: &std::path::Path) -> Result<Loaded, String> {
-    let (config, document) = commands::load(cli, config_file)?;
+    let (config, document) = commands::load(cli, config_file, commands::Unreachable::Warn)?;
     for warning in config.warnings() {
         tracing::warn!("Warning: {warning}");
     }
