@@ -89,6 +89,11 @@ impl Moto {
         let installed = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
             .any(|dir| dir.join("moto_server").is_file());
         if !installed {
+            assert!(
+                std::env::var_os("MAILGATE_REQUIRE_TEST_SERVERS").is_none(),
+                "moto_server is not installed (pip install 'moto[server]') and \
+                 MAILGATE_REQUIRE_TEST_SERVERS is set"
+            );
             eprintln!("skipped: moto_server is not installed (pip install 'moto[server]')");
             return None;
         }
