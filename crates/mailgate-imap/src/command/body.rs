@@ -447,6 +447,14 @@ fn sp_astring<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, AString<'a>> {
     preceded(sp, |j| astring(j, cfg)).parse(i)
 }
 
+/// The SP before each message of APPEND.
+fn append_sp(i: &[u8]) -> PResult<'_, ()> {
+    match sp(i) {
+        Err(_) => fail(i, ParseErrorKind::Expected("SP and message literal")),
+        ok => ok,
+    }
+}
+
 /// `[SP search-return-opts]` (ESEARCH, ESORT).
 fn opt_search_return<'a>(
     i: &'a [u8],
@@ -740,7 +748,10 @@ pub(crate) fn command_body<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, C
         )
         .parse(i),
         b"APPEND" => map(
-            (mbox, many1(preceded(sp, cut(|j| append_message(j, cfg))))),
+            (
+                mbox,
+                many1(preceded(append_sp, cut(|j| append_message(j, cfg)))),
+            ),
             |(mailbox, messages)| B::Append {
                 mailbox,
                 messages: NonEmpty::from_parsed(messages),

@@ -367,7 +367,7 @@ fn digit_ahead(i: &[u8]) -> PResult<'_, char> {
 fn section_part(i: &[u8]) -> PResult<'_, Vec<NonZeroU32>> {
     let dot = terminated(byte(b'.', "'.'"), digit_ahead);
     alt((
-        preceded(digit_ahead, cut(separated_list1(dot, nz_number))),
+        preceded(digit_ahead, separated_list1(dot, cut(nz_number))),
         success(Vec::new()),
     ))
     .parse(i)
@@ -538,6 +538,21 @@ fn macro_end(i: &[u8]) -> PResult<'_, ()> {
     peek(alt((value((), one_of(" \r\n")), value((), eof)))).parse(i)
 }
 
+/// `ALL`, `FAST` or `FULL`, ending where an attribute name would (not `FULL(`). Fails at
+/// its start, so that the attribute parser's error at the same place is the one kept.
+fn fetch_macro<'a>(i: &'a [u8]) -> PResult<'a, FetchItems<'a>> {
+    let (r, m) = alt((
+        value(FetchItems::All, kw("ALL")),
+        value(FetchItems::Fast, kw("FAST")),
+        value(FetchItems::Full, kw("FULL")),
+    ))
+    .parse(i)?;
+    match macro_end(r) {
+        Ok(_) => Ok((r, m)),
+        Err(_) => fail(i, ParseErrorKind::Expected("fetch attribute")),
+    }
+}
+
 /// Parses the FETCH items: a macro, one attribute, or a parenthesized list.
 pub(crate) fn fetch_items<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, FetchItems<'a>> {
     alt((
@@ -545,9 +560,7 @@ pub(crate) fn fetch_items<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Fe
             |j| paren_list(j, false, |k| fetch_attribute(k, cfg)),
             |atts| FetchItems::Attributes(NonEmpty::from_parsed(atts)),
         ),
-        value(FetchItems::All, terminated(kw("ALL"), macro_end)),
-        value(FetchItems::Fast, terminated(kw("FAST"), macro_end)),
-        value(FetchItems::Full, terminated(kw("FULL"), macro_end)),
+        fetch_macro,
         map(
             |j| fetch_attribute(j, cfg),
             |att| FetchItems::Attributes(NonEmpty::one(att)),

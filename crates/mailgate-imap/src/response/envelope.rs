@@ -1,5 +1,11 @@
 //! The ENVELOPE structure of a message (`envelope`, `address`).
 
+use nom::Parser;
+use nom::branch::alt;
+use nom::combinator::map;
+use nom::multi::many_till;
+use nom::sequence::{delimited, preceded};
+
 use super::lex::{byte, close, nil, nstring, quirks, skip_sp, sp};
 use crate::config::ParserConfig;
 use crate::core::string::NString;
@@ -96,76 +102,71 @@ impl Encode for Envelope<'_> {
 }
 
 fn address<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Address<'a>> {
-    let (i, ()) = byte(i, b'(', "'('")?;
-    let i = skip_sp(i, cfg);
-    let (i, name) = nstring(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (i, adl) = nstring(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (i, mailbox) = nstring(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (i, host) = nstring(i, cfg)?;
-    let (i, ()) = close(i, b')', cfg)?;
-    Ok((
-        i,
-        Address {
-            name,
-            adl,
-            mailbox,
-            host,
-        },
-    ))
+    let s = |j| sp(j, cfg);
+    let ns = |j| nstring(j, cfg);
+    delimited(
+        (|j| byte(j, b'(', "'('"), |j| Ok((skip_sp(j, cfg), ()))),
+        (ns, preceded(s, ns), preceded(s, ns), preceded(s, ns)),
+        |j| close(j, b')', cfg),
+    )
+    .map(|(name, adl, mailbox, host)| Address {
+        name,
+        adl,
+        mailbox,
+        host,
+    })
+    .parse(i)
 }
 
+/// `"(" 1*address ")"` or `NIL`; with quirks `()` and spaces between addresses.
 fn addresses<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Vec<Address<'a>>> {
     if let Some(r) = nil(i) {
         return Ok((r, Vec::new()));
     }
-    let (mut i, ()) = byte(i, b'(', "address list")?;
-    let mut out = Vec::new();
-    loop {
-        if quirks(cfg) {
-            i = skip_sp(i, cfg);
-        }
-        match i.first() {
-            Some(b'(') => {
-                let (r, a) = address(i, cfg)?;
-                out.push(a);
-                i = r;
-            }
-            Some(b')') if !out.is_empty() || quirks(cfg) => return Ok((&i[1..], out)),
-            _ => return fail(i, ParseErrorKind::Expected("address")),
-        }
+    let skip = |j| Ok((skip_sp(j, cfg), ()));
+    let item = |j| {
+        preceded(
+            skip,
+            alt((
+                |k| address(k, cfg),
+                |k| fail(k, ParseErrorKind::Expected("address")),
+            )),
+        )
+        .parse(j)
+    };
+    let end = preceded(skip, |j| byte(j, b')', "')'"));
+    let (i, ()) = byte(i, b'(', "address list")?;
+    if quirks(cfg) {
+        return map(many_till(item, end), |(list, ())| list).parse(i);
     }
+    let (i, (first, (mut list, ()))) = (item, many_till(item, end)).parse(i)?;
+    list.insert(0, first);
+    Ok((i, list))
 }
 
 /// Parses an `envelope`.
 pub(crate) fn envelope<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Envelope<'a>> {
-    let (i, ()) = byte(i, b'(', "'('")?;
-    let i = skip_sp(i, cfg);
-    let (i, date) = nstring(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (i, subject) = nstring(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (i, from) = addresses(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (i, sender) = addresses(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (i, reply_to) = addresses(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (i, to) = addresses(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (i, cc) = addresses(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (i, bcc) = addresses(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (i, in_reply_to) = nstring(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (i, message_id) = nstring(i, cfg)?;
-    let (i, ()) = close(i, b')', cfg)?;
-    Ok((
-        i,
-        Envelope {
+    let s = |j| sp(j, cfg);
+    let ns = |j| nstring(j, cfg);
+    let addr = |j| preceded(s, |k| addresses(k, cfg)).parse(j);
+    delimited(
+        (|j| byte(j, b'(', "'('"), |j| Ok((skip_sp(j, cfg), ()))),
+        (
+            ns,
+            preceded(s, ns),
+            addr,
+            addr,
+            addr,
+            addr,
+            addr,
+            addr,
+            preceded(s, ns),
+            preceded(s, ns),
+        ),
+        |j| close(j, b')', cfg),
+    )
+    .map(
+        |(date, subject, from, sender, reply_to, to, cc, bcc, in_reply_to, message_id)| Envelope {
             date,
             subject,
             from,
@@ -177,5 +178,6 @@ pub(crate) fn envelope<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Envel
             in_reply_to,
             message_id,
         },
-    ))
+    )
+    .parse(i)
 }
