@@ -364,7 +364,7 @@ fn digit_ahead(i: &[u8]) -> PResult<'_, char> {
 /// Parses `section-part`: `nz-number *("." nz-number)`, stopping before `.TEXT` etc.
 /// Empty when no digit follows; a number after a digit is committed to (`1.07` is a
 /// leading zero, not the end of the part).
-fn section_part(i: &[u8]) -> PResult<'_, Vec<NonZeroU32>> {
+pub(crate) fn section_part(i: &[u8]) -> PResult<'_, Vec<NonZeroU32>> {
     let dot = terminated(byte(b'.', "'.'"), digit_ahead);
     alt((
         preceded(digit_ahead, separated_list1(dot, cut(nz_number))),

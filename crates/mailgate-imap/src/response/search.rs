@@ -7,9 +7,9 @@ use nom::Parser;
 use nom::branch::alt;
 use nom::bytes::complete::take_while1;
 use nom::character::complete::one_of;
-use nom::combinator::{eof, map, not, opt, peek, value};
+use nom::combinator::{cut, eof, map, not, opt, peek, value};
 use nom::multi::{many_till, many0};
-use nom::sequence::{delimited, preceded, terminated};
+use nom::sequence::{preceded, terminated};
 
 use super::lex::{
     byte, check_depth, close, items_end, mod_sequence_value, nil, quirks, sp, sp_items,
@@ -56,10 +56,13 @@ pub(crate) fn search_numbers<'a>(
         Some(b'(') => fail(j, ParseErrorKind::Expected("(MODSEQ")),
         _ => nz_number(j),
     };
-    let mod_seq = delimited(
+    // Committed to after `(MODSEQ `: its errors are reported, not read as the end.
+    let mod_seq = preceded(
         kw("(MODSEQ "),
-        |j| mod_sequence_value(j, cfg),
-        |j| close(j, b')', cfg),
+        cut(terminated(
+            |j| mod_sequence_value(j, cfg),
+            |j| close(j, b')', cfg),
+        )),
     );
     let end = alt((
         map(preceded(|j| sp(j, cfg), mod_seq), Some),
