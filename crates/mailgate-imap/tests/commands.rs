@@ -280,6 +280,23 @@ fn nz_numbers_with_a_leading_zero_are_refused_in_lenient_mode_too() {
     }
 }
 
+/// An 8-bit byte right where a parser peeks at the next byte, at the end of the input:
+/// refused, no panic.
+#[test]
+fn an_eight_bit_byte_at_the_end_does_not_panic() {
+    for input in [
+        &b"a FETCH 1 BODY[1\xeb"[..],
+        b"a FETCH 1 FULL\xeb",
+        b"a FETCH 1\xeb",
+        b"a SEARCH MODSEQ \xeb",
+        b"a FETCH 1:2\xeb",
+    ] {
+        for config in [ParserConfig::strict(), ParserConfig::lenient()] {
+            assert!(Command::parse(input, &config).is_err(), "{input:?}");
+        }
+    }
+}
+
 #[test]
 fn login_password_is_secret() {
     let (cmd, _) = Command::parse(b"a LOGIN joe hunter2\r\n", &ParserConfig::strict()).unwrap();

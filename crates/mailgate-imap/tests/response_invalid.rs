@@ -248,3 +248,22 @@ fn lenient_extra_spaces_before_the_esearch_uid_flag() {
         assert_eq!(parse_response(&wire, &config).unwrap().0, response);
     }
 }
+
+/// An 8-bit byte where a parser only peeks at the next byte, at the very end of the
+/// input: refused, no panic (a char-based peek once stepped two bytes past a lone
+/// `0xeb`; found by fuzzing).
+#[test]
+fn an_eight_bit_byte_at_the_end_does_not_panic() {
+    for input in [
+        &b"' OK [CAPABILITY  I16 IDev16 IDLE \xeb"[..],
+        b"* OK [CAPABILITY IMAP4rev1 \xeb",
+        b"* 1 FETCH (ENVELOPE (NIL\xeb",
+        b"* SEARCH 1 \xeb",
+        b"* ESEARCH UID\xeb",
+        b"* 1 FETCH (BODY[1\xeb",
+    ] {
+        for config in [ParserConfig::strict(), ParserConfig::lenient()] {
+            assert!(parse_response(input, &config).is_err(), "{input:?}");
+        }
+    }
+}

@@ -7,13 +7,12 @@ use crate::config::ParserConfig;
 use crate::core::NonEmpty;
 use nom::Parser;
 use nom::branch::alt;
-use nom::character::complete::{one_of, satisfy};
 use nom::combinator::{cut, eof, map, opt, peek, success, value};
 use nom::multi::separated_list1;
 use nom::sequence::{delimited, preceded, separated_pair, terminated};
 
 use super::search::partial_range;
-use crate::core::lex::{byte, kw, paren_list, sp, word};
+use crate::core::lex::{byte, byte_where, kw, paren_list, sp, word};
 use crate::core::number::{mod_sequence_value, number, nz_number};
 use crate::core::string::{AString, astring};
 use crate::encode::{Encode, encode_list, encode_u64};
@@ -357,8 +356,8 @@ impl Encode for FetchModifier {
 }
 
 /// A digit ahead, not consumed.
-fn digit_ahead(i: &[u8]) -> PResult<'_, char> {
-    peek(satisfy(|c| c.is_ascii_digit())).parse(i)
+fn digit_ahead(i: &[u8]) -> PResult<'_, u8> {
+    peek(byte_where(|b| b.is_ascii_digit())).parse(i)
 }
 
 /// Parses `section-part`: `nz-number *("." nz-number)`, stopping before `.TEXT` etc.
@@ -535,7 +534,11 @@ pub(crate) fn fetch_attribute<'a>(
 
 /// The end of a FETCH macro name: SP, the line end or the end of the input.
 fn macro_end(i: &[u8]) -> PResult<'_, ()> {
-    peek(alt((value((), one_of(" \r\n")), value((), eof)))).parse(i)
+    peek(alt((
+        value((), byte_where(|b| matches!(b, b' ' | b'\r' | b'\n'))),
+        value((), eof),
+    )))
+    .parse(i)
 }
 
 /// `ALL`, `FAST` or `FULL`, ending where an attribute name would (not `FULL(`). Fails at

@@ -18,7 +18,6 @@ use crate::error::{PResult, ParseErrorKind, fail, fatal};
 use std::num::NonZeroU32;
 
 use nom::Parser;
-use nom::character::complete::one_of;
 use nom::combinator::{cut, map, opt, peek};
 use nom::multi::many0;
 use nom::sequence::{preceded, terminated};
@@ -515,7 +514,7 @@ pub(crate) fn search_key<'a>(
                 (
                     // `entry-name SP entry-type-req SP`, present when a string follows.
                     opt(preceded(
-                        peek(one_of("\"{")),
+                        peek(crate::core::lex::byte_where(|b| matches!(b, b'"' | b'{'))),
                         cut((
                             terminated(|k| string(k, cfg), sp),
                             terminated(entry_type, sp),

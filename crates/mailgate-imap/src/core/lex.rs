@@ -12,6 +12,17 @@ pub(crate) fn byte(c: u8, what: &'static str) -> impl Fn(&[u8]) -> PResult<'_, (
     }
 }
 
+/// One byte for which `pred` holds. nom's `satisfy` and `one_of` read the bytes of a
+/// byte slice as chars and step by their UTF-8 length: on an 8-bit byte at the end of
+/// the input they slice past it and panic.
+#[inline]
+pub(crate) fn byte_where(pred: impl Fn(u8) -> bool) -> impl Fn(&[u8]) -> PResult<'_, u8> {
+    move |i: &[u8]| match i.first() {
+        Some(&b) if pred(b) => Ok((&i[1..], b)),
+        _ => fail(i, ParseErrorKind::Expected("another byte")),
+    }
+}
+
 /// Expects one space.
 #[inline]
 pub(crate) fn sp(i: &[u8]) -> PResult<'_, ()> {

@@ -7,7 +7,6 @@ use super::number::nz_number;
 use crate::encode::{Encode, encode_u64};
 use nom::Parser;
 use nom::branch::alt;
-use nom::character::complete::one_of;
 use nom::combinator::{eof, map, not, peek, value};
 use nom::multi::many_till;
 use nom::sequence::preceded;
@@ -150,7 +149,14 @@ pub(crate) fn seq_number(i: &[u8]) -> PResult<'_, SeqNumber> {
 
 /// Where a sequence set may end: SP, `)`, `]`, the line end or the end of input.
 fn set_end(i: &[u8]) -> PResult<'_, ()> {
-    peek(alt((value((), one_of(" )]\r\n")), value((), eof)))).parse(i)
+    peek(alt((
+        value(
+            (),
+            crate::core::lex::byte_where(|b| matches!(b, b' ' | b')' | b']' | b'\r' | b'\n')),
+        ),
+        value((), eof),
+    )))
+    .parse(i)
 }
 
 /// `","` between items; anything else that does not end the set is invalid.

@@ -7,7 +7,6 @@ use super::lex::mod_sequence_value;
 use super::lex::{byte, close, list, quirks, sp};
 use super::uid_set::{UidSet, uid_set};
 use nom::Parser;
-use nom::character::complete::satisfy;
 use nom::combinator::{not, peek};
 use nom::multi::many_till;
 use nom::sequence::{preceded, terminated};
@@ -342,7 +341,13 @@ pub(crate) fn code<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Code<'a>>
         b"CAPABILITY" => {
             // SP before another capability (not before `]` or the end); a capability
             // after it is committed to. With quirks a space before `]` is dropped.
-            let more = |j| terminated(crate::core::lex::sp, peek(satisfy(|c| c != ']'))).parse(j);
+            let more = |j| {
+                terminated(
+                    crate::core::lex::sp,
+                    peek(crate::core::lex::byte_where(|b| b != b']')),
+                )
+                .parse(j)
+            };
             let end = |j| {
                 let (j, ()) = not(more).parse(j)?;
                 match crate::core::lex::sp(j) {

@@ -5,14 +5,13 @@ use std::borrow::Cow;
 use nom::Parser;
 use nom::branch::alt;
 use nom::bytes::complete::take_while;
-use nom::character::complete::{one_of, satisfy};
 use nom::combinator::{map, not, peek, value};
 use nom::multi::many_till;
 use nom::sequence::{preceded, terminated};
 
 use crate::config::ParserConfig;
 use crate::core::chars::{ATOM, QUOTED, is, span};
-use crate::core::lex::kw;
+use crate::core::lex::{byte_where, kw};
 use crate::core::string::{self, IString, NString};
 use crate::error::{PErr, PResult, ParseErrorKind, fail};
 
@@ -64,7 +63,7 @@ pub(crate) fn byte<'a>(i: &'a [u8], c: u8, what: &'static str) -> PResult<'a, ()
 /// Expects `NIL` (case-insensitive) not followed by an atom character.
 #[inline]
 pub(crate) fn nil(i: &[u8]) -> Option<&[u8]> {
-    terminated(kw("NIL"), not(satisfy(|c| is(c as u8, ATOM))))
+    terminated(kw("NIL"), not(byte_where(|b| is(b, ATOM))))
         .parse(i)
         .ok()
         .map(|(rest, ())| rest)
@@ -76,7 +75,11 @@ pub(crate) fn nil(i: &[u8]) -> Option<&[u8]> {
 pub(crate) fn items_end<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, ()> {
     let trailing = |j| {
         if quirks(cfg) {
-            value((), terminated(spaces, peek(one_of("\r\n")))).parse(j)
+            value(
+                (),
+                terminated(spaces, peek(byte_where(|b| matches!(b, b'\r' | b'\n')))),
+            )
+            .parse(j)
         } else {
             fail(j, ParseErrorKind::Expected("line end"))
         }

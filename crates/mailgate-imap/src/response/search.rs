@@ -3,10 +3,10 @@
 use std::num::NonZeroU32;
 
 use super::ext_value::{TaggedExtValue, tagged_ext_val};
+use crate::core::lex::byte_where;
 use nom::Parser;
 use nom::branch::alt;
 use nom::bytes::complete::take_while1;
-use nom::character::complete::one_of;
 use nom::combinator::{cut, eof, map, not, opt, peek, value};
 use nom::multi::{many_till, many0};
 use nom::sequence::{preceded, terminated};
@@ -272,7 +272,10 @@ pub(crate) fn esearch<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, ESearc
     let uid = map(
         opt(terminated(
             kw(" UID"),
-            peek(alt((value((), one_of(" \r\n")), value((), eof)))),
+            peek(alt((
+                value((), byte_where(|b| matches!(b, b' ' | b'\r' | b'\n'))),
+                value((), eof),
+            ))),
         )),
         |u| u.is_some(),
     );
