@@ -254,6 +254,49 @@ fn search_nesting_is_bounded() {
     assert!(Command::parse(huge.as_bytes(), &ParserConfig::strict()).is_err());
 }
 
+/// `nz-number` is `digit-nz *DIGIT`: a leading zero is refused in both modes (a
+/// tolerant reading would turn `07` into a different message than the peer named).
+#[test]
+fn nz_numbers_with_a_leading_zero_are_refused_in_lenient_mode_too() {
+    let cases: &[(&[u8], usize)] = &[
+        (b"a FETCH 07 FLAGS\r\n", 8),
+        (b"a UID FETCH 1:007 FLAGS\r\n", 14),
+        (b"a FETCH 1 BODY[1.07]\r\n", 17),
+        (b"a FETCH 1 BODY[]<0.07>\r\n", 19),
+        (b"a SEARCH OLDER 07\r\n", 15),
+        (b"a SELECT x (QRESYNC (07 5))\r\n", 21),
+        (b"a UID FETCH 1 FLAGS (PARTIAL 1:07)\r\n", 31),
+    ];
+    for config in [ParserConfig::strict(), ParserConfig::lenient()] {
+        for (input, offset) in cases {
+            let err = Command::parse(input, &config).unwrap_err();
+            assert_eq!(
+                (err.kind(), err.offset()),
+                (&ParseErrorKind::LeadingZero, *offset),
+                "{:?}: {err}",
+                show(input)
+            );
+        }
+    }
+}
+
+/// An 8-bit byte right where a parser peeks at the next byte, at the end of the input:
+/// refused, no panic.
+#[test]
+fn an_eight_bit_byte_at_the_end_does_not_panic() {
+    for input in [
+        &b"a FETCH 1 BODY[1\xeb"[..],
+        b"a FETCH 1 FULL\xeb",
+        b"a FETCH 1\xeb",
+        b"a SEARCH MODSEQ \xeb",
+        b"a FETCH 1:2\xeb",
+    ] {
+        for config in [ParserConfig::strict(), ParserConfig::lenient()] {
+            assert!(Command::parse(input, &config).is_err(), "{input:?}");
+        }
+    }
+}
+
 #[test]
 fn login_password_is_secret() {
     let (cmd, _) = Command::parse(b"a LOGIN joe hunter2\r\n", &ParserConfig::strict()).unwrap();

@@ -96,6 +96,9 @@ const INVALID: &[(&[u8], bool, &str)] = &[
     (b"* SEARCH 2 (MODSEQ 0)\r\n", false, "zero mod-sequence after SEARCH"),
     (b"* ESEARCH MODSEQ 0\r\n", false, "zero mod-sequence in ESEARCH"),
     (b"* 1 FETCH (UID 07)\r\n", true, "UID with a leading zero"),
+    (b"* 07 FETCH (UID 1)\r\n", true, "message number with a leading zero"),
+    (b"* 07 EXPUNGE\r\n", true, "expunged message number with a leading zero"),
+    (b"* 07 UIDFETCH (FLAGS ())\r\n", true, "UID with a leading zero in UIDFETCH"),
     (b"* ACL\r\n", true, "ACL without mailbox"),
     (b"* ACL INBOX Fred\r\n", true, "ACL identifier without rights"),
     (b"* LISTRIGHTS INBOX smith\r\n", true, "LISTRIGHTS without required rights"),
@@ -243,5 +246,24 @@ fn lenient_extra_spaces_before_the_esearch_uid_flag() {
     assert_eq!(wire, b"* ESEARCH UID MIN 3\r\n");
     for config in [ParserConfig::strict(), lenient] {
         assert_eq!(parse_response(&wire, &config).unwrap().0, response);
+    }
+}
+
+/// An 8-bit byte where a parser only peeks at the next byte, at the very end of the
+/// input: refused, no panic (a char-based peek once stepped two bytes past a lone
+/// `0xeb`; found by fuzzing).
+#[test]
+fn an_eight_bit_byte_at_the_end_does_not_panic() {
+    for input in [
+        &b"' OK [CAPABILITY  I16 IDev16 IDLE \xeb"[..],
+        b"* OK [CAPABILITY IMAP4rev1 \xeb",
+        b"* 1 FETCH (ENVELOPE (NIL\xeb",
+        b"* SEARCH 1 \xeb",
+        b"* ESEARCH UID\xeb",
+        b"* 1 FETCH (BODY[1\xeb",
+    ] {
+        for config in [ParserConfig::strict(), ParserConfig::lenient()] {
+            assert!(parse_response(input, &config).is_err(), "{input:?}");
+        }
     }
 }

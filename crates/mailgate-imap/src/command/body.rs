@@ -5,7 +5,7 @@ use crate::config::ParserConfig;
 use crate::core::GmailLabel;
 use crate::core::atom::{Atom, atom};
 use crate::core::capability::{auth_mechanism, capability, charset};
-use crate::core::lex::{byte, keyword, paren_list, sp, sp_list1};
+use crate::core::lex::{byte, keyword, kw, paren_list, sp};
 use crate::core::mailbox::{list_mailbox, mailbox};
 use crate::core::sequence::seq_number;
 use crate::core::sequence::sequence_set;
@@ -17,8 +17,10 @@ use crate::encode::Encode;
 use crate::error::{PResult, ParseErrorKind, fail};
 use crate::secret::Secret;
 use nom::Parser;
-use nom::multi::many0;
-use nom::sequence::preceded;
+use nom::branch::alt;
+use nom::combinator::{cut, map, opt, peek};
+use nom::multi::{many0, many1, separated_list1};
+use nom::sequence::{preceded, terminated};
 
 use super::authenticate::{SaslData, initial_response};
 use super::fetch::{FetchItems, FetchModifier, fetch_items, fetch_modifiers};
@@ -435,9 +437,42 @@ pub enum CommandBody<'a> {
     },
 }
 
-fn sp_then<'a, T>(i: &'a [u8], f: impl FnOnce(&'a [u8]) -> PResult<'a, T>) -> PResult<'a, T> {
-    let (i, ()) = sp(i)?;
-    f(i)
+/// `SP mailbox`.
+fn sp_mailbox<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Mailbox<'a>> {
+    preceded(sp, |j| mailbox(j, cfg)).parse(i)
+}
+
+/// `SP astring`.
+fn sp_astring<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, AString<'a>> {
+    preceded(sp, |j| astring(j, cfg)).parse(i)
+}
+
+/// The SP before each message of APPEND.
+fn append_sp(i: &[u8]) -> PResult<'_, ()> {
+    match sp(i) {
+        Err(_) => fail(i, ParseErrorKind::Expected("SP and message literal")),
+        ok => ok,
+    }
+}
+
+/// `[SP search-return-opts]` (ESEARCH, ESORT).
+fn opt_search_return<'a>(
+    i: &'a [u8],
+    cfg: &ParserConfig,
+) -> PResult<'a, Option<Vec<SearchReturnOption>>> {
+    opt(preceded(sp, |j| search_return(j, cfg))).parse(i)
+}
+
+/// `"(" item *(SP item) ")"` or a single item, as one or more.
+fn one_or_list<'a, T>(
+    i: &'a [u8],
+    item: impl Fn(&'a [u8]) -> PResult<'a, T> + Copy,
+) -> PResult<'a, NonEmpty<T>> {
+    alt((
+        map(|j| paren_list(j, false, item), NonEmpty::from_parsed),
+        map(item, NonEmpty::one),
+    ))
+    .parse(i)
 }
 
 /// Parses the UID-able commands after `UID SP` (or without UID).
@@ -448,156 +483,143 @@ fn uid_command<'a>(
     uid: bool,
 ) -> PResult<'a, CommandBody<'a>> {
     use CommandBody as B;
-    Ok(match name {
-        b"FETCH" => {
-            let (i, sequence_set) = sp_then(i, sequence_set)?;
-            let (i, items) = sp_then(i, |j| fetch_items(j, cfg))?;
-            let (i, modifiers) = fetch_modifiers(i, uid)?;
+    match name {
+        b"FETCH" => map(
             (
-                i,
-                B::Fetch {
+                preceded(sp, sequence_set),
+                preceded(sp, |j| fetch_items(j, cfg)),
+                |j| fetch_modifiers(j, uid),
+            ),
+            |(sequence_set, items, modifiers)| B::Fetch {
+                uid,
+                sequence_set,
+                items,
+                modifiers,
+            },
+        )
+        .parse(i),
+        b"STORE" => {
+            let (i, (sequence_set, unchanged_since, (kind, labels, silent))) = (
+                preceded(sp, sequence_set),
+                store_modifier,
+                preceded(sp, store_kind),
+            )
+                .parse(i)?;
+            if labels {
+                let (i, labels) = preceded(sp, |j| store_labels(j, cfg)).parse(i)?;
+                let body = B::StoreGmailLabels {
                     uid,
                     sequence_set,
-                    items,
-                    modifiers,
-                },
-            )
-        }
-        b"STORE" => {
-            let (i, sequence_set) = sp_then(i, sequence_set)?;
-            let (i, unchanged_since) = store_modifier(i)?;
-            let (i, (kind, labels, silent)) = sp_then(i, store_kind)?;
-            if labels {
-                let (i, labels) = sp_then(i, |j| store_labels(j, cfg))?;
-                return Ok((
-                    i,
-                    B::StoreGmailLabels {
-                        uid,
-                        sequence_set,
-                        unchanged_since,
-                        kind,
-                        silent,
-                        labels,
-                    },
-                ));
-            }
-            let (i, flags) = sp_then(i, |j| store_flags(j, cfg))?;
-            (
-                i,
-                B::Store {
+                    unchanged_since,
+                    kind,
+                    silent,
+                    labels,
+                };
+                Ok((i, body))
+            } else {
+                let (i, flags) = preceded(sp, |j| store_flags(j, cfg)).parse(i)?;
+                let body = B::Store {
                     uid,
                     sequence_set,
                     unchanged_since,
                     kind,
                     silent,
                     flags,
-                },
-            )
-        }
-        b"COPY" | b"MOVE" => {
-            let (i, sequence_set) = sp_then(i, sequence_set)?;
-            let (i, mailbox) = sp_then(i, |j| mailbox(j, cfg))?;
-            if name == b"COPY" {
-                (
-                    i,
-                    B::Copy {
-                        uid,
-                        sequence_set,
-                        mailbox,
-                    },
-                )
-            } else {
-                (
-                    i,
-                    B::Move {
-                        uid,
-                        sequence_set,
-                        mailbox,
-                    },
-                )
+                };
+                Ok((i, body))
             }
         }
-        b"SEARCH" => {
-            let (i, return_options) = match sp_then(i, |j| search_return(j, cfg)) {
-                Ok((i, r)) => (i, Some(r)),
-                Err(nom::Err::Error(_)) => (i, None),
-                Err(e) => return Err(e),
-            };
-            let (i, charset) = match keyword(i, " CHARSET ") {
-                Ok((i, ())) => {
-                    let (i, c) = charset(i, cfg)?;
-                    (i, Some(c))
-                }
-                Err(_) => (i, None),
-            };
-            let (i, criteria) = search_criteria(i, cfg)?;
+        b"COPY" => map(
+            (preceded(sp, sequence_set), |j| sp_mailbox(j, cfg)),
+            |(sequence_set, mailbox)| B::Copy {
+                uid,
+                sequence_set,
+                mailbox,
+            },
+        )
+        .parse(i),
+        b"MOVE" => map(
+            (preceded(sp, sequence_set), |j| sp_mailbox(j, cfg)),
+            |(sequence_set, mailbox)| B::Move {
+                uid,
+                sequence_set,
+                mailbox,
+            },
+        )
+        .parse(i),
+        b"SEARCH" => map(
             (
-                i,
-                B::Search {
-                    uid,
-                    return_options,
-                    charset,
-                    criteria,
-                },
-            )
-        }
-        b"SORT" => {
-            let (i, return_options) = match sp_then(i, |j| search_return(j, cfg)) {
-                Ok((i, r)) => (i, Some(r)),
-                Err(nom::Err::Error(_)) => (i, None),
-                Err(e) => return Err(e),
-            };
-            let (i, criteria) = sp_then(i, |j| paren_list(j, false, |k| sort_criterion(k, cfg)))?;
-            let (i, charset) = sp_then(i, |j| charset(j, cfg))?;
-            let (i, search) = search_criteria(i, cfg)?;
+                |j| opt_search_return(j, cfg),
+                opt(preceded(kw(" CHARSET "), cut(|j| charset(j, cfg)))),
+                |j| search_criteria(j, cfg),
+            ),
+            |(return_options, charset, criteria)| B::Search {
+                uid,
+                return_options,
+                charset,
+                criteria,
+            },
+        )
+        .parse(i),
+        b"SORT" => map(
             (
-                i,
-                B::Sort {
-                    uid,
-                    return_options,
-                    criteria: NonEmpty::from_parsed(criteria),
-                    charset,
-                    search,
-                },
-            )
-        }
-        b"THREAD" => {
-            let (i, algorithm) = sp_then(i, |j| atom(j, cfg))?;
-            let (i, charset) = sp_then(i, |j| charset(j, cfg))?;
-            let (i, search) = search_criteria(i, cfg)?;
+                |j| opt_search_return(j, cfg),
+                preceded(sp, |j| paren_list(j, false, |k| sort_criterion(k, cfg))),
+                preceded(sp, |j| charset(j, cfg)),
+                |j| search_criteria(j, cfg),
+            ),
+            |(return_options, criteria, charset, search)| B::Sort {
+                uid,
+                return_options,
+                criteria: NonEmpty::from_parsed(criteria),
+                charset,
+                search,
+            },
+        )
+        .parse(i),
+        b"THREAD" => map(
             (
-                i,
-                B::Thread {
-                    uid,
-                    algorithm,
-                    charset,
-                    search,
-                },
-            )
-        }
-        b"EXPUNGE" if uid => {
-            let (i, sequence_set) = sp_then(i, sequence_set)?;
-            (i, B::UidExpunge { sequence_set })
-        }
-        b"REPLACE" => {
-            let (i, sequence) = sp_then(i, seq_number)?;
-            let (i, mailbox) = sp_then(i, |j| mailbox(j, cfg))?;
-            let (i, message) = sp_then(i, |j| append_message(j, cfg))?;
+                preceded(sp, |j| atom(j, cfg)),
+                preceded(sp, |j| charset(j, cfg)),
+                |j| search_criteria(j, cfg),
+            ),
+            |(algorithm, charset, search)| B::Thread {
+                uid,
+                algorithm,
+                charset,
+                search,
+            },
+        )
+        .parse(i),
+        b"EXPUNGE" if uid => map(preceded(sp, sequence_set), |sequence_set| B::UidExpunge {
+            sequence_set,
+        })
+        .parse(i),
+        b"REPLACE" => map(
             (
-                i,
+                preceded(sp, seq_number),
+                |j| sp_mailbox(j, cfg),
+                preceded(sp, |j| append_message(j, cfg)),
+            ),
+            |(sequence, mailbox, message)| {
                 B::Replace(Box::new(Replace {
                     uid,
                     sequence,
                     mailbox,
                     message,
-                })),
-            )
-        }
-        _ => return fail(i, ParseErrorKind::UnknownCommand),
-    })
+                }))
+            },
+        )
+        .parse(i),
+        _ => fail(i, ParseErrorKind::UnknownCommand),
+    }
 }
 
 /// Parses the command name and its arguments (after `tag SP`).
+///
+/// The name is matched on its upper-cased bytes in one `match` (a jump on length and
+/// bytes) rather than with an `alt` of ~50 `tag_no_case` parsers tried in turn: the
+/// arguments after it are nom combinators.
 pub(crate) fn command_body<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, CommandBody<'a>> {
     use CommandBody as B;
     let start = i;
@@ -615,171 +637,127 @@ pub(crate) fn command_body<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, C
         *u = b.to_ascii_uppercase();
     }
     let name = &buf[..name_bytes.len()];
-    let mbox = |i| sp_then(i, |j| mailbox(j, cfg));
-    Ok(match name {
-        b"CAPABILITY" => (i, B::Capability),
-        b"NOOP" => (i, B::Noop),
-        b"LOGOUT" => (i, B::Logout),
-        b"STARTTLS" => (i, B::StartTls),
-        b"NAMESPACE" => (i, B::Namespace),
-        b"IDLE" => (i, B::Idle),
-        b"CHECK" => (i, B::Check),
-        b"CLOSE" => (i, B::Close),
-        b"UNSELECT" => (i, B::Unselect),
-        b"EXPUNGE" => (i, B::Expunge),
-        b"AUTHENTICATE" => {
-            let (i, mechanism) = sp_then(i, |j| auth_mechanism(j, cfg))?;
-            let (i, initial_response) = match i {
-                [b' ', rest @ ..] => {
-                    let (i, r) = initial_response(rest)?;
-                    (i, Some(r))
-                }
-                _ => (i, None),
-            };
+    let mbox = |j| sp_mailbox(j, cfg);
+    let sp_astr = |j| sp_astring(j, cfg);
+    match name {
+        b"CAPABILITY" => Ok((i, B::Capability)),
+        b"NOOP" => Ok((i, B::Noop)),
+        b"LOGOUT" => Ok((i, B::Logout)),
+        b"STARTTLS" => Ok((i, B::StartTls)),
+        b"NAMESPACE" => Ok((i, B::Namespace)),
+        b"IDLE" => Ok((i, B::Idle)),
+        b"CHECK" => Ok((i, B::Check)),
+        b"CLOSE" => Ok((i, B::Close)),
+        b"UNSELECT" => Ok((i, B::Unselect)),
+        b"EXPUNGE" => Ok((i, B::Expunge)),
+        b"UNAUTHENTICATE" => Ok((i, B::Unauthenticate)),
+        b"AUTHENTICATE" => map(
             (
-                i,
-                B::Authenticate {
-                    mechanism,
-                    initial_response,
-                },
-            )
-        }
-        b"LOGIN" => {
-            let (i, username) = sp_then(i, |j| astring(j, cfg))?;
-            let (i, password) = sp_then(i, |j| astring(j, cfg))?;
-            (
-                i,
-                B::Login {
-                    username,
-                    password: Secret::new(password),
-                },
-            )
-        }
-        b"ENABLE" => {
-            let (i, caps) = sp_then(i, |j| sp_list1(j, |k| capability(k, cfg)))?;
-            (
-                i,
-                B::Enable {
-                    capabilities: NonEmpty::from_parsed(caps),
-                },
-            )
-        }
-        b"SELECT" | b"EXAMINE" => {
-            let (i, mailbox) = mbox(i)?;
-            let (i, parameters) = select_parameters(i)?;
-            if name == b"SELECT" {
-                (
-                    i,
-                    B::Select {
-                        mailbox,
-                        parameters,
-                    },
-                )
-            } else {
-                (
-                    i,
-                    B::Examine {
-                        mailbox,
-                        parameters,
-                    },
-                )
+                preceded(sp, |j| auth_mechanism(j, cfg)),
+                opt(preceded(sp, cut(initial_response))),
+            ),
+            |(mechanism, initial_response)| B::Authenticate {
+                mechanism,
+                initial_response,
+            },
+        )
+        .parse(i),
+        b"LOGIN" => map((sp_astr, sp_astr), |(username, password)| B::Login {
+            username,
+            password: Secret::new(password),
+        })
+        .parse(i),
+        b"ENABLE" => map(
+            preceded(sp, separated_list1(sp, |j| capability(j, cfg))),
+            |caps| B::Enable {
+                capabilities: NonEmpty::from_parsed(caps),
+            },
+        )
+        .parse(i),
+        b"SELECT" => map((mbox, select_parameters), |(mailbox, parameters)| {
+            B::Select {
+                mailbox,
+                parameters,
             }
-        }
+        })
+        .parse(i),
+        b"EXAMINE" => map((mbox, select_parameters), |(mailbox, parameters)| {
+            B::Examine {
+                mailbox,
+                parameters,
+            }
+        })
+        .parse(i),
         b"CREATE" => {
-            let (i, mailbox) = mbox(i)?;
-            let (i, special_use) = match keyword(i, " (USE ") {
-                Ok((i, ())) => {
-                    let (i, uses) = paren_list(i, false, |j| {
-                        let (j, ()) = byte(b'\\', "special-use flag")(j)?;
-                        atom(j, cfg)
-                    })?;
-                    let (i, ()) = byte(b')', ")")(i)?;
-                    (i, uses)
-                }
-                Err(_) => (i, Vec::new()),
-            };
-            (
-                i,
+            let special_use = preceded(
+                kw(" (USE "),
+                cut(terminated(
+                    |j| {
+                        paren_list(j, false, |k| {
+                            preceded(byte(b'\\', "special-use flag"), |l| atom(l, cfg)).parse(k)
+                        })
+                    },
+                    byte(b')', ")"),
+                )),
+            );
+            map((mbox, opt(special_use)), |(mailbox, special_use)| {
                 B::Create {
                     mailbox,
-                    special_use,
-                },
-            )
-        }
-        b"DELETE" => mbox(i).map(|(i, mailbox)| (i, B::Delete { mailbox }))?,
-        b"SUBSCRIBE" => mbox(i).map(|(i, mailbox)| (i, B::Subscribe { mailbox }))?,
-        b"UNSUBSCRIBE" => mbox(i).map(|(i, mailbox)| (i, B::Unsubscribe { mailbox }))?,
-        b"GETQUOTAROOT" => mbox(i).map(|(i, mailbox)| (i, B::GetQuotaRoot { mailbox }))?,
-        b"RENAME" => {
-            let (i, from) = mbox(i)?;
-            let (i, to) = mbox(i)?;
-            (i, B::Rename { from, to })
-        }
-        b"LIST" => {
-            let (i, selection) = match i {
-                [b' ', b'(', ..] => sp_then(i, |j| list_select_options(j, cfg))?,
-                _ => (i, Vec::new()),
-            };
-            let (i, reference) = mbox(i)?;
-            let (i, patterns) = match i {
-                [b' ', b'(', ..] => {
-                    let (i, p) = sp_then(i, |j| paren_list(j, false, |k| list_mailbox(k, cfg)))?;
-                    (i, NonEmpty::from_parsed(p))
+                    special_use: special_use.unwrap_or_default(),
                 }
-                _ => {
-                    let (i, p) = sp_then(i, |j| list_mailbox(j, cfg))?;
-                    (i, NonEmpty::one(p))
-                }
-            };
-            let (i, return_options) = match i {
-                [b' ', ..] => sp_then(i, |j| list_return_options(j, cfg))?,
-                _ => (i, Vec::new()),
-            };
+            })
+            .parse(i)
+        }
+        b"DELETE" => map(mbox, |mailbox| B::Delete { mailbox }).parse(i),
+        b"SUBSCRIBE" => map(mbox, |mailbox| B::Subscribe { mailbox }).parse(i),
+        b"UNSUBSCRIBE" => map(mbox, |mailbox| B::Unsubscribe { mailbox }).parse(i),
+        b"GETQUOTAROOT" => map(mbox, |mailbox| B::GetQuotaRoot { mailbox }).parse(i),
+        b"GETACL" => map(mbox, |mailbox| B::GetAcl { mailbox }).parse(i),
+        b"MYRIGHTS" => map(mbox, |mailbox| B::MyRights { mailbox }).parse(i),
+        b"RENAME" => map((mbox, mbox), |(from, to)| B::Rename { from, to }).parse(i),
+        b"LIST" => map(
             (
-                i,
-                B::List {
-                    selection,
-                    reference,
-                    patterns,
-                    return_options,
-                },
-            )
-        }
-        b"LSUB" => {
-            let (i, reference) = mbox(i)?;
-            let (i, pattern) = sp_then(i, |j| list_mailbox(j, cfg))?;
-            (i, B::Lsub { reference, pattern })
-        }
-        b"STATUS" => {
-            let (i, mailbox) = mbox(i)?;
-            let (i, items) = sp_then(i, |j| status_items(j, cfg))?;
+                // `SP "("` starts the selection options; otherwise the reference follows.
+                opt(preceded(
+                    (sp, peek(byte(b'(', "("))),
+                    cut(|j| list_select_options(j, cfg)),
+                )),
+                mbox,
+                preceded(sp, |j| one_or_list(j, |k| list_mailbox(k, cfg))),
+                opt(preceded(sp, cut(|j| list_return_options(j, cfg)))),
+            ),
+            |(selection, reference, patterns, return_options)| B::List {
+                selection: selection.unwrap_or_default(),
+                reference,
+                patterns,
+                return_options: return_options.unwrap_or_default(),
+            },
+        )
+        .parse(i),
+        b"LSUB" => map(
+            (mbox, preceded(sp, |j| list_mailbox(j, cfg))),
+            |(reference, pattern)| B::Lsub { reference, pattern },
+        )
+        .parse(i),
+        b"STATUS" => map(
+            (mbox, preceded(sp, |j| status_items(j, cfg))),
+            |(mailbox, items)| B::Status {
+                mailbox,
+                items: NonEmpty::from_parsed(items),
+            },
+        )
+        .parse(i),
+        b"APPEND" => map(
             (
-                i,
-                B::Status {
-                    mailbox,
-                    items: NonEmpty::from_parsed(items),
-                },
-            )
-        }
-        b"APPEND" => {
-            let (mut i, mailbox) = mbox(i)?;
-            let mut messages = Vec::new();
-            while let [b' ', rest @ ..] = i {
-                let (r, m) = append_message(rest, cfg)?;
-                messages.push(m);
-                i = r;
-            }
-            if messages.is_empty() {
-                return fail(i, ParseErrorKind::Expected("SP and message literal"));
-            }
-            (
-                i,
-                B::Append {
-                    mailbox,
-                    messages: NonEmpty::from_parsed(messages),
-                },
-            )
-        }
+                mbox,
+                many1(preceded(append_sp, cut(|j| append_message(j, cfg)))),
+            ),
+            |(mailbox, messages)| B::Append {
+                mailbox,
+                messages: NonEmpty::from_parsed(messages),
+            },
+        )
+        .parse(i),
         b"UID" => {
             let (i, ()) = sp(i)?;
             let n = crate::core::chars::span(i, crate::core::chars::ATOM);
@@ -793,110 +771,72 @@ pub(crate) fn command_body<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, C
             }
             match uid_command(&upper[..sub.len()], j, cfg, true) {
                 Err(nom::Err::Error(p)) if p.kind == ParseErrorKind::UnknownCommand => {
-                    return unknown_uid_command(start, i, cfg);
+                    unknown_uid_command(start, i, cfg)
                 }
-                r => r?,
+                r => r,
             }
         }
         b"FETCH" | b"STORE" | b"COPY" | b"MOVE" | b"SEARCH" | b"SORT" | b"THREAD" | b"REPLACE" => {
-            uid_command(name, i, cfg, false)?
+            uid_command(name, i, cfg, false)
         }
-        b"UNAUTHENTICATE" => (i, B::Unauthenticate),
-        b"GETACL" => mbox(i).map(|(i, mailbox)| (i, B::GetAcl { mailbox }))?,
-        b"MYRIGHTS" => mbox(i).map(|(i, mailbox)| (i, B::MyRights { mailbox }))?,
-        b"DELETEACL" | b"LISTRIGHTS" => {
-            let (i, mailbox) = mbox(i)?;
-            let (i, identifier) = sp_then(i, |j| astring(j, cfg))?;
-            if name == b"DELETEACL" {
-                (
-                    i,
-                    B::DeleteAcl {
-                        mailbox,
-                        identifier,
-                    },
-                )
-            } else {
-                (
-                    i,
-                    B::ListRights {
-                        mailbox,
-                        identifier,
-                    },
-                )
+        b"DELETEACL" => map((mbox, sp_astr), |(mailbox, identifier)| B::DeleteAcl {
+            mailbox,
+            identifier,
+        })
+        .parse(i),
+        b"LISTRIGHTS" => map((mbox, sp_astr), |(mailbox, identifier)| B::ListRights {
+            mailbox,
+            identifier,
+        })
+        .parse(i),
+        b"SETACL" => map((mbox, sp_astr, sp_astr), |(mailbox, identifier, rights)| {
+            B::SetAcl {
+                mailbox,
+                identifier,
+                rights,
             }
-        }
-        b"SETACL" => {
-            let (i, mailbox) = mbox(i)?;
-            let (i, identifier) = sp_then(i, |j| astring(j, cfg))?;
-            let (i, rights) = sp_then(i, |j| astring(j, cfg))?;
+        })
+        .parse(i),
+        b"NOTIFY" => map(preceded(sp, |j| notify(j, cfg)), B::Notify).parse(i),
+        b"LANGUAGE" => map(many0(sp_astr), |ranges| B::Language { ranges }).parse(i),
+        b"COMPARATOR" => map(many0(sp_astr), |comparators| B::Comparator { comparators }).parse(i),
+        b"GETQUOTA" => map(sp_astr, |root| B::GetQuota { root }).parse(i),
+        b"SETQUOTA" => map(
+            (sp_astr, preceded(sp, |j| quota_limits(j, cfg))),
+            |(root, limits)| B::SetQuota { root, limits },
+        )
+        .parse(i),
+        b"GETMETADATA" => map(
             (
-                i,
-                B::SetAcl {
-                    mailbox,
-                    identifier,
-                    rights,
-                },
-            )
-        }
-        b"NOTIFY" => sp_then(i, |j| notify(j, cfg)).map(|(i, n)| (i, B::Notify(n)))?,
-        b"LANGUAGE" => {
-            let (i, ranges) = many0(preceded(sp, |j| astring(j, cfg))).parse(i)?;
-            (i, B::Language { ranges })
-        }
-        b"COMPARATOR" => {
-            let (i, comparators) = many0(preceded(sp, |j| astring(j, cfg))).parse(i)?;
-            (i, B::Comparator { comparators })
-        }
-        b"GETQUOTA" => {
-            sp_then(i, |j| astring(j, cfg)).map(|(i, root)| (i, B::GetQuota { root }))?
-        }
-        b"SETQUOTA" => {
-            let (i, root) = sp_then(i, |j| astring(j, cfg))?;
-            let (i, limits) = sp_then(i, |j| quota_limits(j, cfg))?;
-            (i, B::SetQuota { root, limits })
-        }
-        b"GETMETADATA" => {
-            let (i, options) = match i {
-                [b' ', b'(', ..] => sp_then(i, metadata_options)?,
-                _ => (i, Vec::new()),
-            };
-            let (i, mailbox) = mbox(i)?;
-            let (i, entries) = match i {
-                [b' ', b'(', ..] => {
-                    let (i, e) = sp_then(i, |j| paren_list(j, false, |k| astring(k, cfg)))?;
-                    (i, NonEmpty::from_parsed(e))
-                }
-                _ => {
-                    let (i, e) = sp_then(i, |j| astring(j, cfg))?;
-                    (i, NonEmpty::one(e))
-                }
-            };
-            (
-                i,
-                B::GetMetadata {
-                    options,
-                    mailbox,
-                    entries,
-                },
-            )
-        }
-        b"SETMETADATA" => {
-            let (i, mailbox) = mbox(i)?;
-            let (i, entries) = sp_then(i, |j| metadata_entries(j, cfg))?;
-            (
-                i,
-                B::SetMetadata {
-                    mailbox,
-                    entries: NonEmpty::from_parsed(entries),
-                },
-            )
-        }
-        b"ID" => sp_then(i, |j| id_fields(j, cfg)).map(|(i, fields)| (i, B::Id { fields }))?,
-        b"COMPRESS" => {
-            sp_then(i, |j| atom(j, cfg)).map(|(i, algorithm)| (i, B::Compress { algorithm }))?
-        }
-        _ => return other_command(start, cfg),
-    })
+                opt(preceded((sp, peek(byte(b'(', "("))), cut(metadata_options))),
+                mbox,
+                preceded(sp, |j| one_or_list(j, |k| astring(k, cfg))),
+            ),
+            |(options, mailbox, entries)| B::GetMetadata {
+                options: options.unwrap_or_default(),
+                mailbox,
+                entries,
+            },
+        )
+        .parse(i),
+        b"SETMETADATA" => map(
+            (mbox, preceded(sp, |j| metadata_entries(j, cfg))),
+            |(mailbox, entries)| B::SetMetadata {
+                mailbox,
+                entries: NonEmpty::from_parsed(entries),
+            },
+        )
+        .parse(i),
+        b"ID" => map(preceded(sp, |j| id_fields(j, cfg)), |fields| B::Id {
+            fields,
+        })
+        .parse(i),
+        b"COMPRESS" => map(preceded(sp, |j| atom(j, cfg)), |algorithm| B::Compress {
+            algorithm,
+        })
+        .parse(i),
+        _ => other_command(start, cfg),
+    }
 }
 
 /// An unknown command: its generic form if the configuration allows it.

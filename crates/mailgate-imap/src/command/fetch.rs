@@ -7,12 +7,12 @@ use crate::config::ParserConfig;
 use crate::core::NonEmpty;
 use nom::Parser;
 use nom::branch::alt;
-use nom::combinator::map;
+use nom::combinator::{cut, eof, map, opt, peek, success, value};
 use nom::multi::separated_list1;
-use nom::sequence::preceded;
+use nom::sequence::{delimited, preceded, separated_pair, terminated};
 
 use super::search::partial_range;
-use crate::core::lex::{byte, keyword, kw, paren_list, sp, starts_with_ci, word};
+use crate::core::lex::{byte, byte_where, kw, paren_list, sp, word};
 use crate::core::number::{mod_sequence_value, number, nz_number};
 use crate::core::string::{AString, astring};
 use crate::encode::{Encode, encode_list, encode_u64};
@@ -355,79 +355,93 @@ impl Encode for FetchModifier {
     }
 }
 
+/// A digit ahead, not consumed.
+fn digit_ahead(i: &[u8]) -> PResult<'_, u8> {
+    peek(byte_where(|b| b.is_ascii_digit())).parse(i)
+}
+
 /// Parses `section-part`: `nz-number *("." nz-number)`, stopping before `.TEXT` etc.
-fn section_part(i: &[u8]) -> PResult<'_, Vec<NonZeroU32>> {
-    let mut part = Vec::new();
-    let mut i = i;
-    if !i.first().is_some_and(u8::is_ascii_digit) {
-        return Ok((i, part));
-    }
-    loop {
-        let (rest, n) = nz_number(i)?;
-        part.push(n);
-        match rest {
-            [b'.', d, ..] if d.is_ascii_digit() => i = &rest[1..],
-            _ => return Ok((rest, part)),
-        }
-    }
+/// Empty when no digit follows; a number after a digit is committed to (`1.07` is a
+/// leading zero, not the end of the part).
+pub(crate) fn section_part(i: &[u8]) -> PResult<'_, Vec<NonZeroU32>> {
+    let dot = terminated(byte(b'.', "'.'"), digit_ahead);
+    alt((
+        preceded(digit_ahead, separated_list1(dot, cut(nz_number))),
+        success(Vec::new()),
+    ))
+    .parse(i)
 }
 
 fn header_list<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, NonEmpty<AString<'a>>> {
-    let (i, ()) = sp(i)?;
-    let (i, names) = paren_list(i, false, |j| astring(j, cfg))?;
-    Ok((i, NonEmpty::from_parsed(names)))
+    map(
+        preceded(sp, |j| paren_list(j, false, |k| astring(k, cfg))),
+        NonEmpty::from_parsed,
+    )
+    .parse(i)
+}
+
+/// Parses `section-msgtext` / `section-text` after the part (and its dot).
+fn section_text<'a>(i: &'a [u8], cfg: &ParserConfig, mime: bool) -> PResult<'a, SectionText<'a>> {
+    let mime_text = |j| {
+        if mime {
+            value(SectionText::Mime, kw("MIME")).parse(j)
+        } else {
+            fail(j, ParseErrorKind::Expected("section text"))
+        }
+    };
+    alt((
+        map(
+            preceded(kw("HEADER.FIELDS.NOT"), cut(|j| header_list(j, cfg))),
+            SectionText::HeaderFieldsNot,
+        ),
+        map(
+            preceded(kw("HEADER.FIELDS"), cut(|j| header_list(j, cfg))),
+            SectionText::HeaderFields,
+        ),
+        value(SectionText::Header, kw("HEADER")),
+        value(SectionText::Text, kw("TEXT")),
+        mime_text,
+        |j| fail(j, ParseErrorKind::Expected("section text")),
+    ))
+    .parse(i)
 }
 
 /// Parses `"[" [section-spec] "]"`.
 pub(crate) fn section<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Section<'a>> {
-    let (i, ()) = byte(b'[', "[")(i)?;
-    let (i, part) = section_part(i)?;
-    let (i, text) = if i.first() == Some(&b']') {
-        (i, None)
-    } else {
-        let i = if part.is_empty() {
-            i
+    let (i, part) = preceded(byte(b'[', "["), section_part).parse(i)?;
+    let has_part = !part.is_empty();
+    let text = |j| {
+        if has_part {
+            preceded(byte(b'.', "'.' or ']'"), |k| section_text(k, cfg, true)).parse(j)
         } else {
-            let (i, ()) = byte(b'.', "'.' or ']'")(i)?;
-            i
-        };
-        if let Some(r) = starts_with_ci(i, b"HEADER.FIELDS.NOT") {
-            let (r, f) = header_list(r, cfg)?;
-            (r, Some(SectionText::HeaderFieldsNot(f)))
-        } else if let Some(r) = starts_with_ci(i, b"HEADER.FIELDS") {
-            let (r, f) = header_list(r, cfg)?;
-            (r, Some(SectionText::HeaderFields(f)))
-        } else if let Some(r) = starts_with_ci(i, b"HEADER") {
-            (r, Some(SectionText::Header))
-        } else if let Some(r) = starts_with_ci(i, b"TEXT") {
-            (r, Some(SectionText::Text))
-        } else if let (Some(r), false) = (starts_with_ci(i, b"MIME"), part.is_empty()) {
-            (r, Some(SectionText::Mime))
-        } else {
-            return fail(i, ParseErrorKind::Expected("section text"));
+            section_text(j, cfg, false)
         }
     };
-    let (i, ()) = byte(b']', "]")(i)?;
+    let (i, text) = terminated(
+        alt((value(None, peek(byte(b']', "]"))), map(text, Some))),
+        byte(b']', "]"),
+    )
+    .parse(i)?;
     Ok((i, Section { part, text }))
 }
 
 /// Parses `"<" number "." nz-number ">"`.
 fn partial(i: &[u8]) -> PResult<'_, Option<Partial>> {
-    if i.first() != Some(&b'<') {
-        return Ok((i, None));
-    }
-    let (i, offset) = number(&i[1..])?;
-    let (i, ()) = byte(b'.', ".")(i)?;
-    let (i, length) = nz_number(i)?;
-    let (i, ()) = byte(b'>', ">")(i)?;
-    Ok((i, Some(Partial { offset, length })))
+    opt(preceded(
+        byte(b'<', "<"),
+        cut(map(
+            terminated(
+                separated_pair(number, byte(b'.', "."), nz_number),
+                byte(b'>', ">"),
+            ),
+            |(offset, length)| Partial { offset, length },
+        )),
+    ))
+    .parse(i)
 }
 
 fn binary_part(i: &[u8]) -> PResult<'_, Vec<NonZeroU32>> {
-    let (i, ()) = byte(b'[', "[")(i)?;
-    let (i, part) = section_part(i)?;
-    let (i, ()) = byte(b']', "]")(i)?;
-    Ok((i, part))
+    delimited(byte(b'[', "["), section_part, byte(b']', "]")).parse(i)
 }
 
 /// Parses a `fetch-att`.
@@ -470,16 +484,15 @@ pub(crate) fn fetch_attribute<'a>(
         (b"PREVIEW", false) => {
             // `preview-mod` list: only LAZY is defined. A `(` that does not start it
             // belongs to the FETCH modifiers.
-            let lazy = (|j| -> PResult<'_, ()> {
-                let (j, ()) = keyword(j, " (")?;
-                let (j, _) =
-                    separated_list1(byte(b' ', "SP"), crate::core::lex::word("LAZY")).parse(j)?;
-                byte(b')', "')'")(j)
-            })(r);
-            return Ok(match lazy {
-                Ok((r, ())) => (r, A::Preview { lazy: true }),
-                Err(_) => (r, A::Preview { lazy: false }),
-            });
+            let lazy = delimited(
+                kw(" ("),
+                separated_list1(sp, word("LAZY")),
+                byte(b')', "')'"),
+            );
+            return map(opt(lazy), |lazy| A::Preview {
+                lazy: lazy.is_some(),
+            })
+            .parse(r);
         }
         (b"BODY" | b"BODY.PEEK", true) => {
             let peek = n == 9;
@@ -519,26 +532,44 @@ pub(crate) fn fetch_attribute<'a>(
     Ok((r, att))
 }
 
+/// The end of a FETCH macro name: SP, the line end or the end of the input.
+fn macro_end(i: &[u8]) -> PResult<'_, ()> {
+    peek(alt((
+        value((), byte_where(|b| matches!(b, b' ' | b'\r' | b'\n'))),
+        value((), eof),
+    )))
+    .parse(i)
+}
+
+/// `ALL`, `FAST` or `FULL`, ending where an attribute name would (not `FULL(`). Fails at
+/// its start, so that the attribute parser's error at the same place is the one kept.
+fn fetch_macro<'a>(i: &'a [u8]) -> PResult<'a, FetchItems<'a>> {
+    let (r, m) = alt((
+        value(FetchItems::All, kw("ALL")),
+        value(FetchItems::Fast, kw("FAST")),
+        value(FetchItems::Full, kw("FULL")),
+    ))
+    .parse(i)?;
+    match macro_end(r) {
+        Ok(_) => Ok((r, m)),
+        Err(_) => fail(i, ParseErrorKind::Expected("fetch attribute")),
+    }
+}
+
 /// Parses the FETCH items: a macro, one attribute, or a parenthesized list.
 pub(crate) fn fetch_items<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, FetchItems<'a>> {
-    if i.first() == Some(&b'(') {
-        let (r, atts) = paren_list(i, false, |j| fetch_attribute(j, cfg))?;
-        return Ok((r, FetchItems::Attributes(NonEmpty::from_parsed(atts))));
-    }
-    let end = |r: &[u8]| matches!(r.first(), None | Some(b' ' | b'\r' | b'\n'));
-    for (name, m) in [
-        (&b"ALL"[..], FetchItems::All),
-        (b"FAST", FetchItems::Fast),
-        (b"FULL", FetchItems::Full),
-    ] {
-        if let Some(r) = starts_with_ci(i, name)
-            && end(r)
-        {
-            return Ok((r, m));
-        }
-    }
-    let (r, att) = fetch_attribute(i, cfg)?;
-    Ok((r, FetchItems::Attributes(NonEmpty::one(att))))
+    alt((
+        map(
+            |j| paren_list(j, false, |k| fetch_attribute(k, cfg)),
+            |atts| FetchItems::Attributes(NonEmpty::from_parsed(atts)),
+        ),
+        fetch_macro,
+        map(
+            |j| fetch_attribute(j, cfg),
+            |att| FetchItems::Attributes(NonEmpty::one(att)),
+        ),
+    ))
+    .parse(i)
 }
 
 /// Parses one `fetch-modifier`.
@@ -567,19 +598,22 @@ fn unknown_modifier(i: &[u8]) -> PResult<'_, FetchModifier> {
 /// Parses ` (modifier *(SP modifier))` if present; `uid` tells whether the command
 /// is UID FETCH (the only one that may ask for VANISHED).
 pub(crate) fn fetch_modifiers(i: &[u8], uid: bool) -> PResult<'_, Vec<FetchModifier>> {
-    let [b' ', b'(', ..] = i else {
-        return Ok((i, Vec::new()));
-    };
-    let (r, modifiers) = paren_list(&i[1..], false, fetch_modifier)?;
+    let at = i.get(1..).unwrap_or_default();
+    let (r, modifiers) = opt(preceded(
+        (sp, peek(byte(b'(', "("))),
+        cut(|j| paren_list(j, false, fetch_modifier)),
+    ))
+    .parse(i)?;
+    let modifiers = modifiers.unwrap_or_default();
     if modifiers.contains(&FetchModifier::Vanished) {
         if !uid {
-            return fail(&i[1..], ParseErrorKind::Rule("VANISHED needs UID FETCH"));
+            return fail(at, ParseErrorKind::Rule("VANISHED needs UID FETCH"));
         }
         if !modifiers
             .iter()
             .any(|m| matches!(m, FetchModifier::ChangedSince(_)))
         {
-            return fail(&i[1..], ParseErrorKind::Rule("VANISHED needs CHANGEDSINCE"));
+            return fail(at, ParseErrorKind::Rule("VANISHED needs CHANGEDSINCE"));
         }
     }
     Ok((r, modifiers))

@@ -2,7 +2,11 @@
 
 use crate::config::ParserConfig;
 use crate::core::atom::{Atom, atom};
-use crate::core::lex::{keyword, paren_list, sp};
+use nom::Parser;
+use nom::combinator::map;
+use nom::sequence::preceded;
+
+use crate::core::lex::{kw, paren_list, sp};
 use crate::encode::{Encode, encode_list};
 use crate::error::{PResult, ParseErrorKind, fail};
 
@@ -217,21 +221,24 @@ pub(crate) fn list_return_options<'a>(
     i: &'a [u8],
     cfg: &ParserConfig,
 ) -> PResult<'a, Vec<ListReturnOption<'a>>> {
-    let (i, ()) = keyword(i, "RETURN")?;
-    let (i, ()) = sp(i)?;
-    paren_list(i, true, |j| {
-        let (r, a) = atom(j, cfg)?;
-        let o = match a.as_str().to_ascii_uppercase().as_str() {
-            "SUBSCRIBED" => ListReturnOption::Subscribed,
-            "CHILDREN" => ListReturnOption::Children,
-            "SPECIAL-USE" => ListReturnOption::SpecialUse,
-            "STATUS" => {
-                let (r, ()) = sp(r)?;
-                let (r, items) = status_items(r, cfg)?;
-                return Ok((r, ListReturnOption::Status(items)));
-            }
-            _ => ListReturnOption::Other(a),
-        };
-        Ok((r, o))
+    preceded((kw("RETURN"), sp), |i| {
+        paren_list(i, true, |j| {
+            let (r, a) = atom(j, cfg)?;
+            let o = match a.as_str().to_ascii_uppercase().as_str() {
+                "SUBSCRIBED" => ListReturnOption::Subscribed,
+                "CHILDREN" => ListReturnOption::Children,
+                "SPECIAL-USE" => ListReturnOption::SpecialUse,
+                "STATUS" => {
+                    return map(
+                        preceded(sp, |k| status_items(k, cfg)),
+                        ListReturnOption::Status,
+                    )
+                    .parse(r);
+                }
+                _ => ListReturnOption::Other(a),
+            };
+            Ok((r, o))
+        })
     })
+    .parse(i)
 }

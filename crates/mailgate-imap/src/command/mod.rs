@@ -35,6 +35,10 @@ pub use params::{
 pub(crate) use search::partial_range as search_partial_range;
 pub use search::{ModSeqEntryType, PartialRange, SearchKey, SearchReturnOption};
 
+use nom::Parser;
+use nom::combinator::map;
+use nom::sequence::{separated_pair, terminated};
+
 use crate::config::ParserConfig;
 use crate::core::Tag;
 use crate::core::atom::tag;
@@ -56,13 +60,14 @@ impl<'a> Command<'a> {
     /// `input`; returns the command and the number of bytes it took. Bytes after the
     /// message are left alone (check the length to reject trailing data).
     pub fn parse(input: &'a [u8], config: &ParserConfig) -> Result<(Self, usize), ParseError> {
-        let parsed = (|| {
-            let (i, tag) = tag(input)?;
-            let (i, ()) = sp(i)?;
-            let (i, body) = body::command_body(i, config)?;
-            let (i, ()) = crlf(i, config)?;
-            Ok((i, Command { tag, body }))
-        })();
+        let parsed = map(
+            terminated(
+                separated_pair(tag, sp, |i| body::command_body(i, config)),
+                |i| crlf(i, config),
+            ),
+            |(tag, body)| Command { tag, body },
+        )
+        .parse(input);
         match parsed {
             Ok((rest, cmd)) => Ok((cmd, input.len() - rest.len())),
             Err(e) => Err(refine(to_public(e, input), input)),

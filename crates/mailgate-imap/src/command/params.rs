@@ -22,7 +22,7 @@ use crate::error::{PResult, ParseErrorKind, fail};
 use nom::Parser;
 use nom::branch::alt;
 use nom::combinator::{map, opt, value};
-use nom::multi::separated_list0;
+use nom::multi::{separated_list0, separated_list1};
 use nom::sequence::{delimited, preceded, separated_pair};
 
 /// A SELECT / EXAMINE parameter.
@@ -174,18 +174,20 @@ pub(crate) fn store_labels<'a>(
     cfg: &ParserConfig,
 ) -> PResult<'a, Vec<crate::core::GmailLabel<'a>>> {
     use crate::core::gmail_label::gmail_label;
-    if i.first() == Some(&b'(') {
-        return paren_list(i, true, |j| gmail_label(j, cfg));
-    }
-    crate::core::lex::sp_list1(i, |j| gmail_label(j, cfg))
+    alt((
+        |j| paren_list(j, true, |k| gmail_label(k, cfg)),
+        separated_list1(sp, |j| gmail_label(j, cfg)),
+    ))
+    .parse(i)
 }
 
 /// Parses a flag list `(flag ...)` or `flag *(SP flag)`.
 pub(crate) fn store_flags<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Vec<Flag<'a>>> {
-    if i.first() == Some(&b'(') {
-        return paren_list(i, true, |j| flag(j, cfg));
-    }
-    crate::core::lex::sp_list1(i, |j| flag(j, cfg))
+    alt((
+        |j| paren_list(j, true, |k| flag(k, cfg)),
+        separated_list1(sp, |j| flag(j, cfg)),
+    ))
+    .parse(i)
 }
 
 /// Parses ` (UNCHANGEDSINCE n)` if present.

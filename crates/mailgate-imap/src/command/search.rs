@@ -17,6 +17,11 @@ use crate::error::{PResult, ParseErrorKind, fail, fatal};
 
 use std::num::NonZeroU32;
 
+use nom::Parser;
+use nom::combinator::{cut, map, opt, peek};
+use nom::multi::many0;
+use nom::sequence::{preceded, terminated};
+
 /// A search key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -221,10 +226,8 @@ impl Encode for PartialRange {
 /// Parses `nz-number ":" nz-number / "-" nz-number ":" "-" nz-number`.
 pub(crate) fn partial_range(i: &[u8]) -> PResult<'_, PartialRange> {
     use crate::core::lex::byte;
-    use nom::Parser;
     use nom::branch::alt;
-    use nom::combinator::map;
-    use nom::sequence::{preceded, separated_pair};
+    use nom::sequence::separated_pair;
     let minus = |i| byte(b'-', "'-'")(i);
     let colon = |i| byte(b':', "':'")(i);
     alt((
@@ -447,146 +450,92 @@ pub(crate) fn search_key<'a>(
     }
     let upper = &upper[..name.len()];
     let j = rest;
-    let s = |j| -> PResult<'a, AString<'a>> {
-        let (j, ()) = sp(j)?;
-        astring(j, cfg)
+    let s = |j| preceded(sp, |k| astring(k, cfg)).parse(j);
+    let d = |j| preceded(sp, date).parse(j);
+    let n64 = |j| preceded(sp, number64).parse(j);
+    let key = |j| preceded(sp, |k| search_key(k, cfg, depth + 1)).parse(j);
+    let sp_atom = |j| preceded(sp, |k| atom(k, cfg)).parse(j);
+    let entry_type = |j| {
+        let (r, ty) = atom(j, cfg)?;
+        match ty.as_str().to_ascii_lowercase().as_str() {
+            "priv" => Ok((r, ModSeqEntryType::Private)),
+            "shared" => Ok((r, ModSeqEntryType::Shared)),
+            "all" => Ok((r, ModSeqEntryType::All)),
+            _ => fail(r, ParseErrorKind::Expected("priv, shared or all")),
+        }
     };
-    let d = |j| -> PResult<'a, Date> {
-        let (j, ()) = sp(j)?;
-        date(j)
-    };
-    let n64 = |j| -> PResult<'a, u64> {
-        let (j, ()) = sp(j)?;
-        number64(j)
-    };
-    let r = match upper {
-        b"ALL" => (j, K::All),
-        b"ANSWERED" => (j, K::Answered),
-        b"BCC" => s(j).map(|(j, v)| (j, K::Bcc(v)))?,
-        b"BEFORE" => d(j).map(|(j, v)| (j, K::Before(v)))?,
-        b"BODY" => s(j).map(|(j, v)| (j, K::Body(v)))?,
-        b"CC" => s(j).map(|(j, v)| (j, K::Cc(v)))?,
-        b"DELETED" => (j, K::Deleted),
-        b"DRAFT" => (j, K::Draft),
-        b"FLAGGED" => (j, K::Flagged),
-        b"FROM" => s(j).map(|(j, v)| (j, K::From(v)))?,
-        b"HEADER" => {
-            let (j, a) = s(j)?;
-            let (j, b) = s(j)?;
-            (j, K::Header(a, b))
-        }
-        b"KEYWORD" | b"UNKEYWORD" => {
-            let (j, ()) = sp(j)?;
-            let (j, a) = atom(j, cfg)?;
-            (
-                j,
-                if upper == b"KEYWORD" {
-                    K::Keyword(a)
-                } else {
-                    K::Unkeyword(a)
-                },
-            )
-        }
-        b"LARGER" => n64(j).map(|(j, v)| (j, K::Larger(v)))?,
-        b"NEW" => (j, K::New),
-        b"NOT" => {
-            let (j, ()) = sp(j)?;
-            let (j, k) = search_key(j, cfg, depth + 1)?;
-            (j, K::Not(Box::new(k)))
-        }
-        b"OLD" => (j, K::Old),
-        b"ON" => d(j).map(|(j, v)| (j, K::On(v)))?,
-        b"OR" => {
-            let (j, ()) = sp(j)?;
-            let (j, a) = search_key(j, cfg, depth + 1)?;
-            let (j, ()) = sp(j)?;
-            let (j, b) = search_key(j, cfg, depth + 1)?;
-            (j, K::Or(Box::new(a), Box::new(b)))
-        }
-        b"RECENT" => (j, K::Recent),
-        b"SEEN" => (j, K::Seen),
-        b"SENTBEFORE" => d(j).map(|(j, v)| (j, K::SentBefore(v)))?,
-        b"SENTON" => d(j).map(|(j, v)| (j, K::SentOn(v)))?,
-        b"SENTSINCE" => d(j).map(|(j, v)| (j, K::SentSince(v)))?,
-        b"SINCE" => d(j).map(|(j, v)| (j, K::Since(v)))?,
-        b"SMALLER" => n64(j).map(|(j, v)| (j, K::Smaller(v)))?,
-        b"SUBJECT" => s(j).map(|(j, v)| (j, K::Subject(v)))?,
-        b"TEXT" => s(j).map(|(j, v)| (j, K::Text(v)))?,
-        b"TO" => s(j).map(|(j, v)| (j, K::To(v)))?,
-        b"UID" => {
-            let (j, ()) = sp(j)?;
-            let (j, set) = sequence_set(j)?;
-            (j, K::Uid(set))
-        }
-        b"UNANSWERED" => (j, K::Unanswered),
-        b"UNDELETED" => (j, K::Undeleted),
-        b"UNDRAFT" => (j, K::Undraft),
-        b"UNFLAGGED" => (j, K::Unflagged),
-        b"UNSEEN" => (j, K::Unseen),
-        b"MODSEQ" => {
-            let (j, ()) = sp(j)?;
-            let (j, entry) = if matches!(j.first(), Some(b'"' | b'{')) {
-                let (j, name) = string(j, cfg)?;
-                let (j, ()) = sp(j)?;
-                let (j, ty) = atom(j, cfg)?;
-                let ty = match ty.as_str().to_ascii_lowercase().as_str() {
-                    "priv" => ModSeqEntryType::Private,
-                    "shared" => ModSeqEntryType::Shared,
-                    "all" => ModSeqEntryType::All,
-                    _ => return fail(j, ParseErrorKind::Expected("priv, shared or all")),
-                };
-                let (j, ()) = sp(j)?;
-                (j, Some((AString::from(name), ty)))
-            } else {
-                (j, None)
-            };
-            let (j, modseq) = number64(j)?;
-            (j, K::ModSeq { entry, modseq })
-        }
-        b"OLDER" | b"YOUNGER" => {
-            let (j, ()) = sp(j)?;
-            let (j, n) = nz_number(j)?;
-            (
-                j,
-                if upper == b"OLDER" {
-                    K::Older(n)
-                } else {
-                    K::Younger(n)
-                },
-            )
-        }
-        b"EMAILID" | b"THREADID" => {
-            let (j, ()) = sp(j)?;
-            let (j, id) = object_id(j)?;
-            (
-                j,
-                if upper == b"EMAILID" {
-                    K::EmailId(id)
-                } else {
-                    K::ThreadId(id)
-                },
-            )
-        }
-        b"SAVEDBEFORE" => d(j).map(|(j, v)| (j, K::SavedBefore(v)))?,
-        b"SAVEDON" => d(j).map(|(j, v)| (j, K::SavedOn(v)))?,
-        b"SAVEDSINCE" => d(j).map(|(j, v)| (j, K::SavedSince(v)))?,
-        b"SAVEDATESUPPORTED" => (j, K::SaveDateSupported),
-        b"FUZZY" => {
-            let (j, ()) = sp(j)?;
-            let (j, k) = search_key(j, cfg, depth + 1)?;
-            (j, K::Fuzzy(Box::new(k)))
-        }
-        b"X-GM-RAW" => s(j).map(|(j, v)| (j, K::GmailRaw(v)))?,
-        b"X-GM-MSGID" => n64(j).map(|(j, v)| (j, K::GmailMessageId(v)))?,
-        b"X-GM-THRID" => n64(j).map(|(j, v)| (j, K::GmailThreadId(v)))?,
-        b"X-GM-LABELS" => {
-            let (j, ()) = sp(j)?;
-            let (j, l) = gmail_label(j, cfg)?;
-            (j, K::GmailLabels(l))
-        }
-        _ => return fail(i, ParseErrorKind::Expected("search key")),
-    };
-    Ok(r)
+    match upper {
+        b"ALL" => Ok((j, K::All)),
+        b"ANSWERED" => Ok((j, K::Answered)),
+        b"DELETED" => Ok((j, K::Deleted)),
+        b"DRAFT" => Ok((j, K::Draft)),
+        b"FLAGGED" => Ok((j, K::Flagged)),
+        b"NEW" => Ok((j, K::New)),
+        b"OLD" => Ok((j, K::Old)),
+        b"RECENT" => Ok((j, K::Recent)),
+        b"SEEN" => Ok((j, K::Seen)),
+        b"UNANSWERED" => Ok((j, K::Unanswered)),
+        b"UNDELETED" => Ok((j, K::Undeleted)),
+        b"UNDRAFT" => Ok((j, K::Undraft)),
+        b"UNFLAGGED" => Ok((j, K::Unflagged)),
+        b"UNSEEN" => Ok((j, K::Unseen)),
+        b"SAVEDATESUPPORTED" => Ok((j, K::SaveDateSupported)),
+        b"BCC" => map(s, K::Bcc).parse(j),
+        b"BODY" => map(s, K::Body).parse(j),
+        b"CC" => map(s, K::Cc).parse(j),
+        b"FROM" => map(s, K::From).parse(j),
+        b"SUBJECT" => map(s, K::Subject).parse(j),
+        b"TEXT" => map(s, K::Text).parse(j),
+        b"TO" => map(s, K::To).parse(j),
+        b"X-GM-RAW" => map(s, K::GmailRaw).parse(j),
+        b"HEADER" => map((s, s), |(a, b)| K::Header(a, b)).parse(j),
+        b"BEFORE" => map(d, K::Before).parse(j),
+        b"ON" => map(d, K::On).parse(j),
+        b"SENTBEFORE" => map(d, K::SentBefore).parse(j),
+        b"SENTON" => map(d, K::SentOn).parse(j),
+        b"SENTSINCE" => map(d, K::SentSince).parse(j),
+        b"SINCE" => map(d, K::Since).parse(j),
+        b"SAVEDBEFORE" => map(d, K::SavedBefore).parse(j),
+        b"SAVEDON" => map(d, K::SavedOn).parse(j),
+        b"SAVEDSINCE" => map(d, K::SavedSince).parse(j),
+        b"LARGER" => map(n64, K::Larger).parse(j),
+        b"SMALLER" => map(n64, K::Smaller).parse(j),
+        b"X-GM-MSGID" => map(n64, K::GmailMessageId).parse(j),
+        b"X-GM-THRID" => map(n64, K::GmailThreadId).parse(j),
+        b"KEYWORD" => map(sp_atom, K::Keyword).parse(j),
+        b"UNKEYWORD" => map(sp_atom, K::Unkeyword).parse(j),
+        b"NOT" => map(key, |k| K::Not(Box::new(k))).parse(j),
+        b"FUZZY" => map(key, |k| K::Fuzzy(Box::new(k))).parse(j),
+        b"OR" => map((key, key), |(a, b)| K::Or(Box::new(a), Box::new(b))).parse(j),
+        b"UID" => map(preceded(sp, sequence_set), K::Uid).parse(j),
+        b"MODSEQ" => map(
+            preceded(
+                sp,
+                (
+                    // `entry-name SP entry-type-req SP`, present when a string follows.
+                    opt(preceded(
+                        peek(crate::core::lex::byte_where(|b| matches!(b, b'"' | b'{'))),
+                        cut((
+                            terminated(|k| string(k, cfg), sp),
+                            terminated(entry_type, sp),
+                        )),
+                    )),
+                    number64,
+                ),
+            ),
+            |(entry, modseq)| K::ModSeq {
+                entry: entry.map(|(name, ty)| (AString::from(name), ty)),
+                modseq,
+            },
+        )
+        .parse(j),
+        b"OLDER" => map(preceded(sp, nz_number), K::Older).parse(j),
+        b"YOUNGER" => map(preceded(sp, nz_number), K::Younger).parse(j),
+        b"EMAILID" => map(preceded(sp, object_id), K::EmailId).parse(j),
+        b"THREADID" => map(preceded(sp, object_id), K::ThreadId).parse(j),
+        b"X-GM-LABELS" => map(preceded(sp, |k| gmail_label(k, cfg)), K::GmailLabels).parse(j),
+        _ => fail(i, ParseErrorKind::Expected("search key")),
+    }
 }
 
 /// Parses `"(" search-key *(SP search-key) ")"`.
@@ -604,17 +553,10 @@ pub(crate) fn search_criteria<'a>(
     i: &'a [u8],
     cfg: &ParserConfig,
 ) -> PResult<'a, NonEmpty<SearchKey<'a>>> {
-    let mut keys = Vec::new();
-    let mut i = i;
-    while let [b' ', rest @ ..] = i {
-        let (rest, k) = search_key(rest, cfg, 1)?;
-        keys.push(k);
-        i = rest;
+    match many0(preceded(sp, cut(|j| search_key(j, cfg, 1)))).parse(i)? {
+        (_, keys) if keys.is_empty() => fail(i, ParseErrorKind::Expected("search key")),
+        (rest, keys) => Ok((rest, NonEmpty::from_parsed(keys))),
     }
-    if keys.is_empty() {
-        return fail(i, ParseErrorKind::Expected("search key"));
-    }
-    Ok((i, NonEmpty::from_parsed(keys)))
 }
 
 /// Parses `RETURN (opt *(SP opt))` (the keyword included).

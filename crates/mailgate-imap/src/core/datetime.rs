@@ -2,6 +2,10 @@
 
 use super::chars::{DIGIT, span};
 use crate::encode::Encode;
+use nom::Parser;
+use nom::branch::alt;
+use nom::sequence::{delimited, preceded};
+
 use crate::error::{PResult, ParseErrorKind, ValidationError, fail};
 
 const MONTHS: [&[u8; 3]; 12] = [
@@ -194,11 +198,15 @@ fn date_text(i: &[u8]) -> PResult<'_, Date> {
     if n == 0 || n > 2 {
         return fail(i, ParseErrorKind::BadDateTime);
     }
-    let (i, day) = fixed_digits(i, n)?;
-    let (i, ()) = expect(i, b'-')?;
-    let (i, m) = month(i)?;
-    let (i, ()) = expect(i, b'-')?;
-    let (i, year) = fixed_digits(i, 4)?;
+    let dash = |j| expect(j, b'-');
+    let (i, (day, (), m, (), year)) = (
+        |j| fixed_digits(j, n),
+        dash,
+        month,
+        dash,
+        |j| fixed_digits(j, 4),
+    )
+        .parse(i)?;
     match Date::try_new(year as u16, m, day as u8) {
         Ok(d) => Ok((i, d)),
         Err(_) => fail(start, ParseErrorKind::BadDateTime),
@@ -207,43 +215,47 @@ fn date_text(i: &[u8]) -> PResult<'_, Date> {
 
 /// Parses a `date`: date-text, optionally in double quotes.
 pub(crate) fn date(i: &[u8]) -> PResult<'_, Date> {
-    match i {
-        [b'"', rest @ ..] => {
-            let (rest, d) = date_text(rest)?;
-            let (rest, ()) = expect(rest, b'"')?;
-            Ok((rest, d))
-        }
-        _ => date_text(i),
+    alt((
+        delimited(|j| expect(j, b'"'), date_text, |j| expect(j, b'"')),
+        date_text,
+    ))
+    .parse(i)
+}
+
+/// The sign of a zone.
+fn zone_sign(i: &[u8]) -> PResult<'_, i16> {
+    match i.first() {
+        Some(b'+') => Ok((&i[1..], 1)),
+        Some(b'-') => Ok((&i[1..], -1)),
+        _ => fail(i, ParseErrorKind::BadDateTime),
     }
 }
 
 /// Parses a `date-time`: `"dd-Mon-yyyy hh:mm:ss +zzzz"` (day may be space-padded).
 pub(crate) fn date_time(i: &[u8]) -> PResult<'_, DateTime> {
     let start = i;
-    let (i, ()) = expect(i, b'"')?;
-    let (i, day) = match i {
-        [b' ', rest @ ..] => fixed_digits(rest, 1)?,
-        _ => fixed_digits(i, 2)?,
-    };
-    let (i, ()) = expect(i, b'-')?;
-    let (i, m) = month(i)?;
-    let (i, ()) = expect(i, b'-')?;
-    let (i, year) = fixed_digits(i, 4)?;
-    let (i, ()) = expect(i, b' ')?;
-    let (i, hour) = fixed_digits(i, 2)?;
-    let (i, ()) = expect(i, b':')?;
-    let (i, minute) = fixed_digits(i, 2)?;
-    let (i, ()) = expect(i, b':')?;
-    let (i, second) = fixed_digits(i, 2)?;
-    let (i, ()) = expect(i, b' ')?;
-    let (i, sign) = match i.first() {
-        Some(b'+') => (&i[1..], 1i16),
-        Some(b'-') => (&i[1..], -1i16),
-        _ => return fail(i, ParseErrorKind::BadDateTime),
-    };
-    let (i, zh) = fixed_digits(i, 2)?;
-    let (i, zm) = fixed_digits(i, 2)?;
-    let (i, ()) = expect(i, b'"')?;
+    let ch = |c| move |j| expect(j, c);
+    let day = alt((preceded(ch(b' '), |j| fixed_digits(j, 1)), |j| {
+        fixed_digits(j, 2)
+    }));
+
+    let two = |j| fixed_digits(j, 2);
+    let (i, (day, m, year, hour, minute, second, sign, zh, zm)) = delimited(
+        ch(b'"'),
+        (
+            day,
+            preceded(ch(b'-'), month),
+            preceded(ch(b'-'), |j| fixed_digits(j, 4)),
+            preceded(ch(b' '), two),
+            preceded(ch(b':'), two),
+            preceded(ch(b':'), two),
+            preceded(ch(b' '), zone_sign),
+            two,
+            two,
+        ),
+        ch(b'"'),
+    )
+    .parse(i)?;
     if zm > 59 {
         return fail(start, ParseErrorKind::BadDateTime);
     }

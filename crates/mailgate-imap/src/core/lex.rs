@@ -12,6 +12,17 @@ pub(crate) fn byte(c: u8, what: &'static str) -> impl Fn(&[u8]) -> PResult<'_, (
     }
 }
 
+/// One byte for which `pred` holds. nom's `satisfy` and `one_of` read the bytes of a
+/// byte slice as chars and step by their UTF-8 length: on an 8-bit byte at the end of
+/// the input they slice past it and panic.
+#[inline]
+pub(crate) fn byte_where(pred: impl Fn(u8) -> bool) -> impl Fn(&[u8]) -> PResult<'_, u8> {
+    move |i: &[u8]| match i.first() {
+        Some(&b) if pred(b) => Ok((&i[1..], b)),
+        _ => fail(i, ParseErrorKind::Expected("another byte")),
+    }
+}
+
 /// Expects one space.
 #[inline]
 pub(crate) fn sp(i: &[u8]) -> PResult<'_, ()> {
@@ -81,6 +92,12 @@ pub(crate) fn word(kw: &'static str) -> impl Fn(&[u8]) -> PResult<'_, ()> {
 }
 
 /// Parses `"(" item *(SP item) ")"` (non-empty when `allow_empty` is false).
+///
+/// Hand-written on purpose (measured): as `many_till(preceded(SP, item), ")")` (an item
+/// after a separator must report its own error, which `separated_list1` would drop), it
+/// made the command corpus of `benches/imap.rs` 7 points slower against the hand-written
+/// grammar (18 % instead of 11 % at that step; best of 40 runs, both in one process),
+/// with commands at 3.0x imap-codec against a floor of 2.5x.
 pub(crate) fn paren_list<'a, T>(
     i: &'a [u8],
     allow_empty: bool,
@@ -103,26 +120,6 @@ pub(crate) fn paren_list<'a, T>(
             _ => return fail(rest, ParseErrorKind::UnbalancedParens),
         }
     }
-}
-
-/// Parses `item *(SP item)` into a non-empty list.
-pub(crate) fn sp_list1<'a, T>(
-    i: &'a [u8],
-    mut item: impl FnMut(&'a [u8]) -> PResult<'a, T>,
-) -> PResult<'a, Vec<T>> {
-    let (mut i, v) = item(i)?;
-    let mut out = vec![v];
-    while let [b' ', rest @ ..] = i {
-        match item(rest) {
-            Ok((r, v)) => {
-                out.push(v);
-                i = r;
-            }
-            Err(nom::Err::Error(_)) => break,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok((i, out))
 }
 
 #[cfg(test)]

@@ -2,22 +2,19 @@
 
 use std::num::NonZeroU32;
 
-use super::chars::{DIGIT, span};
-use crate::error::{PResult, ParseErrorKind, fail};
+use nom::character::complete::digit1;
+
+use crate::error::{PErr, PResult, ParseErrorKind, fail};
 
 fn digits(i: &[u8]) -> PResult<'_, u64> {
-    let n = span(i, DIGIT);
-    if n == 0 {
+    let Ok((rest, d)) = digit1::<_, PErr<'_>>(i) else {
         return fail(i, ParseErrorKind::Expected("number"));
-    }
-    if n > 19 {
+    };
+    if d.len() > 19 {
         return fail(i, ParseErrorKind::InvalidNumber);
     }
-    let mut v: u64 = 0;
-    for &b in &i[..n] {
-        v = v * 10 + u64::from(b - b'0');
-    }
-    Ok((&i[n..], v))
+    let v = d.iter().fold(0u64, |v, &b| v * 10 + u64::from(b - b'0'));
+    Ok((rest, v))
 }
 
 /// `number`: unsigned 32-bit.

@@ -5,6 +5,12 @@ use std::num::NonZeroU32;
 
 use super::number::nz_number;
 use crate::encode::{Encode, encode_u64};
+use nom::Parser;
+use nom::branch::alt;
+use nom::combinator::{eof, map, not, peek, value};
+use nom::multi::many_till;
+use nom::sequence::preceded;
+
 use crate::error::{PResult, ParseErrorKind, ValidationError, fail};
 
 /// `seq-number`: a message number or UID, or `*` for the largest one in use.
@@ -141,34 +147,58 @@ pub(crate) fn seq_number(i: &[u8]) -> PResult<'_, SeqNumber> {
     }
 }
 
-/// Parses a `sequence-set` (with `$`).
+/// Where a sequence set may end: SP, `)`, `]`, the line end or the end of input.
+fn set_end(i: &[u8]) -> PResult<'_, ()> {
+    peek(alt((
+        value(
+            (),
+            crate::core::lex::byte_where(|b| matches!(b, b' ' | b')' | b']' | b'\r' | b'\n')),
+        ),
+        value((), eof),
+    )))
+    .parse(i)
+}
+
+/// `","` between items; anything else that does not end the set is invalid.
+fn set_comma(i: &[u8]) -> PResult<'_, ()> {
+    match i.first() {
+        Some(b',') => Ok((&i[1..], ())),
+        _ => fail(i, ParseErrorKind::BadSequenceSet),
+    }
+}
+
+/// `seq-number [":" seq-number]`, committed to after the colon.
+fn seq_item(i: &[u8]) -> PResult<'_, SeqItem> {
+    let colon = |j| crate::core::lex::byte(b':', "':'")(j);
+    map(
+        (
+            seq_number,
+            alt((
+                map(preceded(colon, seq_number), Some),
+                value(None, not(colon)),
+            )),
+        ),
+        |(a, b)| match b {
+            Some(b) => SeqItem::Range(a, b),
+            None => SeqItem::Single(a),
+        },
+    )
+    .parse(i)
+}
+
+/// Parses a `sequence-set` (with `$`): items separated by `,`, an item after a comma
+/// committed to (`many_till` reports its error).
 pub(crate) fn sequence_set(i: &[u8]) -> PResult<'_, SequenceSet> {
     if let [b'$', rest @ ..] = i {
-        return match rest {
-            [b' ' | b')' | b']' | b'\r' | b'\n', ..] | [] => Ok((rest, SequenceSet::saved())),
-            _ => fail(rest, ParseErrorKind::BadSequenceSet),
+        return match set_end(rest) {
+            Ok(_) => Ok((rest, SequenceSet::saved())),
+            Err(_) => fail(rest, ParseErrorKind::BadSequenceSet),
         };
     }
-    let mut items = Vec::new();
-    let mut i = i;
-    loop {
-        let (rest, a) = seq_number(i)?;
-        let (rest, item) = match rest {
-            [b':', r @ ..] => {
-                let (r, b) = seq_number(r)?;
-                (r, SeqItem::Range(a, b))
-            }
-            _ => (rest, SeqItem::Single(a)),
-        };
-        items.push(item);
-        match rest {
-            [b',', r @ ..] => i = r,
-            [b' ' | b')' | b']' | b'\r' | b'\n', ..] | [] => {
-                return Ok((rest, SequenceSet(Repr::Items(items))));
-            }
-            _ => return fail(rest, ParseErrorKind::BadSequenceSet),
-        }
-    }
+    let (i, (first, (mut items, ()))) =
+        (seq_item, many_till(preceded(set_comma, seq_item), set_end)).parse(i)?;
+    items.insert(0, first);
+    Ok((i, SequenceSet(Repr::Items(items))))
 }
 
 #[cfg(test)]

@@ -7,11 +7,14 @@ use std::fmt;
 use zeroize::Zeroize;
 
 use super::chars::{ASTRING, DIGIT, QUOTED, TEXT, all, is, span};
-use super::lex::crlf;
+use super::lex::{byte, crlf};
 use super::number::number64;
 use crate::config::ParserConfig;
 use crate::encode::{Encode, encode_u64};
 use crate::error::{PResult, ParseErrorKind, ValidationError, fail};
+use nom::Parser;
+use nom::combinator::{map, opt};
+use nom::sequence::preceded;
 
 /// Whether the sender waits for a `+` continuation before sending literal data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,32 +52,35 @@ impl Encode for LiteralHeader {
 
 /// Parses a literal header `["~"] "{" number64 ["+"] "}"` followed by the line end.
 pub(crate) fn literal_header<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, LiteralHeader> {
-    let (binary, j) = match i {
-        [b'~', rest @ ..] => (true, rest),
-        _ => (false, i),
-    };
-    let j = match j {
-        [b'{', rest @ ..] => rest,
-        _ => return fail(i, ParseErrorKind::Expected("literal")),
-    };
-    if !j.first().is_some_and(|&b| is(b, DIGIT)) {
-        return fail(j, ParseErrorKind::Expected("literal size"));
-    }
-    let (j, size) = number64(j)?;
-    let (mode, j) = match j {
-        [b'+', rest @ ..] => (LiteralMode::NonSync, rest),
-        _ => (LiteralMode::Sync, j),
-    };
-    let j = match j {
-        [b'}', rest @ ..] => rest,
-        _ => return fail(j, ParseErrorKind::Expected("'}'")),
-    };
     let strict_eol = ParserConfig {
         allow_trailing_space: false,
         ..cfg.clone()
     };
-    let (j, ()) = crlf(j, &strict_eol)?;
-    Ok((j, LiteralHeader { size, mode, binary }))
+    let open = |j| match byte(b'{', "literal")(j) {
+        Err(_) => fail(i, ParseErrorKind::Expected("literal")),
+        ok => ok,
+    };
+    let size = |j: &'a [u8]| match j.first() {
+        Some(&b) if is(b, DIGIT) => number64(j),
+        _ => fail(j, ParseErrorKind::Expected("literal size")),
+    };
+    map(
+        (
+            map(opt(byte(b'~', "'~'")), |b| b.is_some()),
+            preceded(open, size),
+            map(opt(byte(b'+', "'+'")), |n| {
+                if n.is_some() {
+                    LiteralMode::NonSync
+                } else {
+                    LiteralMode::Sync
+                }
+            }),
+            byte(b'}', "'}'"),
+            |j| crlf(j, &strict_eol),
+        ),
+        |(binary, size, mode, (), ())| LiteralHeader { size, mode, binary },
+    )
+    .parse(i)
 }
 
 /// Takes the announced literal data from a framed message.

@@ -1,6 +1,11 @@
 //! BODY and BODYSTRUCTURE (`body`): the MIME structure of a message, nested to the
 //! configured depth, with extension data.
 
+use nom::Parser;
+use nom::combinator::{not, value};
+use nom::multi::many_till;
+use nom::sequence::{preceded, terminated};
+
 use super::envelope::{Envelope, envelope};
 use super::lex::{
     byte, check_depth, close, istring, list, nil, nstring, number_or_negative, quirks, skip_sp, sp,
@@ -451,17 +456,17 @@ fn disposition<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Option<Dispos
 
 /// Optional `SP` before more extension data: true if another item follows.
 fn more<'a>(i: &'a [u8], cfg: &ParserConfig) -> Option<&'a [u8]> {
-    match i {
-        [b' ', r @ ..] => {
-            let r = skip_sp(r, cfg);
-            if r.first() == Some(&b')') {
-                None
-            } else {
-                Some(r)
-            }
-        }
-        _ => None,
-    }
+    more_data(i, cfg).ok().map(|(r, ())| r)
+}
+
+/// `SP` before more extension data: not before `)` (with quirks, spaces before it).
+fn more_data<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, ()> {
+    let skip = |j| Ok((skip_sp(j, cfg), ()));
+    value(
+        (),
+        terminated((crate::core::lex::sp, skip), not(|j| byte(j, b')', "')'"))),
+    )
+    .parse(i)
 }
 
 fn extension_tail<'a>(
@@ -504,13 +509,15 @@ fn extension_tail<'a>(
             },
         ));
     };
-    let (mut k, location) = nstring(k, cfg)?;
-    let mut extensions = Vec::new();
-    while let Some(r) = more(k, cfg) {
-        let (r, e) = body_extension(r, depth + 1, cfg)?;
-        extensions.push(e);
-        k = r;
-    }
+    // Each extension after more data is committed to (`many_till` reports its error).
+    let (k, (location, (extensions, ()))) = (
+        |j| nstring(j, cfg),
+        many_till(
+            preceded(|j| more_data(j, cfg), |j| body_extension(j, depth + 1, cfg)),
+            not(|j| more_data(j, cfg)),
+        ),
+    )
+        .parse(k)?;
     Ok((
         k,
         ExtensionTail {
@@ -609,18 +616,17 @@ fn single_part<'a>(
 }
 
 fn multi_part<'a>(i: &'a [u8], depth: usize, cfg: &ParserConfig) -> PResult<'a, BodyStructure<'a>> {
-    let mut parts = Vec::new();
-    let mut i = i;
-    while i.first() == Some(&b'(') {
-        let (r, p) = body(i, depth + 1, cfg)?;
-        parts.push(p);
-        i = r;
-        if quirks(cfg) && skip_sp(i, cfg).first() == Some(&b'(') {
-            i = skip_sp(i, cfg);
-        }
-    }
-    let (i, ()) = sp(i, cfg)?;
-    let (i, subtype) = istring(i, cfg)?;
+    let open = |j| byte(j, b'(', "'('");
+    // With quirks, spaces between the parts (written without separator).
+    let between = |j| match skip_sp(j, cfg) {
+        r if quirks(cfg) && open(r).is_ok() => Ok((r, ())),
+        _ => Ok((j, ())),
+    };
+    let (i, ((parts, ()), subtype)) = (
+        many_till(terminated(|j| body(j, depth + 1, cfg), between), not(open)),
+        preceded(|j| sp(j, cfg), |j| istring(j, cfg)),
+    )
+        .parse(i)?;
     let parts = NonEmpty::from_parsed(parts);
     let Some(j) = more(i, cfg) else {
         return Ok((

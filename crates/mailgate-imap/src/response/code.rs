@@ -6,6 +6,11 @@ use std::num::NonZeroU32;
 use super::lex::mod_sequence_value;
 use super::lex::{byte, close, list, quirks, sp};
 use super::uid_set::{UidSet, uid_set};
+use nom::Parser;
+use nom::combinator::{not, peek};
+use nom::multi::many_till;
+use nom::sequence::{preceded, terminated};
+
 use crate::config::ParserConfig;
 use crate::core::atom::{Atom, atom};
 use crate::core::capability::{Capability, Charset, capability, charset};
@@ -334,17 +339,27 @@ pub(crate) fn code<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Code<'a>>
             _ => Ok((rest, Code::BadCharset(Vec::new()))),
         },
         b"CAPABILITY" => {
-            let (mut r, ()) = sp(rest, cfg)?;
-            let mut caps = Vec::new();
-            loop {
-                let (r2, c) = capability(r, cfg)?;
-                caps.push(c);
-                match r2 {
-                    [b' ', r3 @ ..] if r3.first().is_some_and(|&b| b != b']') => r = r3,
-                    [b' ', r3 @ ..] if quirks(cfg) => return Ok((r3, Code::Capability(caps))),
-                    _ => return Ok((r2, Code::Capability(caps))),
+            // SP before another capability (not before `]` or the end); a capability
+            // after it is committed to. With quirks a space before `]` is dropped.
+            let more = |j| {
+                terminated(
+                    crate::core::lex::sp,
+                    peek(crate::core::lex::byte_where(|b| b != b']')),
+                )
+                .parse(j)
+            };
+            let end = |j| {
+                let (j, ()) = not(more).parse(j)?;
+                match crate::core::lex::sp(j) {
+                    Ok(r) if quirks(cfg) => Ok(r),
+                    _ => Ok((j, ())),
                 }
-            }
+            };
+            let cap = |j| capability(j, cfg);
+            let (r, (first, (mut caps, ()))) =
+                preceded(|j| sp(j, cfg), (cap, many_till(preceded(more, cap), end))).parse(rest)?;
+            caps.insert(0, first);
+            Ok((r, Code::Capability(caps)))
         }
         b"PERMANENTFLAGS" => {
             let (r, ()) = sp(rest, cfg)?;

@@ -4,7 +4,7 @@ use std::num::NonZeroU32;
 
 use super::Response;
 use super::fetch::{MessageData, msg_att};
-use super::lex::{byte, quirks, sp};
+use super::lex::{byte, quirks, sp, sp_items};
 use super::list::{ListItem, mailbox_list};
 use super::mailbox_status::{StatusItem, status_att_list};
 use super::misc::{
@@ -19,11 +19,16 @@ use crate::core::NonEmpty;
 use crate::core::capability::{Capability, capability};
 use crate::core::chars::{ATOM, span};
 use crate::core::flag::{Flag, flag};
+use crate::core::lex::kw;
 use crate::core::mailbox::{Mailbox, mailbox};
-use crate::core::number::number;
+use crate::core::number::{number, nz_number};
 use crate::core::string::{AString, astring};
 use crate::encode::{Encode, encode_list, encode_u64};
 use crate::error::{PResult, ParseErrorKind, fail};
+use nom::Parser;
+use nom::branch::alt;
+use nom::combinator::{not, value};
+use nom::sequence::{preceded, separated_pair, terminated};
 
 /// An untagged data response.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -309,26 +314,6 @@ impl Encode for Data<'_> {
     }
 }
 
-/// Space-separated items up to the line end (`*(SP item)`); with quirks a trailing
-/// space is allowed.
-fn sp_items<'a, T>(
-    mut i: &'a [u8],
-    cfg: &ParserConfig,
-    mut item: impl FnMut(&'a [u8]) -> PResult<'a, T>,
-) -> PResult<'a, Vec<T>> {
-    let mut out = Vec::new();
-    while let [b' ', rest @ ..] = i {
-        if quirks(cfg) && matches!(rest.first(), Some(b' ' | b'\r' | b'\n')) {
-            i = rest;
-            continue;
-        }
-        let (r, v) = item(rest)?;
-        out.push(v);
-        i = r;
-    }
-    Ok((i, out))
-}
-
 /// Parses what follows `* ` (the line without its end).
 pub(crate) fn untagged<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Response<'a>> {
     if i.first().is_some_and(u8::is_ascii_digit) {
@@ -344,9 +329,8 @@ pub(crate) fn untagged<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Respo
             || word.eq_ignore_ascii_case(b"FETCH")
             || word.eq_ignore_ascii_case(b"UIDFETCH")
         {
-            let Some(nz) = NonZeroU32::new(n) else {
-                return fail(i, ParseErrorKind::InvalidNumber);
-            };
+            // `nz-number`: no leading zero, in lenient mode too.
+            let (_, nz) = nz_number(i)?;
             if word.eq_ignore_ascii_case(b"EXPUNGE") {
                 Data::Expunge(nz)
             } else {
@@ -385,6 +369,9 @@ pub(crate) fn untagged<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Respo
     for (d, s) in buf.iter_mut().zip(word) {
         *d = s.to_ascii_uppercase();
     }
+    let s = |j| sp(j, cfg);
+    let mbox = |j| mailbox(j, cfg);
+    let astr = |j| astring(j, cfg);
     let data = match &buf[..word.len()] {
         b"BYE" => {
             let (rest, text) = after_keyword(rest, cfg)?;
@@ -394,59 +381,49 @@ pub(crate) fn untagged<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Respo
             let (rest, text) = after_keyword(rest, cfg)?;
             return Ok((rest, Response::Status(Status::PreAuth(text))));
         }
-        b"ACL" => {
-            let (rest, ()) = sp(rest, cfg)?;
-            let (rest, mailbox) = mailbox(rest, cfg)?;
-            let (rest, entries) = sp_items(rest, cfg, |j| {
-                let (j, id) = astring(j, cfg)?;
-                let (j, ()) = sp(j, cfg)?;
-                let (j, rights) = astring(j, cfg)?;
-                Ok((j, (id, rights)))
-            })?;
-            (rest, Data::Acl { mailbox, entries })
-        }
-        b"LISTRIGHTS" => {
-            let (rest, ()) = sp(rest, cfg)?;
-            let (rest, mailbox) = mailbox(rest, cfg)?;
-            let (rest, ()) = sp(rest, cfg)?;
-            let (rest, identifier) = astring(rest, cfg)?;
-            let (rest, ()) = sp(rest, cfg)?;
-            let (rest, required) = astring(rest, cfg)?;
-            let (rest, optional) = sp_items(rest, cfg, |j| astring(j, cfg))?;
-            (
-                rest,
-                Data::ListRights {
+        b"ACL" => (preceded(s, mbox), |j| {
+            sp_items(j, cfg, separated_pair(astr, s, astr))
+        })
+            .map(|(mailbox, entries)| Data::Acl { mailbox, entries })
+            .parse(rest)?,
+        b"LISTRIGHTS" => (
+            preceded(s, mbox),
+            preceded(s, astr),
+            preceded(s, astr),
+            |j| sp_items(j, cfg, astr),
+        )
+            .map(
+                |(mailbox, identifier, required, optional)| Data::ListRights {
                     mailbox,
                     identifier,
                     required,
                     optional,
                 },
             )
-        }
-        b"MYRIGHTS" => {
-            let (rest, ()) = sp(rest, cfg)?;
-            let (rest, mailbox) = mailbox(rest, cfg)?;
-            let (rest, ()) = sp(rest, cfg)?;
-            let (rest, rights) = astring(rest, cfg)?;
-            (rest, Data::MyRights { mailbox, rights })
-        }
+            .parse(rest)?,
+        b"MYRIGHTS" => (preceded(s, mbox), preceded(s, astr))
+            .map(|(mailbox, rights)| Data::MyRights { mailbox, rights })
+            .parse(rest)?,
         b"LANGUAGE" => {
-            let (rest, ()) = sp(rest, cfg)?;
-            let (rest, tags) = super::lex::list(rest, false, cfg, |j| astring(j, cfg))?;
+            let (rest, tags) =
+                preceded(s, |j| super::lex::list(j, false, cfg, astr)).parse(rest)?;
             match NonEmpty::try_new(tags) {
                 Ok(tags) => (rest, Data::Language(tags)),
                 Err(_) => return fail(rest, ParseErrorKind::Expected("language tag")),
             }
         }
-        b"COMPARATOR" => {
-            let (rest, ()) = sp(rest, cfg)?;
-            let (rest, selected) = astring(rest, cfg)?;
-            let (rest, matching) = match rest {
-                [b' ', r @ ..] => super::lex::list(r, false, cfg, |j| astring(j, cfg))?,
-                _ => (rest, Vec::new()),
-            };
-            (rest, Data::Comparator { selected, matching })
-        }
+        b"COMPARATOR" => (
+            preceded(s, astr),
+            // Committed after the space: a bad list reports its own error.
+            alt((
+                preceded(crate::core::lex::sp, |j| {
+                    super::lex::list(j, false, cfg, astr)
+                }),
+                value(Vec::new(), not(crate::core::lex::sp)),
+            )),
+        )
+            .map(|(selected, matching)| Data::Comparator { selected, matching })
+            .parse(rest)?,
         b"CAPABILITY" => {
             let (rest, caps) = sp_items(rest, cfg, |j| capability(j, cfg))?;
             if caps.is_empty() && !quirks(cfg) {
@@ -458,89 +435,53 @@ pub(crate) fn untagged<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Respo
             let (rest, caps) = sp_items(rest, cfg, |j| capability(j, cfg))?;
             return Ok((rest, Response::Data(Data::Enabled(caps))));
         }
-        b"FLAGS" => {
-            let (rest, ()) = sp(rest, cfg)?;
-            let (rest, flags) = super::lex::list(rest, true, cfg, |j| flag(j, cfg))?;
-            (rest, Data::Flags(flags))
-        }
-        b"LIST" | b"LSUB" => {
-            let (rest, ()) = sp(rest, cfg)?;
-            let (rest, item) = mailbox_list(rest, cfg)?;
+        b"FLAGS" => preceded(s, |j| super::lex::list(j, true, cfg, |k| flag(k, cfg)))
+            .map(Data::Flags)
+            .parse(rest)?,
+        b"LIST" => preceded(s, |j| mailbox_list(j, cfg))
+            .map(Data::List)
+            .parse(rest)?,
+        b"LSUB" => preceded(s, |j| mailbox_list(j, cfg))
+            .map(Data::Lsub)
+            .parse(rest)?,
+        b"STATUS" => (preceded(s, mbox), preceded(s, |j| status_att_list(j, cfg)))
+            .map(|(mailbox, items)| Data::Status { mailbox, items })
+            .parse(rest)?,
+        b"SEARCH" => (|j| search_numbers(j, cfg))
+            .map(|(numbers, mod_seq)| Data::Search { numbers, mod_seq })
+            .parse(rest)?,
+        b"SORT" => (|j| search_numbers(j, cfg))
+            .map(|(numbers, mod_seq)| Data::Sort { numbers, mod_seq })
+            .parse(rest)?,
+        b"ESEARCH" => (|j| esearch(j, cfg)).map(Data::ESearch).parse(rest)?,
+        b"THREAD" => (|j| thread_lists(j, cfg)).map(Data::Thread).parse(rest)?,
+        b"VANISHED" => preceded(
+            s,
             (
-                rest,
-                if word.eq_ignore_ascii_case(b"LIST") {
-                    Data::List(item)
-                } else {
-                    Data::Lsub(item)
-                },
-            )
-        }
-        b"STATUS" => {
-            let (rest, ()) = sp(rest, cfg)?;
-            let (rest, mailbox) = mailbox(rest, cfg)?;
-            let (rest, ()) = sp(rest, cfg)?;
-            let (rest, items) = status_att_list(rest, cfg)?;
-            (rest, Data::Status { mailbox, items })
-        }
-        b"SEARCH" | b"SORT" => {
-            let (rest, (numbers, mod_seq)) = search_numbers(rest, cfg)?;
-            (
-                rest,
-                if word.eq_ignore_ascii_case(b"SEARCH") {
-                    Data::Search { numbers, mod_seq }
-                } else {
-                    Data::Sort { numbers, mod_seq }
-                },
-            )
-        }
-        b"ESEARCH" => {
-            let (rest, e) = esearch(rest, cfg)?;
-            (rest, Data::ESearch(e))
-        }
-        b"THREAD" => {
-            let (rest, t) = thread_lists(rest, cfg)?;
-            (rest, Data::Thread(t))
-        }
-        b"VANISHED" => {
-            let (rest, ()) = sp(rest, cfg)?;
-            let (rest, earlier) = match crate::core::lex::starts_with_ci(rest, b"(EARLIER)") {
-                Some(r) => {
-                    let (r, ()) = sp(r, cfg)?;
-                    (r, true)
-                }
-                None => (rest, false),
-            };
-            let (rest, uids) = uid_set(rest)?;
-            (rest, Data::Vanished { earlier, uids })
-        }
-        b"ID" => {
-            let (rest, ()) = sp(rest, cfg)?;
-            let (rest, p) = id_params(rest, cfg)?;
-            (rest, Data::Id(p))
-        }
-        b"NAMESPACE" => {
-            let (rest, ()) = sp(rest, cfg)?;
-            let (rest, n) = namespaces(rest, cfg)?;
-            (rest, Data::Namespace(n))
-        }
-        b"QUOTA" => {
-            let (rest, ()) = sp(rest, cfg)?;
-            let (rest, root) = astring(rest, cfg)?;
-            let (rest, ()) = sp(rest, cfg)?;
-            let (rest, resources) = quota_list(rest, cfg)?;
-            (rest, Data::Quota { root, resources })
-        }
-        b"QUOTAROOT" => {
-            let (rest, ()) = sp(rest, cfg)?;
-            let (rest, mailbox) = mailbox(rest, cfg)?;
-            let (rest, roots) = sp_items(rest, cfg, |j| astring(j, cfg))?;
-            (rest, Data::QuotaRoot { mailbox, roots })
-        }
-        b"METADATA" => {
-            let (rest, ()) = sp(rest, cfg)?;
-            let (rest, (mailbox, entries)) = metadata(rest, cfg)?;
-            (rest, Data::Metadata { mailbox, entries })
-        }
+                alt((
+                    value(true, terminated(kw("(EARLIER)"), s)),
+                    value(false, not(kw("(EARLIER)"))),
+                )),
+                uid_set,
+            ),
+        )
+        .map(|(earlier, uids)| Data::Vanished { earlier, uids })
+        .parse(rest)?,
+        b"ID" => preceded(s, |j| id_params(j, cfg))
+            .map(Data::Id)
+            .parse(rest)?,
+        b"NAMESPACE" => preceded(s, |j| namespaces(j, cfg))
+            .map(Data::Namespace)
+            .parse(rest)?,
+        b"QUOTA" => (preceded(s, astr), preceded(s, |j| quota_list(j, cfg)))
+            .map(|(root, resources)| Data::Quota { root, resources })
+            .parse(rest)?,
+        b"QUOTAROOT" => (preceded(s, mbox), |j| sp_items(j, cfg, astr))
+            .map(|(mailbox, roots)| Data::QuotaRoot { mailbox, roots })
+            .parse(rest)?,
+        b"METADATA" => preceded(s, |j| metadata(j, cfg))
+            .map(|(mailbox, entries)| Data::Metadata { mailbox, entries })
+            .parse(rest)?,
         _ => return fail(i, ParseErrorKind::Expected("response keyword")),
     };
     let (rest, d) = data;

@@ -1,5 +1,8 @@
 //! The ENVELOPE structure of a message (`envelope`, `address`).
 
+use nom::Parser;
+use nom::sequence::{delimited, preceded};
+
 use super::lex::{byte, close, nil, nstring, quirks, skip_sp, sp};
 use crate::config::ParserConfig;
 use crate::core::string::NString;
@@ -96,27 +99,28 @@ impl Encode for Envelope<'_> {
 }
 
 fn address<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Address<'a>> {
-    let (i, ()) = byte(i, b'(', "'('")?;
-    let i = skip_sp(i, cfg);
-    let (i, name) = nstring(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (i, adl) = nstring(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (i, mailbox) = nstring(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (i, host) = nstring(i, cfg)?;
-    let (i, ()) = close(i, b')', cfg)?;
-    Ok((
-        i,
-        Address {
-            name,
-            adl,
-            mailbox,
-            host,
-        },
-    ))
+    let s = |j| sp(j, cfg);
+    let ns = |j| nstring(j, cfg);
+    delimited(
+        (|j| byte(j, b'(', "'('"), |j| Ok((skip_sp(j, cfg), ()))),
+        (ns, preceded(s, ns), preceded(s, ns), preceded(s, ns)),
+        |j| close(j, b')', cfg),
+    )
+    .map(|(name, adl, mailbox, host)| Address {
+        name,
+        adl,
+        mailbox,
+        host,
+    })
+    .parse(i)
 }
 
+/// `"(" 1*address ")"` or `NIL`; with quirks `()` and spaces between addresses.
+///
+/// Hand-written on purpose (measured): as nom's `many_till` over addresses up to `)`, it
+/// made the response corpus of `benches/imap.rs` (120 envelopes) 5 points slower against
+/// the hand-written grammar (10 % instead of 5 % at that step; best of 40 runs, both in
+/// one process), with responses at 2.1-2.3x imap-codec against a floor of 2x.
 fn addresses<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Vec<Address<'a>>> {
     if let Some(r) = nil(i) {
         return Ok((r, Vec::new()));
@@ -141,31 +145,27 @@ fn addresses<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Vec<Address<'a>
 
 /// Parses an `envelope`.
 pub(crate) fn envelope<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Envelope<'a>> {
-    let (i, ()) = byte(i, b'(', "'('")?;
-    let i = skip_sp(i, cfg);
-    let (i, date) = nstring(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (i, subject) = nstring(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (i, from) = addresses(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (i, sender) = addresses(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (i, reply_to) = addresses(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (i, to) = addresses(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (i, cc) = addresses(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (i, bcc) = addresses(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (i, in_reply_to) = nstring(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (i, message_id) = nstring(i, cfg)?;
-    let (i, ()) = close(i, b')', cfg)?;
-    Ok((
-        i,
-        Envelope {
+    let s = |j| sp(j, cfg);
+    let ns = |j| nstring(j, cfg);
+    let addr = |j| preceded(s, |k| addresses(k, cfg)).parse(j);
+    delimited(
+        (|j| byte(j, b'(', "'('"), |j| Ok((skip_sp(j, cfg), ()))),
+        (
+            ns,
+            preceded(s, ns),
+            addr,
+            addr,
+            addr,
+            addr,
+            addr,
+            addr,
+            preceded(s, ns),
+            preceded(s, ns),
+        ),
+        |j| close(j, b')', cfg),
+    )
+    .map(
+        |(date, subject, from, sender, reply_to, to, cc, bcc, in_reply_to, message_id)| Envelope {
             date,
             subject,
             from,
@@ -177,5 +177,6 @@ pub(crate) fn envelope<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Envel
             in_reply_to,
             message_id,
         },
-    ))
+    )
+    .parse(i)
 }

@@ -1,13 +1,19 @@
 //! `tagged-ext-val` (RFC 4466): the generic value of extension items in LIST and
 //! ESEARCH responses.
 
-use super::lex::{check_depth, close, quirks, skip_sp};
+use nom::Parser;
+use nom::branch::alt;
+use nom::combinator::map;
+use nom::multi::many_till;
+use nom::sequence::preceded;
+
+use super::lex::{byte, check_depth, close, skip_sp};
 use crate::config::ParserConfig;
 use crate::core::number::number64;
 use crate::core::sequence::{SeqItem, SeqNumber, SequenceSet, sequence_set};
 use crate::core::string::{AString, astring};
 use crate::encode::{Encode, encode_u64};
-use crate::error::PResult;
+use crate::error::{PResult, ParseErrorKind, fail};
 
 /// A generic extension value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -56,37 +62,44 @@ impl Encode for TaggedExtValue<'_> {
     }
 }
 
+/// SP between components; anything else that does not close the list leaves it
+/// unbalanced.
+fn comp_sp(i: &[u8]) -> PResult<'_, ()> {
+    match i.first() {
+        Some(b' ') => Ok((&i[1..], ())),
+        _ => fail(i, ParseErrorKind::UnbalancedParens),
+    }
+}
+
+/// `tagged-ext-comp` items after `(` up to and including `)`; a component after a
+/// space is committed to (`many_till` reports its error).
 fn comp_items<'a>(
     i: &'a [u8],
     depth: usize,
     cfg: &ParserConfig,
 ) -> PResult<'a, Vec<TaggedExtComp<'a>>> {
     let (i, ()) = check_depth(i, depth, cfg)?;
-    let mut out = Vec::new();
-    let mut i = skip_sp(i, cfg);
+    let i = skip_sp(i, cfg);
     if let [b')', rest @ ..] = i {
-        return Ok((rest, out));
+        return Ok((rest, Vec::new()));
     }
-    loop {
-        let (rest, item) = match i.first() {
-            Some(b'(') => {
-                let (r, l) = comp_items(&i[1..], depth + 1, cfg)?;
-                (r, TaggedExtComp::List(l))
-            }
-            _ => {
-                let (r, s) = astring(i, cfg)?;
-                (r, TaggedExtComp::String(s))
-            }
-        };
-        out.push(item);
-        match rest {
-            [b' ', r @ ..] if !(quirks(cfg) && skip_sp(r, cfg).first() == Some(&b')')) => i = r,
-            _ => {
-                let (r, ()) = close(rest, b')', cfg)?;
-                return Ok((r, out));
-            }
-        }
-    }
+    let item = |j| {
+        alt((
+            map(
+                preceded(|k| byte(k, b'(', "'('"), |k| comp_items(k, depth + 1, cfg)),
+                TaggedExtComp::List,
+            ),
+            map(|k| astring(k, cfg), TaggedExtComp::String),
+        ))
+        .parse(j)
+    };
+    let (i, (first, (mut items, ()))) = (
+        item,
+        many_till(preceded(comp_sp, item), |j| close(j, b')', cfg)),
+    )
+        .parse(i)?;
+    items.insert(0, first);
+    Ok((i, items))
 }
 
 /// Parses a `tagged-ext-val`.

@@ -1,6 +1,12 @@
 //! ID, NAMESPACE, QUOTA and METADATA responses.
 
-use super::lex::{byte, close, istring, list, nil, nstring, quirks, skip_sp, sp};
+use nom::Parser;
+use nom::branch::alt;
+use nom::combinator::{map, not, peek, value};
+use nom::multi::many_till;
+use nom::sequence::{delimited, preceded, separated_pair, terminated};
+
+use super::lex::{byte, close, istring, list, nil, nstring, quirks, skip_sp, sp, sp_items};
 use super::list::{delimiter, encode_delimiter};
 use crate::config::ParserConfig;
 use crate::core::atom::{Atom, atom};
@@ -119,48 +125,68 @@ impl Encode for Namespaces<'_> {
     }
 }
 
-fn namespace_descr<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, NamespaceDescription<'a>> {
-    let (i, ()) = byte(i, b'(', "'('")?;
-    let (i, prefix) = istring(i, cfg)?;
-    let (i, ()) = sp(i, cfg)?;
-    let (mut i, delimiter) = delimiter(i, cfg)?;
-    let mut extensions = Vec::new();
-    while let [b' ', rest @ ..] = i {
-        if quirks(cfg) && skip_sp(rest, cfg).first() == Some(&b')') {
-            i = skip_sp(rest, cfg);
-            break;
-        }
-        let (r, name) = istring(rest, cfg)?;
-        let (r, ()) = sp(r, cfg)?;
-        let (r, values) = list(r, false, cfg, |j| istring(j, cfg))?;
-        let Ok(values) = NonEmpty::try_new(values) else {
-            return fail(r, ParseErrorKind::Expected("namespace extension value"));
-        };
-        extensions.push((name, values));
-        i = r;
+/// One namespace extension: `SP string SP "(" string *(SP string) ")"`.
+fn namespace_extension<'a>(
+    i: &'a [u8],
+    cfg: &ParserConfig,
+) -> PResult<'a, (IString<'a>, NonEmpty<IString<'a>>)> {
+    let (r, (name, values)) = preceded(
+        crate::core::lex::sp,
+        separated_pair(
+            |j| istring(j, cfg),
+            |j| sp(j, cfg),
+            |j| list(j, false, cfg, |k| istring(k, cfg)),
+        ),
+    )
+    .parse(i)?;
+    match NonEmpty::try_new(values) {
+        Ok(values) => Ok((r, (name, values))),
+        Err(_) => fail(r, ParseErrorKind::Expected("namespace extension value")),
     }
-    let (i, ()) = close(i, b')', cfg)?;
-    Ok((
-        i,
-        NamespaceDescription {
+}
+
+fn namespace_descr<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, NamespaceDescription<'a>> {
+    // The extensions end at `)`, with quirks after spaces too; an extension after a
+    // space is committed to (`many_till` reports its error).
+    let end = |j| {
+        alt((
+            value((), peek(|k| close(k, b')', cfg))),
+            not(crate::core::lex::sp),
+        ))
+        .parse(j)
+    };
+    map(
+        delimited(
+            |j| byte(j, b'(', "'('"),
+            (
+                |j| istring(j, cfg),
+                preceded(|j| sp(j, cfg), |j| delimiter(j, cfg)),
+                many_till(|j| namespace_extension(j, cfg), end),
+            ),
+            |j| close(j, b')', cfg),
+        ),
+        |(prefix, delimiter, (extensions, ()))| NamespaceDescription {
             prefix,
             delimiter,
             extensions,
         },
-    ))
+    )
+    .parse(i)
 }
 
 fn namespace<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Namespace<'a>> {
     if let Some(r) = nil(i) {
         return Ok((r, None));
     }
-    let (mut i, ()) = byte(i, b'(', "'('")?;
-    let mut out = Vec::new();
-    while i.first() == Some(&b'(') {
-        let (r, d) = namespace_descr(i, cfg)?;
-        out.push(d);
-        i = skip_sp(r, cfg);
-    }
+    // Descriptions follow each other without separator (with quirks, spaces between).
+    let (i, (out, ())) = preceded(
+        |j| byte(j, b'(', "'('"),
+        many_till(
+            terminated(|j| namespace_descr(j, cfg), |j| Ok((skip_sp(j, cfg), ()))),
+            not(|j| byte(j, b'(', "'('")),
+        ),
+    )
+    .parse(i)?;
     let (i, ()) = close(i, b')', cfg)?;
     match NonEmpty::try_new(out) {
         Ok(l) => Ok((i, Some(l))),
@@ -311,17 +337,12 @@ pub(crate) fn metadata<'a>(
             Err(_) => fail(r, ParseErrorKind::Expected("metadata entry")),
         };
     }
-    let (mut i, first) = astring(i, cfg)?;
-    let mut names = vec![first];
-    while let [b' ', rest @ ..] = i {
-        if quirks(cfg) && matches!(rest.first(), Some(b' ' | b'\r' | b'\n')) {
-            i = rest;
-            continue;
-        }
-        let (r, k) = astring(rest, cfg)?;
-        names.push(k);
-        i = r;
-    }
+    let (i, (first, mut names)) = (
+        |j| astring(j, cfg),
+        |j| sp_items(j, cfg, |k| astring(k, cfg)),
+    )
+        .parse(i)?;
+    names.insert(0, first);
     Ok((
         i,
         (mbox, MetadataEntries::Changed(NonEmpty::from_parsed(names))),

@@ -67,6 +67,9 @@ use crate::config::ParserConfig;
 use crate::core::lex::crlf;
 use crate::encode::Encode;
 use crate::error::{PResult, ParseError, ParseErrorKind, fail, to_public};
+use nom::Parser;
+use nom::combinator::map;
+use nom::sequence::{preceded, terminated};
 
 /// A server response other than the greeting.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -104,27 +107,34 @@ impl<'a> Greeting<'a> {
 }
 
 fn response<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Response<'a>> {
-    let (rest, r) = match i.first() {
-        Some(b'+') => {
-            let (rest, c) = continuation::continue_req(i, cfg)?;
-            (rest, Response::Continue(c))
-        }
-        Some(b'*') => match i.get(1) {
-            Some(b' ') => data::untagged(&i[2..], cfg)?,
-            _ => return fail(&i[1..], ParseErrorKind::Expected("SP")),
-        },
-        _ => {
-            let (rest, tag) = crate::core::atom::tag(i)?;
-            let (rest, ()) = crate::core::lex::sp(rest)?;
-            let Some((rest, kind)) = status::status_kind(rest) else {
-                return fail(rest, ParseErrorKind::Expected("OK, NO or BAD"));
-            };
-            let (rest, text) = status::after_keyword(rest, cfg)?;
-            (rest, Response::Status(Status::Tagged { tag, kind, text }))
-        }
+    let kind = |j| match status::status_kind(j) {
+        Some(r) => Ok(r),
+        None => fail(j, ParseErrorKind::Expected("OK, NO or BAD")),
     };
-    let (rest, ()) = crlf(rest, cfg)?;
-    Ok((rest, r))
+    let body = |j: &'a [u8]| match j.first() {
+        Some(b'+') => map(|k| continuation::continue_req(k, cfg), Response::Continue).parse(j),
+        Some(b'*') => preceded(
+            |k: &'a [u8]| match k.get(1) {
+                Some(b' ') => Ok((&k[2..], ())),
+                _ => fail(
+                    k.get(1..).unwrap_or_default(),
+                    ParseErrorKind::Expected("SP"),
+                ),
+            },
+            |k| data::untagged(k, cfg),
+        )
+        .parse(j),
+        _ => map(
+            (
+                crate::core::atom::tag,
+                preceded(crate::core::lex::sp, kind),
+                |k| status::after_keyword(k, cfg),
+            ),
+            |(tag, kind, text)| Response::Status(Status::Tagged { tag, kind, text }),
+        )
+        .parse(j),
+    };
+    terminated(body, |j| crlf(j, cfg)).parse(i)
 }
 
 /// Parses one complete response from the start of `input` (a framed message: line

@@ -3,45 +3,72 @@
 use std::num::NonZeroU32;
 
 use super::ext_value::{TaggedExtValue, tagged_ext_val};
-use super::lex::{byte, check_depth, close, mod_sequence_value, nil, quirks, skip_sp, sp};
+use crate::core::lex::byte_where;
+use nom::Parser;
+use nom::branch::alt;
+use nom::bytes::complete::take_while1;
+use nom::combinator::{cut, eof, map, not, opt, peek, value};
+use nom::multi::{many_till, many0};
+use nom::sequence::{preceded, terminated};
+
+use super::lex::{
+    byte, check_depth, close, items_end, mod_sequence_value, nil, quirks, sp, sp_items,
+};
 use crate::command::PartialRange;
 use crate::command::search_partial_range as partial_range;
 use crate::config::ParserConfig;
 use crate::core::NonEmpty;
 use crate::core::atom::{Atom, atom};
-use crate::core::lex::starts_with_ci;
+use crate::core::lex::kw;
 use crate::core::number::{number, nz_number};
 use crate::core::sequence::{SequenceSet, sequence_set};
 use crate::core::string::{IString, astring};
 use crate::encode::{Encode, encode_u64};
 use crate::error::{PResult, ParseErrorKind, ValidationError, fail};
 
+fn byte_sp(i: &[u8]) -> PResult<'_, ()> {
+    crate::core::lex::sp(i)
+}
+
+fn byte_open(i: &[u8]) -> PResult<'_, ()> {
+    byte(i, b'(', "'('")
+}
+
+/// `TAG SP`.
+fn tag_keyword(i: &[u8]) -> PResult<'_, ()> {
+    match kw("TAG ")(i) {
+        Err(_) => fail(i, ParseErrorKind::Expected("TAG")),
+        ok => ok,
+    }
+}
+
+/// One or more spaces.
+fn byte_sp_run(i: &[u8]) -> PResult<'_, ()> {
+    value((), take_while1(|b| b == b' ')).parse(i)
+}
+
 /// Parses `*(SP nz-number) [SP "(" "MODSEQ" SP mod-sequence-value ")"]`.
 pub(crate) fn search_numbers<'a>(
-    mut i: &'a [u8],
+    i: &'a [u8],
     cfg: &ParserConfig,
 ) -> PResult<'a, (Vec<NonZeroU32>, Option<u64>)> {
-    let mut numbers = Vec::new();
-    while let [b' ', rest @ ..] = i {
-        match rest.first() {
-            Some(b'0'..=b'9') => {
-                let (r, n) = nz_number(rest)?;
-                numbers.push(n);
-                i = r;
-            }
-            Some(b'(') => {
-                let Some(r) = starts_with_ci(rest, b"(MODSEQ ") else {
-                    return fail(rest, ParseErrorKind::Expected("(MODSEQ"));
-                };
-                let (r, m) = mod_sequence_value(r, cfg)?;
-                let (r, ()) = close(r, b')', cfg)?;
-                return Ok((r, (numbers, Some(m))));
-            }
-            Some(b' ' | b'\r' | b'\n') if quirks(cfg) => i = rest,
-            _ => return fail(rest, ParseErrorKind::Expected("number")),
-        }
-    }
-    Ok((i, (numbers, None)))
+    let number = |j: &'a [u8]| match j.first() {
+        Some(b'(') => fail(j, ParseErrorKind::Expected("(MODSEQ")),
+        _ => nz_number(j),
+    };
+    // Committed to after `(MODSEQ `: its errors are reported, not read as the end.
+    let mod_seq = preceded(
+        kw("(MODSEQ "),
+        cut(terminated(
+            |j| mod_sequence_value(j, cfg),
+            |j| close(j, b')', cfg),
+        )),
+    );
+    let end = alt((
+        map(preceded(|j| sp(j, cfg), mod_seq), Some),
+        value(None, |j| items_end(j, cfg)),
+    ));
+    many_till(preceded(|j| sp(j, cfg), number), end).parse(i)
 }
 
 /// One item of ESEARCH return data (`search-return-data`).
@@ -220,41 +247,45 @@ fn relevancy<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, SearchReturnDat
 
 /// Parses what follows `ESEARCH`.
 pub(crate) fn esearch<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, ESearch<'a>> {
-    let mut i = i;
-    let mut tag = None;
-    if let [b' ', b'(', ..] = i {
-        let Some(r) = starts_with_ci(&i[2..], b"TAG ") else {
-            return fail(&i[2..], ParseErrorKind::Expected("TAG"));
-        };
-        let (r, t) = astring(r, cfg)?;
-        let (r, ()) = close(r, b')', cfg)?;
-        tag = Some(IString::from(t));
-        i = r;
-    }
-    if quirks(cfg) {
-        // Extra spaces before `UID` too (they are skipped between return data below).
-        while let [b' ', b' ', ..] = i {
-            i = i.get(1..).unwrap_or_default();
+    // `SP "(" "TAG" SP tag-string ")"`, committed to after `SP (`.
+    let tag = alt((
+        map(
+            preceded(
+                kw(" ("),
+                terminated(preceded(tag_keyword, |j| astring(j, cfg)), |j| {
+                    close(j, b')', cfg)
+                }),
+            ),
+            |t| Some(IString::from(t)),
+        ),
+        value(None, not(kw(" ("))),
+    ));
+    // With quirks, extra spaces before `UID` too (they are skipped between return data
+    // by `sp_items`).
+    let extra_spaces = |j| {
+        if quirks(cfg) {
+            value((), many0(terminated(byte_sp, peek(byte_sp)))).parse(j)
+        } else {
+            Ok((j, ()))
         }
-    }
-    let mut uid = false;
-    if let Some(r) = starts_with_ci(i, b" UID")
-        && matches!(r.first(), Some(b' ' | b'\r' | b'\n') | None)
-    {
-        uid = true;
-        i = r;
-    }
-    let mut data = Vec::new();
-    while let [b' ', rest @ ..] = i {
-        if quirks(cfg) && matches!(rest.first(), Some(b' ' | b'\r' | b'\n')) {
-            i = rest;
-            continue;
-        }
-        let (r, d) = return_data(rest, cfg)?;
-        data.push(d);
-        i = r;
-    }
-    Ok((i, ESearch { tag, uid, data }))
+    };
+    let uid = map(
+        opt(terminated(
+            kw(" UID"),
+            peek(alt((
+                value((), byte_where(|b| matches!(b, b' ' | b'\r' | b'\n'))),
+                value((), eof),
+            ))),
+        )),
+        |u| u.is_some(),
+    );
+    map(
+        (tag, preceded(extra_spaces, uid), |j| {
+            sp_items(j, cfg, |k| return_data(k, cfg))
+        }),
+        |(tag, uid, data)| ESearch { tag, uid, data },
+    )
+    .parse(i)
 }
 
 /// A thread of messages (`thread-list`, RFC 5256): a chain of messages, then the
@@ -314,18 +345,23 @@ impl Encode for Thread {
 }
 
 /// Parses one or more concatenated thread lists (with quirks, spaces between them).
+/// A thread list after another is committed to (`many_till` reports its error).
 fn thread_nested<'a>(i: &'a [u8], depth: usize, cfg: &ParserConfig) -> PResult<'a, Vec<Thread>> {
-    let mut out = Vec::new();
-    let mut i = i;
-    while i.first() == Some(&b'(') {
-        let (r, t) = thread_list(i, depth, cfg)?;
-        out.push(t);
-        i = r;
-        if quirks(cfg) && skip_sp(i, cfg).first() == Some(&b'(') {
-            i = skip_sp(i, cfg);
+    let between = |j| {
+        if quirks(cfg) {
+            value((), opt(terminated(byte_sp_run, peek(byte_open)))).parse(j)
+        } else {
+            Ok((j, ()))
         }
-    }
-    Ok((i, out))
+    };
+    map(
+        many_till(
+            terminated(|j| thread_list(j, depth, cfg), between),
+            not(byte_open),
+        ),
+        |(threads, ())| threads,
+    )
+    .parse(i)
 }
 
 fn thread_list<'a>(i: &'a [u8], depth: usize, cfg: &ParserConfig) -> PResult<'a, Thread> {
@@ -372,11 +408,12 @@ fn thread_list<'a>(i: &'a [u8], depth: usize, cfg: &ParserConfig) -> PResult<'a,
 
 /// Parses what follows `THREAD`: `[SP 1*thread-list]`.
 pub(crate) fn thread_lists<'a>(i: &'a [u8], cfg: &ParserConfig) -> PResult<'a, Vec<Thread>> {
-    match i {
-        [b' ', r @ ..] if r.first() == Some(&b'(') => {
-            let (r, threads) = thread_nested(r, 1, cfg)?;
-            Ok((r, threads))
-        }
-        _ => Ok((i, Vec::new())),
-    }
+    let start = |j| (byte_sp, byte_open).parse(j);
+    alt((
+        preceded(terminated(byte_sp, peek(byte_open)), |j| {
+            thread_nested(j, 1, cfg)
+        }),
+        value(Vec::new(), not(start)),
+    ))
+    .parse(i)
 }

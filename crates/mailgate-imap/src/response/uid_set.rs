@@ -3,6 +3,13 @@
 use std::fmt;
 use std::num::NonZeroU32;
 
+use nom::Parser;
+use nom::branch::alt;
+use nom::combinator::{map, not, value};
+use nom::multi::many_till;
+use nom::sequence::preceded;
+
+use crate::core::lex::byte;
 use crate::core::number::nz_number;
 use crate::encode::{Encode, encode_u64};
 use crate::error::{PErr, PResult, ParseErrorKind, ValidationError};
@@ -74,22 +81,35 @@ impl Encode for UidSet {
     }
 }
 
-/// Parses a `uid-set`.
+/// A UID, with any error read as an invalid set at that place.
+fn uid(i: &[u8]) -> PResult<'_, NonZeroU32> {
+    nz_number(i).map_err(|_| bad(i))
+}
+
+/// `uid-range`: `uniqueid [":" uniqueid]`, committed to after the colon.
+fn uid_range(i: &[u8]) -> PResult<'_, UidRange> {
+    let colon = |j| byte(b':', "':'")(j);
+    map(
+        (
+            uid,
+            alt((map(preceded(colon, uid), Some), value(None, not(colon)))),
+        ),
+        |(first, last)| UidRange {
+            first,
+            last: last.unwrap_or(first),
+        },
+    )
+    .parse(i)
+}
+
+/// Parses a `uid-set`: `uid-range *("," uid-range)`, a range after a comma committed
+/// to (`many_till` reports its error).
 pub(crate) fn uid_set(i: &[u8]) -> PResult<'_, UidSet> {
-    let mut out = Vec::new();
-    let mut i = i;
-    loop {
-        let (rest, first) = nz_number(i).map_err(|_| bad(i))?;
-        let (rest, last) = match rest {
-            [b':', r @ ..] => nz_number(r).map_err(|_| bad(r))?,
-            _ => (rest, first),
-        };
-        out.push(UidRange { first, last });
-        match rest {
-            [b',', r @ ..] => i = r,
-            _ => return Ok((rest, UidSet(out))),
-        }
-    }
+    let comma = |j| byte(b',', "','")(j);
+    let (i, (first, (mut ranges, ()))) =
+        (uid_range, many_till(preceded(comma, uid_range), not(comma))).parse(i)?;
+    ranges.insert(0, first);
+    Ok((i, UidSet(ranges)))
 }
 
 fn bad(i: &[u8]) -> nom::Err<PErr<'_>> {
