@@ -25,6 +25,7 @@ from harness import (
     FAIL500,
     FAILGRANT,
     Grants,
+    IN_A_ROW,
     Introspections,
     Mailgate,
     OAuth,
@@ -65,6 +66,47 @@ class ProxyTokenTest(ProxyTestCase):
         with open(self.proxy.config, encoding="utf-8", errors="replace") as file:
             config = file.read()
         self.assertNotIn(CACHED.password, config, "the login password was written to the config")
+
+    def test_clients_in_a_row_reuse_the_login_and_still_refuse_a_wrong_password(self):
+        """IMAP, POP3 and SMTP clients one after another, each wrong password right after a
+        good login (whose result the proxy keeps for a minute): the wrong one is refused on every
+        protocol, and no login needs a token request. One wrong password at a time: from the
+        second in a row the account is refused for a while (the failure back-off)."""
+        self.login_ok(IN_A_ROW)
+        grants = Grants(IN_A_ROW.client_id)
+
+        def pop_login(password: str) -> None:
+            pop = poplib.POP3("127.0.0.1", self.ports["pop"], timeout=TIMEOUT)
+            try:
+                pop.user(IN_A_ROW.name)
+                if password == IN_A_ROW.password:
+                    self.assertTrue(pop.pass_(password).startswith(b"+OK"))
+                else:
+                    with self.assertRaises(poplib.error_proto):
+                        pop.pass_(password)
+            finally:
+                pop.close()
+
+        def smtp_login(password: str) -> None:
+            with smtplib.SMTP("127.0.0.1", self.ports["smtp"], timeout=TIMEOUT) as smtp:
+                smtp.ehlo("client.test")
+                # One AUTH PLAIN: `login()` would try LOGIN after a refused PLAIN, a second
+                # wrong password in a row.
+                smtp.user, smtp.password = IN_A_ROW.name, password
+                if password == IN_A_ROW.password:
+                    self.assertEqual(smtp.auth("PLAIN", smtp.auth_plain)[0], 235)
+                else:
+                    with self.assertRaises(smtplib.SMTPAuthenticationError):
+                        smtp.auth("PLAIN", smtp.auth_plain)
+
+        self.assert_login_refused(IN_A_ROW, "wrong-pass")
+        pop_login(IN_A_ROW.password)
+        pop_login("wrong-pass")
+        smtp_login(IN_A_ROW.password)
+        smtp_login("wrong-pass")
+        self.login_ok(IN_A_ROW)
+        self.login_ok(IN_A_ROW)
+        self.assertEqual(grants.new(), 0, "a login with a valid stored token made a token request")
 
     def test_password_flow_and_wrong_password(self):
         grants = Grants(ROPC.client_id)

@@ -130,6 +130,21 @@ async fn another_password_is_checked_against_the_store() {
 }
 
 #[tokio::test]
+async fn wrong_passwords_keep_the_back_off_in_force_for_the_right_one() {
+    let setup = Setup::new().await;
+    setup.login("secret").await.unwrap();
+    for _ in 0..2 {
+        assert!(setup.login("wrong").await.is_err());
+    }
+    // The second wrong password in a row holds the account back for a while: the right
+    // password is refused too, not answered from the kept result.
+    let error = setup.login("secret").await.unwrap_err();
+    assert!(matches!(error, LoginError::Backoff { .. }), "{error:?}");
+    setup.clock.fetch_add(2, Ordering::SeqCst);
+    assert_eq!(setup.login("secret").await.unwrap(), "mock-access-1");
+}
+
+#[tokio::test]
 async fn a_dropped_token_or_a_reload_reads_the_store_again() {
     let setup = Setup::new().await;
     setup.login("secret").await.unwrap();

@@ -351,6 +351,9 @@ impl LoginManager {
                 };
                 guard(&self.recent).insert(username.to_owned(), recent);
             }
+            // Any failed login forgets the kept result, whatever its password: the next
+            // correct password goes through the store and the failure back-off again, so
+            // a guesser held back by the back-off cannot tell a right guess from memory.
             Err(_) => {
                 guard(&self.recent).remove(username);
             }
