@@ -1,21 +1,56 @@
 //! The device authorization flow (RFC 8628) fed by a hostile provider: decodes a device
-//! authorization response, then drives the polling machine with a sequence of token
-//! endpoint responses at advancing times. Never panics; the next poll is always later
-//! than now and before the code expires, the interval never shrinks, and nothing
-//! happens after the flow ends.
+//! authorization response, then runs the whole polling loop against a token endpoint that
+//! answers from the input, on a paused tokio clock. Never panics and always ends; polls are at
+//! least a second apart, their gaps never shrink, none is sent after the code's lifetime, and
+//! no answer is polled for twice.
 //!
 //! Input: segments separated by 0xFF. The first is the device authorization body; each
-//! further segment is one poll: a status selector byte, a byte of seconds to wait beyond
-//! the requested instant, then the token endpoint's body.
+//! further segment is one answer of the token endpoint: a status selector byte (or a lost
+//! connection), then the body. When the answers run out the endpoint refuses the client.
 #![no_main]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::time::{Duration, Instant};
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use mailgate_token::oauth::{DeviceAuthorization, DevicePoll, DevicePollStep, TokenResponse};
+use mailgate_token::oauth::{ClientAuth, DeviceAuthorization, TokenEndpoint, poll_device_token};
+use mailgate_token::transport::{HttpError, HttpFuture};
+use oauth2::http::StatusCode;
+use oauth2::{AsyncHttpClient, HttpRequest, HttpResponse};
+use tokio::time::Instant;
 
 const STATUSES: [u16; 8] = [200, 400, 401, 429, 500, 503, 302, 204];
+const LOST: u8 = 0xFE;
+
+struct Provider {
+    answers: Mutex<VecDeque<(u8, Vec<u8>)>>,
+    polls: Mutex<Vec<Instant>>,
+}
+
+impl<'c> AsyncHttpClient<'c> for Provider {
+    type Error = HttpError;
+    type Future = HttpFuture<'c>;
+
+    fn call(&'c self, _request: HttpRequest) -> Self::Future {
+        self.polls.lock().unwrap().push(Instant::now());
+        let next = self.answers.lock().unwrap().pop_front();
+        Box::pin(async move {
+            let (selector, body) = next.unwrap_or((1, br#"{"error":"invalid_client"}"#.to_vec()));
+            if selector == LOST {
+                return Err(HttpError::Timeout {
+                    host: "oauth2.example.com".into(),
+                    timeout: Duration::from_secs(30),
+                });
+            }
+            let mut response = HttpResponse::new(body);
+            *response.status_mut() =
+                StatusCode::from_u16(STATUSES[usize::from(selector % 8)]).unwrap();
+            Ok(response)
+        })
+    }
+}
 
 fuzz_target!(|data: &[u8]| {
     let mut segments = data.split(|&b| b == 0xFF);
@@ -29,33 +64,45 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let _ = auth.prompt("user@example.com");
-    let start = Instant::now();
-    let mut poll = DevicePoll::new(&auth, start);
-    assert!(poll.interval() >= Duration::from_secs(1));
-    let mut at = poll.first_poll(start);
-    for segment in segments {
-        let Some((&[selector, late], body)) = segment.split_first_chunk::<2>() else {
-            continue;
-        };
-        let now = at + Duration::from_secs(u64::from(late));
-        let status = STATUSES[usize::from(selector % 8)];
-        let before = poll.interval();
-        match poll.on_result(TokenResponse::from_http(status, body), now) {
-            DevicePollStep::Wait(next) => {
-                assert!(next > now, "next poll is not in the future");
-                assert!(next < poll.deadline(), "poll after the code expired");
-                assert!(poll.interval() >= before, "interval shrank");
-                at = next;
-            }
-            DevicePollStep::Granted(token) => {
-                assert!(!token.access_token.expose().is_empty());
-                return;
-            }
-            DevicePollStep::Failed(error) => {
-                let _ = error.to_string();
-                return;
-            }
-            _ => return,
-        }
+    let answers: VecDeque<(u8, Vec<u8>)> = segments
+        .filter_map(|segment| segment.split_first())
+        .map(|(&selector, body)| (selector, body.to_vec()))
+        .collect();
+    let count = answers.len();
+    let provider = Provider {
+        answers: Mutex::new(answers),
+        polls: Mutex::new(Vec::new()),
+    };
+    let endpoint = TokenEndpoint::new(
+        "https://oauth2.example.com/token",
+        "client",
+        ClientAuth::None,
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let (start, result) = runtime.block_on(async {
+        let start = Instant::now();
+        (
+            start,
+            poll_device_token(&provider, &endpoint, &auth, Some("scope"), None).await,
+        )
+    });
+    if let Err(error) = &result {
+        let _ = error.to_string();
+    }
+    let polls = provider.polls.into_inner().unwrap();
+    assert!(polls.len() <= count + 1, "an answer was polled for twice");
+    let lifetime = auth.expires_in.min(Duration::from_secs(24 * 60 * 60));
+    let mut gap = Duration::from_secs(1);
+    let mut last = start;
+    for at in polls {
+        assert!(at - start <= lifetime, "poll after the code expired");
+        assert!(at - last >= gap, "polls closer than before");
+        gap = at - last;
+        last = at;
     }
 });

@@ -157,7 +157,7 @@ class Provider:
         if expected is not None and client_secret != expected:
             raise OAuthError("invalid_client", "client authentication failed", 401)
 
-    def _injected_failure(self, client_id: str | None) -> OAuthError | None:
+    def _injected_failure(self, client_id: str | None) -> Exception | None:
         for failure in self.failures:
             if failure["count"] <= 0:
                 continue
@@ -165,6 +165,8 @@ class Provider:
                 continue
             failure["count"] -= 1
             kind = failure["kind"]
+            if kind == "drop":
+                return DropConnection()
             if kind == "500":
                 return OAuthError("server_error", "injected server failure", 500)
             if kind == "invalid_client":
@@ -339,7 +341,8 @@ class Provider:
         Actions: add_client {client_id, client_secret?, username}; add_user {username, password};
         issue {username, client_id?} -> tokens; revoke {token} or {username, what?: access|refresh|all};
         set_expiry {seconds, client_id?}; set_delay {seconds, client_id?};
-        fail_next {count, kind: invalid_grant|500|invalid_client, client_id?};
+        fail_next {count, kind: invalid_grant|500|invalid_client|drop, client_id?} (drop closes
+            the connection without an answer);
         clear_failures {client_id?};
         approve_device {user_code}; auto_approve_devices {enabled}; rotate_refresh_tokens {enabled};
         reset_stats.
@@ -413,6 +416,10 @@ class Provider:
         if action == "approve_device":
             return {"ok": self.approve_device(command.get("user_code", ""))}
         raise OAuthError("invalid_request", f"unknown control action {action!r}")
+
+
+class DropConnection(Exception):
+    """An injected failure: the connection is closed without an answer."""
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -529,6 +536,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(404, b"not found\n", "text/plain")
         except OAuthError as error:
             self._error(error)
+        except DropConnection:
+            self.close_connection = True
         except (KeyError, TypeError, ValueError) as error:
             self._json(400, {"error": "invalid_request", "error_description": repr(error)})
 

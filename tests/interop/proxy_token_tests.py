@@ -231,6 +231,8 @@ class ProxyInteractiveTest(unittest.TestCase):
                                redirect_uri=f"http://127.0.0.1:{cls.redirect_port}/")
         cls.device = Account("device@example.test", "device-pass", flow="device",
                              permission_url=ENV["oauth_url"] + "/devicecode")
+        cls.device_lost = Account("device-lost@example.test", "device-lost-pass", flow="device",
+                                  permission_url=ENV["oauth_url"] + "/devicecode")
         # POP3 and SMTP logins that wait for a browser, as IMAP's do.
         cls.pop_port = free_port()
         cls.smtp_port = free_port()
@@ -241,7 +243,7 @@ class ProxyInteractiveTest(unittest.TestCase):
                                flow="authorization_code",
                                permission_url=ENV["oauth_url"] + "/authorize",
                                redirect_uri=f"http://127.0.0.1:{cls.redirect_port}/")
-        for account in (cls.authcode, cls.device, cls.authpop, cls.authsmtp):
+        for account in (cls.authcode, cls.device, cls.device_lost, cls.authpop, cls.authsmtp):
             account.register()
         upstream = {"server_address": ENV["dovecot_host"], "server_ca_file": ENV["ca"],
                     "local_address": "127.0.0.1"}
@@ -251,6 +253,7 @@ class ProxyInteractiveTest(unittest.TestCase):
             f"SMTP-{cls.smtp_port}": upstream | {"server_port": str(ENV["submissions_port"])},
             cls.authcode.name: cls.authcode.section(),
             cls.device.name: cls.device.section(),
+            cls.device_lost.name: cls.device_lost.section(),
             cls.authpop.name: cls.authpop.section(),
             cls.authsmtp.name: cls.authsmtp.section(),
         }
@@ -360,13 +363,10 @@ class ProxyInteractiveTest(unittest.TestCase):
         time.sleep(0.5)
         self.assertEqual(grants.new(), 0)
 
-    def test_device_flow(self):
-        account = self.device
-        grants = Grants(account.client_id)
-        mark = self.proxy.mark()
-        thread, outcome = self.login_in_background(account)
-        # The verification URI and the user code; the Python reference words it
-        # "Visit <uri> and use code <code>" (after a line naming the account).
+    def approve_device_code(self, account: Account, mark: dict[str, int]) -> None:
+        """Reads the verification URI and user code from the log and approves the code."""
+        # The Python email-oauth2-proxy words it "Visit <uri> and use code <code>" (after a
+        # line naming the account).
         match = self.proxy.wait_for_log(
             r"(?:Please visit the following URL to authenticate account "
             + re.escape(account.name) + r"|Visit): (?P<url>\S+)(?P<rest>.*)|"
@@ -381,9 +381,36 @@ class ProxyInteractiveTest(unittest.TestCase):
             ["curl", "-sS", "--fail", "--max-time", str(TIMEOUT),
              ENV["oauth_url"] + "/device?user_code=" + code], capture_output=True, timeout=TIMEOUT + 5)
         self.assertEqual(result.returncode, 0, result.stderr)
+
+    def test_device_flow(self):
+        account = self.device
+        grants = Grants(account.client_id)
+        mark = self.proxy.mark()
+        thread, outcome = self.login_in_background(account)
+        self.approve_device_code(account, mark)
         thread.join(60)
         self.assertEqual(outcome, ["OK", "OK"])
         self.assertGreaterEqual(grants.new("urn:ietf:params:oauth:grant-type:device_code"), 1)
+
+    def test_device_flow_survives_lost_connections_while_polling(self):
+        """RFC 8628 §3.5: a poll whose connection is lost is repeated after a longer wait; the
+        flow goes on and the login succeeds once the user enters the code."""
+        account = self.device_lost
+        grants = Grants(account.client_id)
+        mark = self.proxy.mark()
+        OAuth.control(action="fail_next", kind="drop", count=2, client_id=account.client_id)
+        try:
+            thread, outcome = self.login_in_background(account)
+            # Both lost polls (1 s, then 2 s apart) happen before the code is entered.
+            warning = (re.escape(account.name) + r".*device code poll failed; polling again")
+            self.proxy.wait_for_log(warning + r"(?s:.*)" + warning, 30, since=mark)
+            self.approve_device_code(account, mark)
+            thread.join(60)
+        finally:
+            OAuth.control(action="clear_failures", client_id=account.client_id)
+        self.assertEqual(outcome, ["OK", "OK"])
+        self.assertEqual(grants.new("urn:ietf:params:oauth:grant-type:device_code"), 3,
+                         "two lost polls and the one that got the token")
 
 
 class ProxyRefresherTest(unittest.TestCase):

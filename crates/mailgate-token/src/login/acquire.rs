@@ -4,6 +4,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use crate::SecretString;
 use crate::config::{AccountConfig, OAuthFlow};
 use crate::oauth::{
@@ -253,6 +255,8 @@ impl Acquire<'_> {
                 };
                 self.prompt(prompt, &shown).await?;
                 let endpoint = self.endpoint().await?;
+                // The poll's warnings (a lost connection) name the account.
+                let span = tracing::warn_span!("device_poll", account = %name);
                 poll_device_token(
                     self.http,
                     &endpoint,
@@ -260,6 +264,7 @@ impl Acquire<'_> {
                     scope,
                     account.redirect_uri.as_deref(),
                 )
+                .instrument(span)
                 .await
                 .map_err(|source| LoginError::Device {
                     account: name.to_owned(),

@@ -1,13 +1,15 @@
-//! The token endpoint: each grant as the `oauth2` crate's typed request, run over
-//! [`HttpClient`] and answered with the serde types of the `wire` module.
+//! The token endpoint: each grant as a typed request of the `oauth2` crate, run over an `oauth2`
+//! HTTP client ([`HttpClient`](crate::transport::HttpClient) in production) and answered with
+//! the serde types of the `wire` module.
 //!
 //! * Authorization code (with the PKCE verifier), refresh token, client credentials and
 //!   resource owner password credentials are `oauth2` requests; what the Python
 //!   email-oauth2-proxy sends beyond them goes in `add_extra_param`: `redirect_uri` where it
 //!   sends one, `resource`, an empty `scope`, and a JWT client assertion next to `client_id`.
-//! * The device code poll and Google's JWT bearer grant have no one-shot `oauth2` request (its
-//!   device poll is a loop with its own timing; it has no extension grants): they are form
-//!   posts built from [`Grant::form_params`] over the same transport and types.
+//! * Google's JWT bearer grant is an extension grant, which the `oauth2` crate has no request
+//!   for: [`ExtensionTokenRequest`] is one in the same shape, over the same client and types.
+//! * The device code poll is `oauth2`'s device access token request and its polling loop (see
+//!   [`poll_device_token`](super::poll_device_token)), over [`TokenEndpoint::client`].
 //!
 //! Two adjustments make the `oauth2` requests exactly the Python email-oauth2-proxy's:
 //! the parameters are put in its order ([`PARAMETER_ORDER`]), which the `oauth2` crate does not
@@ -20,7 +22,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use oauth2::basic::{BasicRevocationErrorResponse, BasicTokenIntrospectionResponse};
-use oauth2::http::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
+use oauth2::http::header::{CONTENT_TYPE, HeaderValue};
 use oauth2::url::Url;
 use oauth2::{
     AsyncHttpClient, AuthType, AuthorizationCode, ClientId, ClientSecret, EndpointNotSet,
@@ -30,10 +32,23 @@ use oauth2::{
 use zeroize::Zeroizing;
 
 use super::error::{ProviderError, TokenRequestError};
-use super::grant::{ClientAuth, Grant, JWT_CLIENT_ASSERTION_TYPE};
+use super::extension::ExtensionTokenRequest;
+use super::grant::{ClientAuth, Grant, JWT_BEARER_GRANT_TYPE, JWT_CLIENT_ASSERTION_TYPE};
 use super::token::{TokenResponse, decode};
 use super::wire::{ErrorResponseBody, TokenResponseBody};
-use crate::transport::HttpClient;
+use crate::transport::{HttpError, HttpFuture};
+
+/// An `oauth2` HTTP client that token requests run over: [`HttpClient`](crate::transport::HttpClient),
+/// or a scripted one in tests.
+pub(crate) trait TokenHttp:
+    for<'c> AsyncHttpClient<'c, Error = HttpError, Future = HttpFuture<'c>> + Sync
+{
+}
+
+impl<C> TokenHttp for C where
+    C: for<'c> AsyncHttpClient<'c, Error = HttpError, Future = HttpFuture<'c>> + Sync + ?Sized
+{
+}
 
 /// The order in which the Python email-oauth2-proxy sends token request parameters; every
 /// grant's parameters follow it (see [`Grant::form_params`]).
@@ -55,7 +70,7 @@ pub(crate) const PARAMETER_ORDER: [&str; 15] = [
     "client_assertion",
 ];
 
-type OAuthClient = oauth2::Client<
+pub(crate) type OAuthClient = oauth2::Client<
     ErrorResponseBody,
     TokenResponseBody,
     BasicTokenIntrospectionResponse,
@@ -102,12 +117,16 @@ impl TokenEndpoint {
         })
     }
 
-    /// Runs `grant` and decodes the answer.
-    pub async fn exchange(
+    /// Runs `grant` over `http` (an [`HttpClient`](crate::transport::HttpClient), or any
+    /// `oauth2` HTTP client with its error and future types) and decodes the answer.
+    pub async fn exchange<C>(
         &self,
-        http: &HttpClient,
+        http: &C,
         grant: &Grant<'_>,
-    ) -> Result<TokenResponse, TokenRequestError> {
+    ) -> Result<TokenResponse, TokenRequestError>
+    where
+        C: for<'c> AsyncHttpClient<'c, Error = HttpError, Future = HttpFuture<'c>> + Sync,
+    {
         let result = self.run(&TokenTransport(http), grant).await;
         if let Err(error) = &result {
             tracing::debug!(grant_type = grant.grant_type(), %error, "token request failed");
@@ -115,7 +134,9 @@ impl TokenEndpoint {
         result.map(TokenResponse::from)
     }
 
-    fn client(&self) -> OAuthClient {
+    /// The `oauth2` client of this endpoint: its URL, `client_id` and, with
+    /// [`ClientAuth::Secret`], the secret in the request body.
+    pub(crate) fn client(&self) -> OAuthClient {
         let client = oauth2::Client::new(ClientId::new(self.client_id.clone()))
             .set_token_uri(TokenUrl::from_url(self.url.clone()))
             .set_auth_type(AuthType::RequestBody);
@@ -127,16 +148,10 @@ impl TokenEndpoint {
         }
     }
 
-    async fn run(
-        &self,
-        transport: &TokenTransport<'_>,
-        grant: &Grant<'_>,
-    ) -> Result<TokenResponseBody, TokenRequestError> {
-        let client = self.client();
-        let mut extra: Vec<(&'static str, String)> = Vec::new();
-        let optional =
-            |name: &'static str, value: Option<&str>| value.map(|value| (name, value.to_owned()));
-        let assertion = match &self.auth {
+    /// The parameters of a JWT client assertion (RFC 7523 §2.2) with [`ClientAuth::Assertion`],
+    /// sent after the grant's own.
+    pub(crate) fn assertion_params(&self) -> Vec<(&'static str, String)> {
+        match &self.auth {
             ClientAuth::Assertion(assertion) => vec![
                 (
                     "client_assertion_type",
@@ -145,7 +160,19 @@ impl TokenEndpoint {
                 ("client_assertion", assertion.expose().clone()),
             ],
             ClientAuth::None | ClientAuth::Secret(_) => Vec::new(),
-        };
+        }
+    }
+
+    async fn run<C: TokenHttp + ?Sized>(
+        &self,
+        transport: &TokenTransport<'_, C>,
+        grant: &Grant<'_>,
+    ) -> Result<TokenResponseBody, TokenRequestError> {
+        let client = self.client();
+        let mut extra: Vec<(&'static str, String)> = Vec::new();
+        let optional =
+            |name: &'static str, value: Option<&str>| value.map(|value| (name, value.to_owned()));
+        let assertion = self.assertion_params();
         macro_rules! send {
             ($request:expr) => {{
                 let mut request = $request;
@@ -205,41 +232,19 @@ impl TokenEndpoint {
                     None => request,
                 })
             }
-            Grant::DeviceCode { .. } | Grant::JwtBearer { .. } => {
-                let params = grant.form_params(&self.client_id, &self.auth);
-                let request = form_post(&self.url, &params)?;
-                transport.post(request).await.map(|(token, _)| token)
+            Grant::JwtBearer { assertion } => {
+                // No client authentication: the assertion is the credential.
+                ExtensionTokenRequest::<ErrorResponseBody, TokenResponseBody>::new(
+                    client.token_uri(),
+                    JWT_BEARER_GRANT_TYPE,
+                )
+                .add_extra_param("assertion", assertion.expose().as_str())
+                .request_async(transport)
+                .await
+                .map_err(from_oauth2)
             }
         }
     }
-}
-
-/// A form post of `params`, in order, asking for JSON.
-fn form_post(
-    url: &Url,
-    params: &[(&'static str, Zeroizing<String>)],
-) -> Result<HttpRequest, TokenRequestError> {
-    let mut body = Zeroizing::new(String::new());
-    {
-        let mut form = oauth2::url::form_urlencoded::Serializer::new(&mut *body);
-        for (name, value) in params {
-            form.append_pair(name, value);
-        }
-        // `finish` only returns the target; nothing to keep.
-        let _ = form.finish();
-    }
-    oauth2::http::Request::builder()
-        .method(oauth2::http::Method::POST)
-        .uri(url.as_str())
-        .header(ACCEPT, HeaderValue::from_static("application/json"))
-        .header(
-            CONTENT_TYPE,
-            HeaderValue::from_static("application/x-www-form-urlencoded"),
-        )
-        .body(body.as_bytes().to_vec())
-        .map_err(|_| TokenRequestError::InvalidUrl {
-            url: url.to_string(),
-        })
 }
 
 /// `request` with its form parameters in [`PARAMETER_ORDER`] (a stable sort: names not in
@@ -285,15 +290,15 @@ pub(crate) fn in_python_order(request: HttpRequest) -> HttpRequest {
 /// The `oauth2` crate's HTTP client for token requests: puts the parameters in the Python
 /// email-oauth2-proxy's order, and hands `oauth2` only answers [`decode`] accepted as tokens,
 /// as status 200 with a JSON type; everything else is the [`TokenRequestError`] it is.
-pub(crate) struct TokenTransport<'h>(pub(crate) &'h HttpClient);
+pub(crate) struct TokenTransport<'h, C: ?Sized>(pub(crate) &'h C);
 
-impl TokenTransport<'_> {
+impl<C: TokenHttp + ?Sized> TokenTransport<'_, C> {
     /// Sends a token request; returns the decoded token and the body it came in.
     pub(crate) async fn post(
         &self,
         request: HttpRequest,
     ) -> Result<(TokenResponseBody, Zeroizing<Vec<u8>>), TokenRequestError> {
-        let response = self.0.execute(in_python_order(request)).await?;
+        let response = self.0.call(in_python_order(request)).await?;
         let status = response.status().as_u16();
         let body = Zeroizing::new(response.into_body());
         let token = decode(status, &body)?;
@@ -301,7 +306,7 @@ impl TokenTransport<'_> {
     }
 }
 
-impl<'c> AsyncHttpClient<'c> for TokenTransport<'_> {
+impl<'c, C: TokenHttp + ?Sized> AsyncHttpClient<'c> for TokenTransport<'_, C> {
     type Error = TokenRequestError;
     type Future =
         Pin<Box<dyn Future<Output = Result<HttpResponse, TokenRequestError>> + Send + 'c>>;

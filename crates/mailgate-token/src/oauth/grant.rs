@@ -4,8 +4,6 @@ use zeroize::Zeroizing;
 
 use crate::SecretString;
 
-/// `grant_type` of the device authorization grant (RFC 8628 §3.4).
-pub(crate) const DEVICE_CODE_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// `grant_type` of the JWT bearer grant (RFC 7523 §2.1), used by Google service accounts.
 pub(crate) const JWT_BEARER_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
@@ -27,7 +25,8 @@ pub enum ClientAuth {
     Assertion(SecretString),
 }
 
-/// One token request grant.
+/// One token request grant. The device code grant is not one: its polling loop is
+/// [`poll_device_token`](super::poll_device_token).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Grant<'a> {
@@ -39,15 +38,6 @@ pub enum Grant<'a> {
         redirect_uri: Option<&'a str>,
         /// PKCE `code_verifier` (RFC 7636).
         code_verifier: Option<&'a SecretString>,
-    },
-    /// Device access token request (RFC 8628 §3.4).
-    DeviceCode {
-        /// `device_code` from the device authorization response.
-        device_code: &'a SecretString,
-        /// `oauth2_scope`.
-        scope: Option<&'a str>,
-        /// `redirect_uri`, sent only when configured (as the Python email-oauth2-proxy).
-        redirect_uri: Option<&'a str>,
     },
     /// Client credentials grant (RFC 6749 §4.4).
     ClientCredentials {
@@ -88,7 +78,6 @@ impl Grant<'_> {
     pub fn grant_type(&self) -> &'static str {
         match self {
             Grant::AuthorizationCode { .. } => "authorization_code",
-            Grant::DeviceCode { .. } => DEVICE_CODE_GRANT_TYPE,
             Grant::ClientCredentials { .. } => "client_credentials",
             Grant::Password { .. } => "password",
             Grant::RefreshToken { .. } => "refresh_token",
@@ -144,18 +133,6 @@ impl Grant<'_> {
             Grant::RefreshToken { refresh_token } => {
                 push("refresh_token", refresh_token.expose());
                 push("grant_type", self.grant_type());
-            }
-            Grant::DeviceCode {
-                redirect_uri,
-                scope,
-                device_code,
-            } => {
-                if let Some(uri) = redirect_uri {
-                    push("redirect_uri", uri);
-                }
-                push("grant_type", self.grant_type());
-                push("scope", scope.unwrap_or_default());
-                push("device_code", device_code.expose());
             }
             Grant::ClientCredentials {
                 scope,
@@ -215,7 +192,6 @@ mod tests {
     fn exact_parameters_table() {
         let code = SecretString::from("C");
         let verifier = SecretString::from("V");
-        let device = SecretString::from("D");
         let password = SecretString::from("P");
         let refresh = SecretString::from("R");
         let jwt = SecretString::from("J");
@@ -240,15 +216,6 @@ mod tests {
                 },
                 &assertion,
                 "client_id=cid&code=C&redirect_uri=r&grant_type=authorization_code&client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer&client_assertion=A",
-            ),
-            (
-                Grant::DeviceCode {
-                    device_code: &device,
-                    scope: Some("s1 s2"),
-                    redirect_uri: None,
-                },
-                &none,
-                "client_id=cid&grant_type=urn:ietf:params:oauth:grant-type:device_code&scope=s1 s2&device_code=D",
             ),
             (
                 Grant::ClientCredentials {

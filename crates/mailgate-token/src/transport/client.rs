@@ -1,8 +1,6 @@
 //! The HTTP client of token requests: reqwest over the workspace's rustls configuration.
 
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -222,7 +220,7 @@ fn is_tls(error: &(dyn std::error::Error + 'static)) -> bool {
 
 impl<'c> AsyncHttpClient<'c> for HttpClient {
     type Error = HttpError;
-    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, HttpError>> + Send + 'c>>;
+    type Future = super::HttpFuture<'c>;
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(self.execute(request))

@@ -12,3 +12,15 @@ mod proxy;
 pub use client::{HttpClient, HttpClientConfig};
 pub use error::HttpError;
 pub use proxy::{ProxySettings, ProxyUrl};
+
+use std::future::Future;
+use std::pin::Pin;
+
+use oauth2::HttpResponse;
+
+/// The future of one HTTP exchange of a token request, as [`HttpClient`]'s
+/// [`AsyncHttpClient`](oauth2::AsyncHttpClient) returns it. The token requests of
+/// [`crate::oauth`] run over any `oauth2` HTTP client with this future and [`HttpError`]: the
+/// [`HttpClient`] in production, a scripted one in tests and fuzz targets.
+pub type HttpFuture<'c> =
+    Pin<Box<dyn Future<Output = Result<HttpResponse, HttpError>> + Send + 'c>>;
