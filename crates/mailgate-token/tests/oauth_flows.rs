@@ -348,6 +348,7 @@ async fn typed_requests_send_the_reference_parameters_in_order() {
     let password = SecretString::from("pw & more");
     let secret = ClientAuth::Secret("s3cret".into());
     let assertion = ClientAuth::Assertion("signed.jwt.value".into());
+    let jwt = SecretString::from("header.claims.signature");
     let cases: Vec<(Grant<'_>, &ClientAuth)> = vec![
         (
             Grant::AuthorizationCode {
@@ -421,6 +422,8 @@ async fn typed_requests_send_the_reference_parameters_in_order() {
             },
             &secret,
         ),
+        // An extension grant: no client authentication, whatever is configured.
+        (Grant::JwtBearer { assertion: &jwt }, &secret),
     ];
     let http = http();
     for (i, (grant, auth)) in cases.iter().enumerate() {
@@ -434,4 +437,37 @@ async fn typed_requests_send_the_reference_parameters_in_order() {
             .collect();
         assert_eq!(server.requests()[i].params, expected, "{grant:?}");
     }
+
+    // The device poll (no `Grant`: its loop is `poll_device_token`), in the same order.
+    let auth = request_device_authorization(&http, &server.device_url())
+        .await
+        .unwrap();
+    let endpoint = TokenEndpoint::new(&server.token_url(), "client-1", secret.clone()).unwrap();
+    poll_device_token(
+        &http,
+        &endpoint,
+        &auth,
+        Some("s1 s2"),
+        Some("http://localhost"),
+    )
+    .await
+    .unwrap();
+    let requests = server.requests();
+    let poll = requests.last().unwrap();
+    let sent: Vec<(&str, &str)> = poll
+        .params
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("client_id", "client-1"),
+            ("client_secret", "s3cret"),
+            ("redirect_uri", "http://localhost"),
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("scope", "s1 s2"),
+            ("device_code", "mock-device-code"),
+        ]
+    );
 }
