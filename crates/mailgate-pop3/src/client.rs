@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use mailgate_sasl::{CANCEL, ClientExchange, ClientStep, ProviderError, SecretBytes};
+use mailgate_sasl::{CANCEL, ClientExchange, ClientStep, ProviderError, SaslError, SecretBytes};
 use thiserror::Error;
 
 use crate::{
@@ -55,6 +55,10 @@ pub enum ClientFailure {
         /// The provider's decoded error (XOAUTH2/OAUTHBEARER error challenge).
         provider_error: Option<ProviderError>,
     },
+    /// The SASL exchange broke on this side (an undecodable or unexpected challenge), so it
+    /// was cancelled; the server's `-ERR` to the cancel says nothing about the credentials.
+    #[error("SASL exchange failed: {0}")]
+    Sasl(SaslError),
     /// The server sent something that is not POP3 or not valid at this point.
     #[error("protocol error from server: {0}")]
     Protocol(#[from] Pop3Error),
@@ -95,7 +99,8 @@ enum State {
     Stls,
     AwaitTls,
     AwaitCredentials,
-    Authenticating(Box<ClientExchange>),
+    /// The exchange, and why this side cancelled it, once it has.
+    Authenticating(Box<ClientExchange>, Option<SaslError>),
     Done,
 }
 
@@ -229,7 +234,7 @@ impl ClientSession {
             .push_back(ClientEvent::SendSecret(SecretBytes::new(
                 command.to_bytes(),
             )));
-        self.state = State::Authenticating(Box::new(exchange));
+        self.state = State::Authenticating(Box::new(exchange), None);
     }
 
     /// The next thing to do, or `None` when more input (or a call to
@@ -334,12 +339,15 @@ impl ClientSession {
                 self.state = State::AwaitTls;
                 self.events.push_back(ClientEvent::StartTls);
             }
-            State::Authenticating(exchange) => {
+            State::Authenticating(exchange, cancelled) => {
                 if status.is_ok() {
                     self.state = State::Done;
                     self.events.push_back(ClientEvent::Authenticated {
                         buffered: self.lines.take_buffered(),
                     });
+                } else if let Some(error) = cancelled {
+                    let error = error.clone();
+                    self.fail(ClientFailure::Sasl(error));
                 } else {
                     let provider_error = exchange.provider_error().cloned();
                     self.fail(ClientFailure::AuthFailed {
@@ -353,9 +361,13 @@ impl ClientSession {
     }
 
     fn continuation(&mut self, text: &str) {
-        let State::Authenticating(exchange) = &mut self.state else {
+        let State::Authenticating(exchange, cancelled) = &mut self.state else {
             return self.fail(ClientFailure::UnexpectedContinuation);
         };
+        if cancelled.is_some() {
+            // Already cancelled: the server must answer with -ERR now.
+            return self.fail(ClientFailure::UnexpectedContinuation);
+        }
         let line = |s: &str| {
             let mut out = s.as_bytes().to_vec();
             out.extend_from_slice(b"\r\n");
@@ -371,8 +383,14 @@ impl ClientSession {
             Ok(ClientStep::ErrorChallenge { response, .. }) => {
                 self.events.push_back(ClientEvent::Send(line(&response)));
             }
-            Ok(_) | Err(_) => {
+            other => {
                 // Abort the exchange; the server answers with -ERR.
+                *cancelled = Some(match other {
+                    Err(error) => error,
+                    Ok(_) => SaslError::UnexpectedChallenge {
+                        mechanism: exchange.mechanism().as_str(),
+                    },
+                });
                 self.events.push_back(ClientEvent::Send(line(CANCEL)));
             }
         }

@@ -185,13 +185,28 @@ fn unexpected_challenge_is_cancelled() {
     run(&mut s, b"");
     let (out, _) = run(&mut s, b"+ \r\n");
     assert_eq!(out, "*\r\n");
+    // The -ERR answers the cancel: the exchange broke here, the credentials were not refused.
     let (_, ev) = run(&mut s, b"-ERR cancelled\r\n");
+    assert!(
+        matches!(
+            &ev[..],
+            [ClientEvent::Failed(ClientFailure::Sasl(
+                SaslError::UnexpectedChallenge { mechanism: "PLAIN" }
+            ))]
+        ),
+        "{ev:?}"
+    );
+
+    // A second challenge after the cancel is out of place.
+    let mut s = ClientSession::new(ClientConfig::default());
+    run(&mut s, b"+OK\r\n-ERR\r\n");
+    s.authenticate(ClientExchange::plain(None, "a", SecretString::from("b")));
+    run(&mut s, b"");
+    run(&mut s, b"+ \r\n");
+    let (_, ev) = run(&mut s, b"+ \r\n");
     assert!(matches!(
         &ev[..],
-        [ClientEvent::Failed(ClientFailure::AuthFailed {
-            provider_error: None,
-            ..
-        })]
+        [ClientEvent::Failed(ClientFailure::UnexpectedContinuation)]
     ));
 }
 

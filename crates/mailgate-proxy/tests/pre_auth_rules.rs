@@ -234,40 +234,74 @@ async fn a_refused_token_is_dropped_in_every_protocol() {
     }
 }
 
-/// An IMAP server that answers the error challenge's reply with another challenge: the
-/// exchange is broken, which says nothing about the token.
-#[tokio::test]
-async fn a_broken_exchange_keeps_the_token() {
+/// A server of `protocol` that answers the error challenge's reply with another challenge:
+/// the exchange is broken, which says nothing about the token.
+async fn a_broken_exchange_keeps_the_token(protocol: Protocol) {
     let pki = Pki::new();
     let server = fake_upstream(&pki, move |tcp: TcpStream, acceptor| async move {
         let Ok(stream) = acceptor.accept(tcp).await else {
             return;
         };
         let mut lines = Lines::new(stream);
-        lines
-            .send("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] ready\r\n")
-            .await;
+        let (greeting, prompt, aborted) = match protocol {
+            Protocol::Imap => (
+                "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] ready\r\n",
+                "+ ",
+                "NO Exchange aborted",
+            ),
+            Protocol::Pop => ("+OK fake POP3 ready\r\n", "+ ", "-ERR Exchange aborted"),
+            Protocol::Smtp => (
+                "220 fake.upstream ESMTP ready\r\n",
+                "334 ",
+                "501 5.7.0 Exchange aborted",
+            ),
+        };
+        lines.send(greeting).await;
         loop {
             let line = lines.line().await;
             if line.is_empty() {
                 return;
             }
-            let tag = first_word(&line);
-            lines.send(&format!("+ {ERROR_CHALLENGE}\r\n")).await;
+            let upper = line.to_ascii_uppercase();
+            if upper.starts_with("CAPA") {
+                lines.send("+OK\r\nSASL XOAUTH2\r\n.\r\n").await;
+                continue;
+            }
+            if upper.starts_with("EHLO") {
+                lines
+                    .send("250-fake.upstream\r\n250 AUTH XOAUTH2\r\n")
+                    .await;
+                continue;
+            }
+            let tag = match protocol {
+                Protocol::Imap => format!("{} ", first_word(&line)),
+                Protocol::Pop | Protocol::Smtp => String::new(),
+            };
+            lines.send(&format!("{prompt}{ERROR_CHALLENGE}\r\n")).await;
             let _empty = lines.line().await;
-            lines.send("+ bW9yZQ==\r\n").await;
-            let _cancel = lines.line().await;
-            lines.send(&format!("{tag} NO Exchange aborted\r\n")).await;
+            lines.send(&format!("{prompt}bW9yZQ==\r\n")).await;
+            let cancel = lines.line().await;
+            assert_eq!(cancel.trim_end(), "*", "{protocol}");
+            lines.send(&format!("{tag}{aborted}\r\n")).await;
         }
     })
     .await;
     let tokens = FixedTokens::one(USER, PASSWORD, TOKEN);
-    let (_proxy, address) = start_proxy(pki.spec(Protocol::Imap, server), tokens.clone()).await;
-    let mut client = greeted(address, Protocol::Imap).await;
-    let answer = log_in(&mut client, Protocol::Imap).await;
-    assert!(
-        answer.starts_with("a1 NO [AUTHENTICATIONFAILED] SASL exchange failed"),
-        "{answer}"
-    );
-    assert_eq!(tokens.rejected.load(Ordering::SeqCst), 0);
+    let (_proxy, address) = start_proxy(pki.spec(protocol, server), tokens.clone()).await;
+    let mut client = greeted(address, protocol).await;
+    let answer = log_in(&mut client, protocol).await;
+    let refused = match protocol {
+        Protocol::Imap => "a1 NO [AUTHENTICATIONFAILED] SASL exchange failed",
+        Protocol::Pop => "-ERR",
+        Protocol::Smtp => "535",
+    };
+    assert!(answer.starts_with(refused), "{protocol}: {answer}");
+    assert_eq!(tokens.rejected.load(Ordering::SeqCst), 0, "{protocol}");
+}
+
+#[tokio::test]
+async fn a_broken_exchange_keeps_the_token_in_every_protocol() {
+    for protocol in [Protocol::Imap, Protocol::Pop, Protocol::Smtp] {
+        a_broken_exchange_keeps_the_token(protocol).await;
+    }
 }

@@ -428,9 +428,10 @@ impl ClientSession {
                     }
                     Ok(_) => {
                         self.events.push_back(ClientEvent::Send(b"*\r\n".to_vec()));
+                        let mechanism = exchange.mechanism().as_str();
                         self.mode = Mode::AwaitAuthFinal {
                             exchange,
-                            error: None,
+                            error: Some(SaslError::UnexpectedChallenge { mechanism }),
                         };
                     }
                     Err(e) => {
@@ -446,6 +447,18 @@ impl ClientSession {
             Mode::AwaitAuthFinal { exchange, error } => {
                 if reply.code == 235 && error.is_none() && exchange.provider_error().is_none() {
                     return self.authenticated();
+                }
+                if reply.code == 334 && error.is_none() {
+                    // Another challenge where the final reply belongs (after the answer to
+                    // an error challenge): the exchange is broken, not the credentials.
+                    // Cancel it and wait for the final reply.
+                    self.events.push_back(ClientEvent::Send(b"*\r\n".to_vec()));
+                    let mechanism = exchange.mechanism().as_str();
+                    self.mode = Mode::AwaitAuthFinal {
+                        exchange,
+                        error: Some(SaslError::UnexpectedChallenge { mechanism }),
+                    };
+                    return self.wait_reply(now);
                 }
                 self.mode = Mode::AwaitExchange;
                 match error {

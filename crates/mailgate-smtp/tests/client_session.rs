@@ -104,6 +104,38 @@ fn office365_starttls_xoauth2_error_challenge() {
     assert!(c.poll_event().is_none());
 }
 
+/// A server that sends another challenge where the final reply belongs (after the answer to
+/// the error challenge) broke the exchange: it is cancelled with `*`, and the failure is the
+/// exchange's, not a refusal of the credentials (the proxy keeps the token).
+#[test]
+fn a_challenge_after_the_error_challenge_is_cancelled() {
+    let now = Instant::now();
+    let mut c = ClientSession::new(ClientConfig::new("proxy.local"), now).with_tls_active();
+    c.receive(b"220 ready\r\n", now);
+    assert_eq!(sent(&mut c), b"EHLO proxy.local\r\n");
+    c.receive(b"250-fake.upstream\r\n250 AUTH XOAUTH2\r\n", now);
+    assert!(matches!(c.poll_event(), Some(ClientEvent::Capabilities(_))));
+    assert!(matches!(
+        c.poll_event(),
+        Some(ClientEvent::NeedAuthentication)
+    ));
+    c.authenticate(
+        ClientExchange::xoauth2("user@contoso.com", SecretString::from("t")),
+        now,
+    );
+    sent(&mut c);
+    c.receive(format!("334 {JSON_CHALLENGE}\r\n").as_bytes(), now);
+    assert_eq!(sent(&mut c), b"\r\n");
+    c.receive(b"334 bW9yZQ==\r\n", now);
+    assert_eq!(sent(&mut c), b"*\r\n");
+    assert!(c.poll_event().is_none());
+    c.receive(b"501 5.7.0 Exchange aborted\r\n", now);
+    let Some(ClientEvent::Failed(err)) = c.poll_event() else {
+        panic!()
+    };
+    assert!(matches!(err, ClientError::Sasl(_)), "{err:?}");
+}
+
 /// Gmail style: implicit TLS, multi-line greeting, OAUTHBEARER error answered with 0x01.
 #[test]
 fn gmail_oauthbearer_error_challenge() {
