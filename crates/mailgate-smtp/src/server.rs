@@ -252,15 +252,19 @@ impl ServerSession {
 
     /// Rejects the credentials of the last [`ServerEvent::Authenticate`] with `reply`
     /// (default `535 5.7.8 Authentication credentials invalid`; use `454 4.7.0` for a
-    /// temporary upstream failure). Closes after too many failures.
+    /// temporary upstream failure). Closes after too many failures; a temporary (4xx) reply
+    /// says nothing about the credentials and does not count towards them.
     pub fn reject_auth(&mut self, reply: Option<Reply<'static>>) {
         if let Mode::AwaitVerdict = self.mode {
             let reply = reply.unwrap_or_else(|| {
                 Reply::new(535, status(5, 7, 8), "Authentication credentials invalid")
             });
+            let permanent = reply.code >= 500;
             self.push_send(reply.to_bytes());
             self.mode = Mode::Commands;
-            self.auth_failed();
+            if permanent {
+                self.auth_failed();
+            }
             self.process();
         }
     }

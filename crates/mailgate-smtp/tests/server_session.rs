@@ -304,6 +304,57 @@ fn custom_rejection_reply() {
     assert_eq!(b, b"454 4.7.0 Upstream unavailable\r\n");
 }
 
+/// A temporary refusal (4xx) says nothing about the credentials: a client retrying through a
+/// provider outage is not closed as a password guesser; permanent refusals still are.
+#[test]
+fn temporary_refusals_do_not_count_as_authentication_failures() {
+    let now = Instant::now();
+    let mut c = config();
+    c.capabilities = Some(EhloReply::new("x"));
+    c.limits.auth_failures = 2;
+    let mut s = ServerSession::new(c, now);
+    s.receive(b"EHLO c\r\n", now);
+    let mut sent = Vec::new();
+    let mut closed = false;
+    let drain = |s: &mut ServerSession, sent: &mut Vec<u8>, closed: &mut bool| {
+        let mut authenticate = false;
+        while let Some(event) = s.poll_event() {
+            match event {
+                ServerEvent::Send(bytes) => sent.extend_from_slice(&bytes),
+                ServerEvent::Authenticate(_) => authenticate = true,
+                ServerEvent::Close => *closed = true,
+                _ => {}
+            }
+        }
+        authenticate
+    };
+    drain(&mut s, &mut sent, &mut closed);
+    for _ in 0..5 {
+        s.receive(b"AUTH PLAIN AHUAcA==\r\n", now);
+        assert!(drain(&mut s, &mut sent, &mut closed));
+        s.reject_auth(Some(Reply::new(
+            454,
+            mailgate_smtp::EnhancedStatus::new(4, 7, 0),
+            "Upstream unavailable",
+        )));
+        drain(&mut s, &mut sent, &mut closed);
+        assert!(!closed);
+    }
+    for attempt in 1..=2 {
+        s.receive(b"AUTH PLAIN AHUAcA==\r\n", now);
+        assert!(drain(&mut s, &mut sent, &mut closed));
+        s.reject_auth(None);
+        drain(&mut s, &mut sent, &mut closed);
+        assert_eq!(closed, attempt == 2);
+    }
+    let text = String::from_utf8(sent).unwrap();
+    assert_eq!(text.matches("454 4.7.0").count(), 5, "{text}");
+    assert!(
+        text.ends_with("421 4.7.0 Too many authentication failures\r\n"),
+        "{text}"
+    );
+}
+
 /// Found by fuzzing: an over-long SASL response that was the last allowed failure ended the
 /// session, which cleared the input, and then the session dropped the line from the cleared
 /// input (a slice out of range, a panic).
