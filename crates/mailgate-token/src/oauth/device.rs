@@ -602,7 +602,7 @@ mod tests {
             bodies,
             [
                 "client_id=cid&client_secret=S&redirect_uri=http%3A%2F%2Flocalhost&grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&scope=s1+s2&device_code=D",
-                "client_id=cid&grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&scope=&device_code=D&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=A",
+                "client_id=cid&grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=A&scope=&device_code=D",
             ]
         );
     }

@@ -59,15 +59,15 @@ pub(crate) const PARAMETER_ORDER: [&str; 15] = [
     "refresh_token",
     "redirect_uri",
     "grant_type",
-    "scope",
     "code_verifier",
+    "client_assertion_type",
+    "client_assertion",
+    "scope",
     "device_code",
     "username",
     "password",
     "resource",
     "assertion",
-    "client_assertion_type",
-    "client_assertion",
 ];
 
 pub(crate) type OAuthClient = oauth2::Client<

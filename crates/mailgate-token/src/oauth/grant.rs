@@ -115,6 +115,18 @@ impl Grant<'_> {
         if let ClientAuth::Secret(secret) = auth {
             push("client_secret", secret.expose());
         }
+        // A JWT client assertion follows `grant_type` (and the PKCE verifier), before the
+        // grant's own parameters, where the Python email-oauth2-proxy adds it.
+        let assertion = match auth {
+            ClientAuth::Assertion(assertion) => Some(assertion),
+            ClientAuth::None | ClientAuth::Secret(_) => None,
+        };
+        let push_assertion = |push: &mut dyn FnMut(&'static str, &str)| {
+            if let Some(assertion) = assertion {
+                push("client_assertion_type", JWT_CLIENT_ASSERTION_TYPE);
+                push("client_assertion", assertion.expose());
+            }
+        };
         match self {
             Grant::AuthorizationCode {
                 code,
@@ -129,10 +141,12 @@ impl Grant<'_> {
                 if let Some(verifier) = code_verifier {
                     push("code_verifier", verifier.expose());
                 }
+                push_assertion(&mut push);
             }
             Grant::RefreshToken { refresh_token } => {
                 push("refresh_token", refresh_token.expose());
                 push("grant_type", self.grant_type());
+                push_assertion(&mut push);
             }
             Grant::ClientCredentials {
                 scope,
@@ -142,6 +156,7 @@ impl Grant<'_> {
                     push("redirect_uri", uri);
                 }
                 push("grant_type", self.grant_type());
+                push_assertion(&mut push);
                 push("scope", scope.unwrap_or_default());
             }
             Grant::Password {
@@ -155,6 +170,7 @@ impl Grant<'_> {
                     push("redirect_uri", uri);
                 }
                 push("grant_type", self.grant_type());
+                push_assertion(&mut push);
                 // With a resource and no scope, the scope is left out (GitHub #351 of the Python email-oauth2-proxy).
                 if scope.is_some() || resource.is_none() {
                     push("scope", scope.unwrap_or_default());
@@ -166,10 +182,6 @@ impl Grant<'_> {
                 }
             }
             Grant::JwtBearer { .. } => {}
-        }
-        if let ClientAuth::Assertion(assertion) = auth {
-            push("client_assertion_type", JWT_CLIENT_ASSERTION_TYPE);
-            push("client_assertion", assertion.expose());
         }
         params
     }
@@ -224,6 +236,34 @@ mod tests {
                 },
                 &secret,
                 "client_id=cid&client_secret=S&grant_type=client_credentials&scope=https://outlook.office365.com/.default",
+            ),
+            (
+                Grant::AuthorizationCode {
+                    code: &code,
+                    redirect_uri: Some("r"),
+                    code_verifier: Some(&verifier),
+                },
+                &assertion,
+                "client_id=cid&code=C&redirect_uri=r&grant_type=authorization_code&code_verifier=V&client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer&client_assertion=A",
+            ),
+            (
+                Grant::ClientCredentials {
+                    scope: Some("s"),
+                    redirect_uri: None,
+                },
+                &assertion,
+                "client_id=cid&grant_type=client_credentials&client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer&client_assertion=A&scope=s",
+            ),
+            (
+                Grant::Password {
+                    username: "u@x",
+                    password: &password,
+                    scope: None,
+                    resource: Some("res"),
+                    redirect_uri: None,
+                },
+                &assertion,
+                "client_id=cid&grant_type=password&client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer&client_assertion=A&username=u@x&password=P&resource=res",
             ),
             (
                 Grant::Password {
