@@ -11,15 +11,17 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use oauth2::http::StatusCode;
-use oauth2::http::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
+use oauth2::http::header::{ACCEPT, HeaderValue};
 use oauth2::{
-    AsyncHttpClient, DeviceCodeErrorResponseType, HttpRequest, HttpResponse, RequestTokenError,
+    AsyncHttpClient, DeviceCodeErrorResponseType, HttpRequest, RequestTokenError,
     StandardDeviceAuthorizationResponse,
 };
 use serde::Serialize;
 use zeroize::Zeroizing;
 
-use super::endpoint::{TokenEndpoint, TokenHttp, TokenTransport, parse_endpoint_url};
+use super::endpoint::{
+    TokenEndpoint, TokenHttp, TokenTransport, json_response, parse_endpoint_url,
+};
 use super::error::TokenRequestError;
 use super::token::{TokenResponse, is_json_object, provider_error};
 use super::wire::DeviceAuthorizationBody;
@@ -302,15 +304,6 @@ fn is_lost_connection(error: &HttpError) -> bool {
     )
 }
 
-fn answer(status: StatusCode, body: Vec<u8>) -> HttpResponse {
-    let mut response = HttpResponse::new(body);
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-}
-
 impl<'c, C: TokenHttp + ?Sized> AsyncHttpClient<'c> for PollTransport<'_, C> {
     type Error = HttpError;
     type Future = HttpFuture<'c>;
@@ -321,7 +314,7 @@ impl<'c, C: TokenHttp + ?Sized> AsyncHttpClient<'c> for PollTransport<'_, C> {
                 *last = None;
             }
             let error = match self.http.post(request).await {
-                Ok((_, body)) => return Ok(answer(StatusCode::OK, body.to_vec())),
+                Ok((_, body)) => return Ok(json_response(StatusCode::OK, body.to_vec())),
                 Err(error) => error,
             };
             match error {
@@ -342,11 +335,11 @@ impl<'c, C: TokenHttp + ?Sized> AsyncHttpClient<'c> for PollTransport<'_, C> {
                     })
                     .unwrap_or_default();
                     self.keep(TokenRequestError::Rejected(provider));
-                    Ok(answer(StatusCode::BAD_REQUEST, body))
+                    Ok(json_response(StatusCode::BAD_REQUEST, body))
                 }
                 other => {
                     self.keep(other);
-                    Ok(answer(StatusCode::BAD_GATEWAY, Vec::new()))
+                    Ok(json_response(StatusCode::BAD_GATEWAY, Vec::new()))
                 }
             }
         })
@@ -357,6 +350,7 @@ impl<'c, C: TokenHttp + ?Sized> AsyncHttpClient<'c> for PollTransport<'_, C> {
 mod tests {
     use std::collections::VecDeque;
 
+    use oauth2::HttpResponse;
     use tokio::time::Instant;
 
     use super::*;

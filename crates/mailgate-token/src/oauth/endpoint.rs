@@ -22,6 +22,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use oauth2::basic::{BasicRevocationErrorResponse, BasicTokenIntrospectionResponse};
+use oauth2::http::StatusCode;
 use oauth2::http::header::{CONTENT_TYPE, HeaderValue};
 use oauth2::url::Url;
 use oauth2::{
@@ -314,13 +315,19 @@ impl<'c, C: TokenHttp + ?Sized> AsyncHttpClient<'c> for TokenTransport<'_, C> {
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(async move {
             let (_, body) = self.post(request).await?;
-            let mut response = HttpResponse::new(body.to_vec());
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            Ok(response)
+            Ok(json_response(StatusCode::OK, body.to_vec()))
         })
     }
+}
+
+/// An answer with `status` and a JSON `body`, as the `oauth2` crate's requests read answers.
+pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> HttpResponse {
+    let mut response = HttpResponse::new(body);
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }
 
 /// The error behind an `oauth2` request failure. The transport classifies every answer, so

@@ -130,17 +130,14 @@ mod tests {
     use oauth2::HttpResponse;
 
     use super::*;
+    use crate::oauth::endpoint::json_response;
     use crate::oauth::wire::{ErrorResponseBody, TokenResponseBody};
 
     type Request<'a> = ExtensionTokenRequest<'a, ErrorResponseBody, TokenResponseBody>;
 
     fn answer(status: u16, body: &str) -> HttpResponse {
-        let mut response = HttpResponse::new(body.as_bytes().to_vec());
-        *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-        response
-            .headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        response
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+        json_response(status, body.as_bytes().to_vec())
     }
 
     async fn send(
