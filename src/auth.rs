@@ -41,7 +41,7 @@ pub(crate) struct TokenRuntime {
     pub(crate) authenticator: Arc<TokenAuthenticator>,
     /// The live state of accounts and listeners (status, metrics, notifications).
     pub(crate) board: Board,
-    notifier: Option<tokio::task::JoinHandle<()>>,
+    notifier: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     authorizer: InteractiveAuthorizer,
     #[cfg(unix)]
     _control: Option<crate::control::ControlSocket>,
@@ -51,7 +51,11 @@ pub(crate) struct TokenRuntime {
 impl Drop for TokenRuntime {
     fn drop(&mut self) {
         self.refresher.abort();
-        if let Some(notifier) = &self.notifier {
+        let notifier = self
+            .notifier
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(notifier) = notifier {
             notifier.abort();
         }
     }
@@ -114,7 +118,7 @@ impl TokenRuntime {
         Ok(TokenRuntime {
             authenticator,
             board,
-            notifier,
+            notifier: std::sync::Mutex::new(notifier),
             authorizer,
             #[cfg(unix)]
             _control: control,
@@ -122,12 +126,21 @@ impl TokenRuntime {
         })
     }
 
-    /// Applies a reloaded configuration to new logins.
-    pub(crate) fn reload(&self, config: ProxyConfig) {
+    /// Applies a reloaded configuration to new logins, and its notification commands from now
+    /// on (pending authorisations are announced again with the new `auth_notify_cmd`).
+    pub(crate) fn reload(&self, config: ProxyConfig, notify: NotifySettings) {
         let config = Arc::new(config);
         self.board.set_config(config.clone());
         self.authorizer.set_config(config.clone());
         self.authenticator.set_config(config);
+        let mut notifier = self
+            .notifier
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(old) = notifier.take() {
+            old.abort();
+        }
+        *notifier = events::start(&self.board, notify);
     }
 
     /// The authenticator the proxy's sessions use: the token store's, with every login's

@@ -191,7 +191,7 @@ async fn run(cli: &Cli, config: ConfigPath, log: LogHandle) -> ExitCode {
             exit::config_error()
         };
     }
-    let _status_listener = match &status_settings {
+    let status_listener = match &status_settings {
         Some(settings) => match status::http::start(settings, tokens.board.clone()).await {
             Ok(listener) => Some(listener),
             Err(error) => {
@@ -212,6 +212,10 @@ async fn run(cli: &Cli, config: ConfigPath, log: LogHandle) -> ExitCode {
         "Initialised mailgate - listening for authentication requests. Connect your email client to begin"
     );
     let notifier = notify::Notifier::start(&proxy);
+    let mut page = StatusPage {
+        settings: status_settings,
+        listener: status_listener,
+    };
     let status = match signals(
         handlers,
         cli,
@@ -219,6 +223,7 @@ async fn run(cli: &Cli, config: ConfigPath, log: LogHandle) -> ExitCode {
         &log,
         &mut proxy,
         &tokens,
+        &mut page,
         &notifier,
     )
     .await
@@ -272,9 +277,46 @@ impl Signals {
     }
 }
 
+/// The status listener as the configuration last asked for it.
+struct StatusPage {
+    settings: Option<StatusSettings>,
+    listener: Option<status::http::StatusListener>,
+}
+
+impl StatusPage {
+    /// Follows a reloaded `status_address`/`status_token`: a listener whose settings changed is
+    /// stopped and, unless the listener was turned off, started again with the new ones.
+    async fn reload(&mut self, settings: Option<StatusSettings>, tokens: &TokenRuntime) {
+        if settings == self.settings {
+            return;
+        }
+        if let Some(listener) = self.listener.take() {
+            listener.stop().await;
+        }
+        self.settings = None;
+        let Some(settings) = settings else {
+            tracing::info!("The status listener is off ([emailproxy] status_address is not set)");
+            return;
+        };
+        match status::http::start(&settings, tokens.board.clone()).await {
+            Ok(listener) => {
+                self.listener = Some(listener);
+                self.settings = Some(settings);
+            }
+            Err(error) => tracing::error!(
+                "Unable to start the status listener on {} ([emailproxy] status_address): \
+                 {error} - it stays off until the next reload",
+                settings.address
+            ),
+        }
+    }
+}
+
 /// Serves signals until SIGTERM or SIGINT: SIGHUP reopens the log file and reloads the
-/// configuration, SIGUSR1 toggles debug logging.
+/// configuration (listeners, accounts, notification commands and the status listener),
+/// SIGUSR1 toggles debug logging.
 #[cfg(unix)]
+#[allow(clippy::too_many_arguments)]
 async fn signals(
     handlers: Signals,
     cli: &Cli,
@@ -282,6 +324,7 @@ async fn signals(
     log: &LogHandle,
     proxy: &mut Proxy,
     tokens: &TokenRuntime,
+    page: &mut StatusPage,
     notifier: &notify::Notifier,
 ) -> std::io::Result<()> {
     let Signals {
@@ -302,11 +345,12 @@ async fn signals(
                 log.reopen();
                 tracing::info!("Reloading configuration from {}", config_file.display());
                 match load_specs(cli, config_file) {
-                    Ok(Loaded { config, specs, .. }) => {
-                        tokens.reload(config);
+                    Ok(Loaded { config, specs, status, notify }) => {
+                        tokens.reload(config, notify);
                         for error in proxy.apply(specs).await {
                             tracing::error!("Error: {error}");
                         }
+                        page.reload(status, tokens).await;
                     }
                     Err(error) => tracing::error!(
                         "Unable to reload the configuration (keeping the running one): {error}"
@@ -320,6 +364,7 @@ async fn signals(
 
 /// Serves Ctrl-C until it arrives.
 #[cfg(not(unix))]
+#[allow(clippy::too_many_arguments)]
 async fn signals(
     _handlers: Signals,
     _cli: &Cli,
@@ -327,6 +372,7 @@ async fn signals(
     _log: &LogHandle,
     _proxy: &mut Proxy,
     _tokens: &TokenRuntime,
+    _page: &mut StatusPage,
     _notifier: &notify::Notifier,
 ) -> std::io::Result<()> {
     tokio::signal::ctrl_c().await

@@ -301,20 +301,24 @@ async fn run(key: &'static str, command: &[String], environment: Vec<(&'static s
 
 /// Starts the notifier: runs the commands of `settings` for the board's events and announces
 /// pending authorisations every `auth_notify_interval` until they are done. Returns `None` when
-/// no command is configured.
+/// no command is configured. A notifier started before for `board` no longer gets events.
 pub(crate) fn start(
     board: &Board,
     settings: NotifySettings,
 ) -> Option<tokio::task::JoinHandle<()>> {
+    let mut notifier = board
+        .events()
+        .notifier
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    // A notifier started before (a reload) stops when its channel closes.
+    *notifier = None;
     if !settings.any() {
         return None;
     }
     let (sender, mut receiver) = mpsc::unbounded_channel();
-    *board
-        .events()
-        .notifier
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner) = Some(sender);
+    *notifier = Some(sender);
+    drop(notifier);
     let board = board.clone();
     Some(tokio::spawn(async move {
         let settings = Arc::new(settings);

@@ -271,6 +271,15 @@ pub(crate) struct StatusListener {
     task: tokio::task::JoinHandle<()>,
 }
 
+impl StatusListener {
+    /// Stops listening and waits until the address is free again.
+    pub(crate) async fn stop(mut self) {
+        self.task.abort();
+        // The task ends as cancelled; its listener is closed when it has.
+        let _ = (&mut self.task).await;
+    }
+}
+
 impl Drop for StatusListener {
     fn drop(&mut self) {
         self.task.abort();

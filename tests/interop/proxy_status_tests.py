@@ -10,6 +10,7 @@ import html.parser
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -385,6 +386,107 @@ class ProxyStatusAccessTest(unittest.TestCase):
         self.assertEqual(get(link)[0], 403, "a sign-in link works once")
         self.assertNotIn(token, proxy.logs())
         self.assertEqual(get("/", {"Cookie": "mailgate_status=guess"})[0], 401)
+
+
+class ProxyStatusReloadTest(unittest.TestCase):
+    """`systemctl reload` (SIGHUP) applies `[emailproxy]`'s status and notification settings:
+    a moved `status_address` is served at the new address and no longer at the old one, a new
+    `auth_notify_cmd` is the one run for the next pending authorisation, and removing
+    `status_address` turns the listener off; the proxy keeps serving logins throughout."""
+
+    def test_a_reload_applies_the_status_and_notification_settings(self):
+        require_mailgate(self, "--local-server-auth")
+        directory = os.path.join(ENV["dir"], "status-reload")
+        os.makedirs(directory, exist_ok=True)
+        recorder = os.path.join(directory, "record.py")
+        with open(recorder, "w", encoding="utf-8") as file:
+            file.write(RECORDER)
+        before, after = (os.path.join(directory, f"{name}.jsonl") for name in ("before", "after"))
+        for path in (before, after):
+            open(path, "w", encoding="utf-8").close()
+        port, redirect_port = free_port(), free_port()
+        first_status, second_status = free_port(), free_port()
+        account = Account("status-reload@example.test", "status-reload-pass",
+                          flow="authorization_code",
+                          permission_url=ENV["oauth_url"] + "/authorize",
+                          redirect_uri=f"http://127.0.0.1:{redirect_port}/")
+        account.register()
+        command = f"{sys.executable} {recorder}"
+        proxy = Mailgate("status-reload", {
+            "emailproxy": {"status_address": f"127.0.0.1:{first_status}",
+                           "auth_notify_cmd": f"{command} {before}"},
+            f"IMAP-{port}": {"server_address": ENV["dovecot_host"],
+                             "server_port": str(ENV["imaps_port"]),
+                             "server_ca_file": ENV["ca"], "local_address": "127.0.0.1"},
+            account.name: account.section(),
+        }, ("--local-server-auth",)).start()
+        self.addCleanup(proxy.stop)
+
+        def healthz(status_port: int) -> int | None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{status_port}/healthz",
+                                            timeout=5) as response:
+                    return response.status
+            except urllib.error.HTTPError as error:
+                return error.code
+            except OSError:
+                return None
+
+        def reload(emailproxy: dict[str, str]) -> None:
+            mark = proxy.mark()
+            proxy.sections["emailproxy"] = emailproxy
+            proxy.write_config()
+            proxy.process.send_signal(signal.SIGHUP)
+            proxy.wait_for_log(r"Reloading configuration", TIMEOUT, since=mark)
+
+        def eventually(what: str, predicate, timeout: float = 20) -> None:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if predicate():
+                    return
+                time.sleep(0.2)
+            self.fail(f"{what} within {timeout} s:\n{proxy.logs()[-2000:]}")
+
+        self.assertEqual(healthz(first_status), 200)
+        reload({"status_address": f"127.0.0.1:{second_status}",
+                "auth_notify_cmd": f"{command} {after}"})
+        eventually("the status listener moves", lambda: healthz(second_status) == 200
+                   and healthz(first_status) is None)
+
+        # A login that needs a browser: the new command announces it, the old one never runs.
+        import imaplib
+        outcome: list = []
+
+        def login() -> None:
+            try:
+                with imaplib.IMAP4("127.0.0.1", port, timeout=120) as imap:
+                    outcome.append(imap.login(account.name, account.password)[0])
+            except Exception as error:  # noqa: BLE001 - reported by the assertion below
+                outcome.append(repr(error))
+
+        thread = threading.Thread(target=login, daemon=True)
+        thread.start()
+        url = proxy.wait_for_log(r"Please visit the following URL to authenticate account "
+                                 + re.escape(account.name) + r": (\S+)").group(1)
+
+        def announced() -> list[dict]:
+            with open(after, encoding="utf-8") as file:
+                return [json.loads(line) for line in file if line.strip()]
+
+        eventually("the new auth_notify_cmd runs", lambda: any(
+            record.get("MAILGATE_ACCOUNT") == account.name for record in announced()))
+        with open(before, encoding="utf-8") as file:
+            self.assertEqual(file.read(), "", "the old auth_notify_cmd ran after the reload")
+        result = subprocess.run(["curl", "-sS", "-L", "--max-time", str(TIMEOUT), url],
+                                capture_output=True, timeout=TIMEOUT + 5)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        thread.join(60)
+        self.assertEqual(outcome, ["OK"])
+
+        reload({})
+        eventually("the status listener stops", lambda: healthz(second_status) is None)
+        proxy.wait_for_log(r"The status listener is off")
+        self.assertIsNone(proxy.process.poll(), "the proxy exited on a reload")
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

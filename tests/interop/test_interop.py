@@ -31,7 +31,11 @@ from proxy_operation_tests import (  # noqa: F401
 )
 from proxy_protocol_tests import ProxyImapTest, ProxyPop3Test, ProxySmtpTest  # noqa: F401
 from proxy_shared_store_tests import ProxyAwsStoreTest, ProxySharedStoreTest  # noqa: F401
-from proxy_status_tests import ProxyStatusAccessTest, ProxyStatusTest  # noqa: F401
+from proxy_status_tests import (  # noqa: F401
+    ProxyStatusAccessTest,
+    ProxyStatusReloadTest,
+    ProxyStatusTest,
+)
 from proxy_token_tests import ProxyInteractiveTest, ProxyRefresherTest, ProxyTokenTest  # noqa: F401
 
 
