@@ -170,7 +170,41 @@ pub(crate) const MAX_POLL_INTERVAL: Duration = Duration::from_secs(60 * 60);
 /// configured, `redirect_uri` when configured, `grant_type`, `scope` and `device_code`.
 ///
 /// `http` is an [`HttpClient`](crate::transport::HttpClient), or any `oauth2` HTTP client with
-/// its error and future types (tests script one).
+/// its error and future types: here a provider that says "pending" once, on a paused clock.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use mailgate_token::oauth::{ClientAuth, DeviceAuthorization, TokenEndpoint, poll_device_token};
+/// use mailgate_token::transport::{HttpError, HttpFuture};
+/// use oauth2::{AsyncHttpClient, HttpRequest, HttpResponse};
+///
+/// struct Provider(AtomicUsize);
+///
+/// impl<'c> AsyncHttpClient<'c> for Provider {
+///     type Error = HttpError;
+///     type Future = HttpFuture<'c>;
+///     fn call(&'c self, _request: HttpRequest) -> HttpFuture<'c> {
+///         let (status, body): (u16, &[u8]) = match self.0.fetch_add(1, Ordering::SeqCst) {
+///             0 => (400, br#"{"error":"authorization_pending"}"#),
+///             _ => (200, br#"{"access_token":"AT","expires_in":3599}"#),
+///         };
+///         let mut response = HttpResponse::new(body.to_vec());
+///         *response.status_mut() = oauth2::http::StatusCode::from_u16(status).unwrap();
+///         Box::pin(async move { Ok(response) })
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let auth = DeviceAuthorization::from_json(200, br#"{"device_code":"D","user_code":"U",
+///     "verification_uri":"https://example.com/device","expires_in":900}"#).unwrap();
+/// let endpoint = TokenEndpoint::new("https://example.com/token", "app", ClientAuth::None).unwrap();
+/// let provider = Provider(AtomicUsize::new(0));
+/// let token = poll_device_token(&provider, &endpoint, &auth, Some("mail"), None).await.unwrap();
+/// assert_eq!(token.access_token.expose(), "AT");
+/// assert_eq!(provider.0.load(Ordering::SeqCst), 2);
+/// # }
+/// ```
 pub async fn poll_device_token<C>(
     http: &C,
     endpoint: &TokenEndpoint,
