@@ -6,12 +6,13 @@
 #![cfg(feature = "aws")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use mailgate_token::config::{CacheChanges, CacheKey};
 use mailgate_token::store::{AwsSecretStorage, TokenStorage};
+
+mod support;
 
 const CHILD_ENV: &str = "MAILGATE_AWS_STORE_CHILD";
 const ROUNDS: usize = 25;
@@ -86,22 +87,10 @@ struct Moto {
 
 impl Moto {
     fn start() -> Option<Moto> {
-        let installed = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-            .any(|dir| dir.join("moto_server").is_file());
-        if !installed {
-            assert!(
-                std::env::var_os("MAILGATE_REQUIRE_TEST_SERVERS").is_none(),
-                "moto_server is not installed (pip install 'moto[server]') and \
-                 MAILGATE_REQUIRE_TEST_SERVERS is set"
-            );
-            eprintln!("skipped: moto_server is not installed (pip install 'moto[server]')");
+        if !support::test_server_installed("moto_server", "pip install 'moto[server]'") {
             return None;
         }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = support::free_port();
         let child = Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())

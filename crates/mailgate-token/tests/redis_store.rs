@@ -4,8 +4,6 @@
 #![cfg(feature = "redis")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::TcpListener;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,6 +12,8 @@ use std::time::Duration;
 use mailgate_token::config::{CacheChanges, CacheKey};
 use mailgate_token::store::{RedisStorage, StoreError, TokenStorage};
 
+mod support;
+
 /// A `redis-server` of one test; killed when dropped.
 struct Server {
     child: Option<Child>,
@@ -21,30 +21,13 @@ struct Server {
     dir: tempfile::TempDir,
 }
 
-fn redis_server() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("redis-server"))
-        .find(|candidate| candidate.is_file())
-}
-
 impl Server {
     /// Starts a server, or `None` (with a message) when `redis-server` is not installed.
     fn start() -> Option<Server> {
-        let Some(_) = redis_server() else {
-            assert!(
-                std::env::var_os("MAILGATE_REQUIRE_TEST_SERVERS").is_none(),
-                "redis-server is not installed (Debian package redis-server) and \
-                 MAILGATE_REQUIRE_TEST_SERVERS is set"
-            );
-            eprintln!("skipped: redis-server is not installed (Debian package redis-server)");
+        if !support::test_server_installed("redis-server", "Debian package redis-server") {
             return None;
-        };
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        }
+        let port = support::free_port();
         let mut server = Server {
             child: None,
             port,

@@ -387,17 +387,9 @@ impl Inner {
                 *self.last_read() = Some(snapshot.clone());
                 Ok(snapshot)
             }
-            Err(error) if error.is_temporary() => match self.last_read().clone() {
-                Some(snapshot) => {
-                    tracing::warn!(
-                        store = %self.described,
-                        %error,
-                        "the token store cannot be read; using the tokens this instance read last"
-                    );
-                    Ok(snapshot)
-                }
-                None => Err(error),
-            },
+            Err(error) if error.is_temporary() => {
+                super::serve_last_read(&self.described, error, self.last_read().clone())
+            }
             Err(error) => Err(error),
         }
     }

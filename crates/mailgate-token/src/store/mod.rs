@@ -26,3 +26,23 @@ pub use redis::{DEFAULT_KEY_PREFIX, DEFAULT_LOCK_LEASE, RedisStorage, RedisStore
 pub use storage::{
     AccountLock, CacheSnapshot, MemoryStorage, StoreError, StoreFuture, TokenStorage,
 };
+
+/// A shared store's answer to a `load` that failed for a temporary reason (its backend cannot
+/// be reached): the snapshot this instance read last, with its writes since, if it read one;
+/// the error otherwise. Logins go on with the tokens they already had.
+#[cfg(any(feature = "redis", feature = "aws"))]
+fn serve_last_read<E: std::fmt::Display>(
+    store: &str,
+    error: E,
+    last_read: Option<CacheSnapshot>,
+) -> Result<CacheSnapshot, E> {
+    let Some(snapshot) = last_read else {
+        return Err(error);
+    };
+    tracing::warn!(
+        store,
+        %error,
+        "the token store cannot be read; using the tokens this instance read last"
+    );
+    Ok(snapshot)
+}

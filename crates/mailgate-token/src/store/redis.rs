@@ -549,17 +549,10 @@ impl Inner {
                 };
                 Ok(snapshot)
             }
-            Err(error) if error.is_temporary() => match self.held().read.clone() {
-                Some(snapshot) => {
-                    tracing::warn!(
-                        store = %self.described,
-                        %error,
-                        "the token store cannot be read; using the tokens this instance read last"
-                    );
-                    Ok(snapshot)
-                }
-                None => Err(error),
-            },
+            Err(error) if error.is_temporary() => {
+                let last_read = self.held().read.clone();
+                super::serve_last_read(&self.described, error, last_read)
+            }
             Err(error) => Err(error),
         }
     }

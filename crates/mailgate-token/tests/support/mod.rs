@@ -1,5 +1,6 @@
 //! Seeding a store with an account's tokens and reading them back, through the public
-//! Fernet/PBKDF2 codec: what the Python email-oauth2-proxy would have written.
+//! Fernet/PBKDF2 codec: what the Python email-oauth2-proxy would have written; and finding
+//! the servers (`redis-server`, `moto_server`) the shared-store tests start.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::sync::{Arc, OnceLock};
@@ -119,4 +120,29 @@ pub(crate) async fn peek(
     password: &str,
 ) -> Option<Plain> {
     decrypted(&storage.load().await.unwrap(), username, password)
+}
+
+/// Whether `program` is on `PATH`. A test whose server is missing is skipped, saying how to
+/// install it (`install`), unless `MAILGATE_REQUIRE_TEST_SERVERS` is set: then the absence is
+/// a failure.
+pub(crate) fn test_server_installed(program: &str, install: &str) -> bool {
+    let installed = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .any(|dir| dir.join(program).is_file());
+    if !installed {
+        assert!(
+            std::env::var_os("MAILGATE_REQUIRE_TEST_SERVERS").is_none(),
+            "{program} is not installed ({install}) and MAILGATE_REQUIRE_TEST_SERVERS is set"
+        );
+        eprintln!("skipped: {program} is not installed ({install})");
+    }
+    installed
+}
+
+/// A loopback TCP port that was free a moment ago.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
