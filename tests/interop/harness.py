@@ -542,11 +542,12 @@ FAIL500 = Account("fail500@example.test", "fail500-pass")
 FAILGRANT = Account("failgrant@example.test", "failgrant-pass")
 RETRY = Account("retry@example.test", "retry-pass")
 IN_A_ROW = Account("inarow@example.test", "inarow-pass")
+OUTAGE = Account("outage@example.test", "outage-pass")
 ROPC = Account("ropc@example.test", "ropc-secret", flow="password")
 EXPIRY = Account("expiry@example.test", "expiry-secret", flow="password")
 BEARER = Account("bearer@example.test", "bearer-pass", upstream_sasl="oauthbearer")
 MAIN_ACCOUNTS = [SEED, MAILBOX, SENDER, CACHED, REVOKED, BURST, WRONG, FAIL500, FAILGRANT, RETRY,
-                 IN_A_ROW, ROPC, EXPIRY, BEARER]
+                 IN_A_ROW, OUTAGE, ROPC, EXPIRY, BEARER]
 
 
 def imap_quote(text: str) -> bytes:

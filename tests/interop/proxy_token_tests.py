@@ -4,6 +4,7 @@ concurrency, and the interactive flows on their own instance.
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import imaplib
 import os
@@ -29,6 +30,7 @@ from harness import (
     Introspections,
     Mailgate,
     OAuth,
+    OUTAGE,
     ProxyTestCase,
     RETRY,
     REVOKED,
@@ -179,6 +181,23 @@ class ProxyTokenTest(ProxyTestCase):
             typ, _ = imap.login(RETRY.name, RETRY.password)
             self.assertEqual(typ, "OK")
             self.assertEqual(imap.select("INBOX")[0], "OK")
+
+    def test_an_smtp_client_retrying_through_a_provider_outage_is_not_closed(self):
+        """Each login during a token endpoint outage gets `454` (temporary); a client that
+        retries on the same connection is not closed as a password guesser (three refused
+        passwords would close it), and logs in once the provider answers again."""
+        grants = Grants(OUTAGE.client_id)
+        OAuth.control(action="clear_failures", client_id=OUTAGE.client_id)
+        OAuth.control(action="fail_next", client_id=OUTAGE.client_id, kind="500", count=4)
+        with smtplib.SMTP("127.0.0.1", self.ports["smtp"], timeout=TIMEOUT) as smtp:
+            smtp.ehlo("client.test")
+            plain = base64.b64encode(f"\0{OUTAGE.name}\0{OUTAGE.password}".encode()).decode()
+            for attempt in range(4):
+                code, text = smtp.docmd("AUTH", "PLAIN " + plain)
+                self.assertEqual(code, 454, f"attempt {attempt + 1}: {text!r}")
+            code, text = smtp.docmd("AUTH", "PLAIN " + plain)
+            self.assertEqual(code, 235, text)
+        self.assertEqual(grants.new(), 5)
 
     def test_concurrent_logins_make_one_token_request(self):
         # The token endpoint answers slowly so that every login arrives while the first token
